@@ -1,0 +1,43 @@
+# Billed: the two commands of the README. Both bootstrap everything they need from a fresh clone.
+#   make example   run Billed on the bundled example repo (a copy in build/example): check, status, issue
+#   make test      set up the dev environment and run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+EXAMPLE = build/example
+
+.PHONY: example test lint bench clean system
+
+$(BIN)/billed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: $(BIN)/billed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+system:
+	./scripts/system-deps
+
+example: $(BIN)/billed
+	@./scripts/system-deps --quiet-optional
+	rm -rf $(EXAMPLE) && mkdir -p $(EXAMPLE)
+	cp -r billed.yaml projects templates $(EXAMPLE)/
+	cd $(EXAMPLE) && ../../$(BIN)/billed check
+	cd $(EXAMPLE) && ../../$(BIN)/billed status
+	cd $(EXAMPLE) && ../../$(BIN)/billed issue
+	@echo
+	@echo "Issued documents (open the PDFs):"
+	@ls -1 $(EXAMPLE)/invoices/*/*.pdf
+
+test: $(VENV)/.dev system
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf build $(VENV)

@@ -1,0 +1,155 @@
+"""The facade the CLI and the dashboard call. Nothing above this module reaches into load/engine/ledger directly.
+
+Every function returns findings as values; a command that writes (issue) writes nothing when there is any.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from billed import engine, money
+from billed import ledger as ledger_mod
+from billed.errors import Finding
+from billed.ledger import Ledger, Record
+from billed.render import render_html, render_pdfs
+from billed.repo import Repo, find_root, load_repo
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class State:
+    """A loaded repo, its ledger and every finding: what every command starts from."""
+
+    repo: Repo
+    ledger: Ledger
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def yearly(self) -> bool:
+        return self.repo.settings is None or self.repo.settings.numbering.reset == "yearly"
+
+
+def load(root: Path | None = None, verify: bool = True) -> State:
+    root = find_root(root)
+    repo, findings = load_repo(root)
+    ledger = ledger_mod.read_ledger(root)
+    found = list(findings)
+    if verify:
+        found += ledger_mod.verify(ledger, repo.settings is None or repo.settings.numbering.reset == "yearly")
+    else:
+        found += ledger.findings
+    files = {f"{d.parent.name}/{d.stem}" for d in (root / "projects").glob("*/*.y*ml")}
+    found += engine.ledger_findings(repo.projects, ledger, {k: k for k in files})
+    return State(repo, ledger, sorted(set(found)))
+
+
+def plan(state: State, on: dt.date, source: engine.Source | None = None) -> list[dict[str, Any]]:
+    """Documents `issue` would write on `on`; empty when anything is invalid (check first)."""
+    if not state.ok or state.repo.settings is None:
+        return []
+    return engine.plan(state.repo.projects, state.repo.clients, state.repo.settings, state.ledger, on, source)
+
+
+def issue(root: Path | None, on: dt.date, pdf: bool = True, progress: Progress | None = None,
+          source: engine.Source | None = None) -> tuple[list[dict[str, Any]], list[Finding]]:
+    """Issue the plan exactly once. Under a lock, re-reads the ledger so a concurrent run cannot double-issue."""
+    state = load(root)
+    if not state.ok:
+        return [], state.findings
+    invoices = state.repo.invoices
+    with ledger_mod.locked(invoices):
+        ledger_mod.clean_orphans(invoices)
+        state = load(state.repo.root)
+        if not state.ok:
+            return [], state.findings
+        docs = plan(state, on, source)
+        written = write_documents(state, docs, pdf, progress)
+    return written, []
+
+
+def write_documents(state: State, docs: list[dict[str, Any]], pdf: bool, progress: Progress | None,
+                    batch: int = 32) -> list[dict[str, Any]]:
+    """Render and write documents in plan order; each record is written last, chained to the one before."""
+    templates = state.repo.root / "templates"
+    heads = {s: (r["hash"] if (r := state.ledger.last(s)) else None) for s in ledger_mod.SERIES}
+    invoices = state.repo.invoices
+    written: list[dict[str, Any]] = []
+    for start in range(0, len(docs), batch):
+        chunk = docs[start:start + batch]
+        htmls = [render_html(d, templates) for d in chunk]
+        pdfs = render_pdfs(htmls, templates) if pdf else [None] * len(chunk)
+        for doc, html, data in zip(chunk, htmls, pdfs, strict=True):
+            files = {}
+            html_bytes = html.encode("utf-8")
+            ledger_mod.atomic_write(ledger_mod.safe_target(invoices, doc["year"], doc["number"], "html"), html_bytes)
+            files["html"] = ledger_mod.digest(html_bytes)
+            if data is not None:
+                ledger_mod.atomic_write(ledger_mod.safe_target(invoices, doc["year"], doc["number"], "pdf"), data)
+                files["pdf"] = ledger_mod.digest(data)
+            record = ledger_mod.seal({**doc, "files": files, "prev": heads[doc["series"]]})
+            ledger_mod.atomic_write(ledger_mod.safe_target(invoices, doc["year"], doc["number"], "json"),
+                                    ledger_mod.pretty(record))
+            heads[doc["series"]] = record["hash"]
+            written.append(record)
+            if progress:
+                progress(len(written), len(docs), doc["number"])
+    return written
+
+
+def render_missing(root: Path | None) -> list[Path]:
+    """PDFs for documents issued with --no-pdf. Never touches a file that exists (issued PDFs never change)."""
+    state = load(root, verify=False)
+    todo = [r for r in state.ledger.records if not r.path.with_suffix(".pdf").exists()]
+    templates = state.repo.root / "templates"
+    data = render_pdfs([r.path.with_suffix(".html").read_text(encoding="utf-8") for r in todo], templates)
+    out = []
+    for rec, pdf in zip(todo, data, strict=True):
+        target = rec.path.with_suffix(".pdf")
+        ledger_mod.atomic_write(target, pdf)
+        out.append(target)
+    return out
+
+
+def signed(rec: Record | dict[str, Any], key: str = "net") -> Decimal:
+    sign = -1 if rec["series"] == "credit_note" else 1
+    return Decimal(rec[key]) * sign
+
+
+def status(state: State, only: str | None = None, on: dt.date | None = None) -> list[dict[str, Any]]:
+    """Per project and milestone: progress, amounts done, invoiced and remaining (net, in project currency)."""
+    on = on or dt.date.today()
+    billed = engine.billed_state(state.ledger.records)
+    out = []
+    for key, p in sorted(state.repo.projects.items()):
+        if only and only not in (key, p.id):
+            continue
+        b = billed[key]
+        recs = state.ledger.for_project(key)
+        invoiced = sum((signed(r) for r in recs), money.ZERO)
+        active = [m for m in p.milestones if m.active]
+        done = sum((m.amount for m in active if m.status == "done"), money.ZERO)
+        cur = p.currency
+        out.append({
+            "project": key, "title": p.title, "client": p.client, "currency": cur,
+            "total": money.plain(p.total, cur), "deposit": money.plain(p.deposit, cur),
+            "deposit_invoiced": [d["number"] for d in b.deposits],
+            "done": money.plain(done, cur), "invoiced": money.plain(invoiced, cur),
+            "remaining": money.plain(p.total - invoiced, cur),
+            "progress": str((done / p.total).quantize(Decimal("0.0001"))) if p.total else "0",
+            "milestones": [{
+                "id": m.id, "title": m.title, "status": m.status, "amount": money.plain(m.amount, cur),
+                "due": m.due.isoformat() if m.due else None, "done": m.done.isoformat() if m.done else None,
+                "final": m.final, "invoiced": money.plain(b.charged[m.id], cur), "documents": b.invoices[m.id],
+            } for m in p.milestones],
+        })
+    return out

@@ -1,0 +1,220 @@
+"""Rules a schema cannot say. One small function per rule; each returns a list of findings.
+
+Project rules run before amounts are resolved (a rest needs a total, ids must be unique); `resolve` then turns
+percentages and the rest into exact amounts that add up to the contract total, or says by how much they do not.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
+
+from billed import money
+from billed.errors import Finding
+from billed.model import Project, Settings
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+PAY_FIELDS = {"number", "amount", "currency", "client", "project"}
+
+
+def check_unique_ids(p: Project) -> list[Finding]:
+    seen: dict[str, int] = {}
+    out = []
+    for m in p.milestones:
+        if m.id in seen:
+            out.append(m.loc.finding(("id",), "E030", f"milestone id '{m.id}' is used twice (first on line "
+                                     f"{seen[m.id]})", "give every milestone its own id"))
+        seen.setdefault(m.id, m.loc.line)
+    return out
+
+
+def check_one_rest(p: Project) -> list[Finding]:
+    rests = [m for m in p.milestones if m.spec == "rest"]
+    return [m.loc.finding(("amount",), "E031", f"'{m.id}' also takes the rest; only one milestone may",
+                          f"'{rests[0].id}' already takes the rest") for m in rests[1:]]
+
+
+def check_total_needed(p: Project) -> list[Finding]:
+    if p.total_given is not None:
+        return []
+    out = [m.loc.finding(("amount",), "E032", f"'{m.id}' is a {m.spec} but the project has no total",
+                         "add `total:` to the project, or give an exact amount")
+           for m in p.milestones if m.spec in ("percent", "rest")]
+    if p.deposit_spec == "percent":
+        out.append(p.loc.finding(("deposit",), "E032", "a percentage deposit needs the project's `total:`",
+                                 "add `total:` or give the deposit as an exact amount"))
+    return out
+
+
+def check_done_dates(p: Project) -> list[Finding]:
+    out = []
+    for m in p.milestones:
+        if m.status == "done" and m.done is None:
+            out.append(m.loc.finding(("status",), "E034", f"'{m.id}' is done but has no completion date",
+                                     "add `done: YYYY-MM-DD` (the date of supply printed on the invoice)"))
+        if m.status != "done" and m.done is not None:
+            out.append(m.loc.finding(("done",), "E034", f"'{m.id}' has a completion date but is {m.status}",
+                                     "set `status: done`, or remove `done:`"))
+    return out
+
+
+def check_date_order(p: Project) -> list[Finding]:
+    out = []
+    for m in p.milestones:
+        if m.done and m.done < p.start:
+            out.append(m.loc.finding(("done",), "E035", f"'{m.id}' was done {m.done}, before the project "
+                                     f"started {p.start}", "check the year"))
+        if m.due and m.due < p.start:
+            out.append(m.loc.finding(("due",), "E035", f"'{m.id}' is due {m.due}, before the project "
+                                     f"starts {p.start}", "check the year"))
+    return out
+
+
+def check_final(p: Project) -> list[Finding]:
+    finals = [m for m in p.milestones if m.final]
+    out = [m.loc.finding(("final",), "E036", f"'{m.id}' is also marked final; only one milestone may be",
+                         f"'{finals[0].id}' is already the final payment") for m in finals[1:]]
+    if p.deposit_spec and not finals:
+        out.append(p.loc.finding(("deposit",), "E036", "a project with a deposit needs a final milestone",
+                                 "mark the last milestone `final: true`: the deposit is deducted on its invoice"))
+    active = [m for m in p.milestones if m.active]
+    if finals and active and finals[0].active and active[-1] is not finals[0]:
+        out.append(finals[0].loc.finding(("final",), "E036", f"final milestone '{finals[0].id}' is not the last",
+                                         "move it to the end of the list"))
+    if finals and not finals[0].active and p.deposit_spec:
+        out.append(finals[0].loc.finding(("status",), "E036", "the final milestone carrying the deposit is "
+                                         "cancelled", "mark another milestone `final: true`"))
+    return out
+
+
+PROJECT_RULES: list[Callable[[Project], list[Finding]]] = [
+    check_unique_ids, check_one_rest, check_total_needed, check_done_dates, check_date_order, check_final,
+]
+
+
+def resolve(p: Project) -> tuple[Project, list[Finding]]:
+    """Exact amounts for every milestone and the deposit; milestones (not the deposit) add up to the total."""
+    cur, total = p.currency, p.total_given
+    active = [m for m in p.milestones if m.active]
+    fixed = sum((m.value for m in active if m.spec == "fixed" and m.value is not None), money.ZERO)
+    pcts = [m for m in active if m.spec == "percent"]
+    rest = next((m for m in active if m.spec == "rest"), None)
+    amounts: dict[str, Decimal] = {}
+    out: list[Finding] = []
+    if total is None:
+        total = fixed
+    else:
+        exact = sum((total * m.value / money.HUNDRED for m in pcts if m.value is not None), money.ZERO)
+        if rest is None:
+            if fixed + exact != total:
+                out.append(p.loc.finding(("total",), "E033", f"milestones add up to "
+                                         f"{money.plain(fixed + exact, cur)} {cur}, the contract total is "
+                                         f"{money.plain(total, cur)} {cur}",
+                                         "adjust an amount, or let one milestone take `amount: rest`"))
+                return p, out
+            target = total - fixed
+        else:
+            target = money.quantize(exact, cur)
+            left = total - fixed - target
+            if left < 0:
+                out.append(rest.loc.finding(("amount",), "E033", f"nothing is left for '{rest.id}': the other "
+                                            f"milestones exceed the total by {money.plain(-left, cur)} {cur}",
+                                            "raise `total:` or lower the other milestones"))
+                return p, out
+            amounts[rest.id] = left
+        if pcts:
+            for m, part in zip(pcts, money.allocate(target, [m.value for m in pcts], cur), strict=True):
+                amounts[m.id] = part
+    resolved = []
+    for m in p.milestones:
+        if m.id in amounts and m.active:
+            amount = amounts[m.id]
+        elif m.spec == "fixed":
+            amount = m.value or money.ZERO
+        elif m.spec == "percent" and m.value is not None:
+            amount = money.percent_of(total, m.value, cur)
+        else:
+            amount = money.ZERO
+        resolved.append(replace(m, amount=amount))
+    deposit = money.ZERO
+    if p.deposit_spec == "fixed":
+        deposit = p.deposit_value or money.ZERO
+    elif p.deposit_spec == "percent" and p.deposit_value is not None:
+        deposit = money.percent_of(total, p.deposit_value, cur)
+    if deposit > total:
+        out.append(p.loc.finding(("deposit",), "E037", f"deposit {money.plain(deposit, cur)} {cur} is more than the "
+                                 f"project total {money.plain(total, cur)} {cur}", "lower the deposit"))
+    return replace(p, milestones=tuple(resolved), deposit=deposit, resolved=True), out
+
+
+def _pattern_problem(pattern: str, reset: str) -> str | None:
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+        sample = pattern.format(year=2026, seq=7)
+    except (ValueError, KeyError, IndexError) as exc:
+        return f"cannot be formatted ({exc})"
+    if "seq" not in fields:
+        return "has no {seq} placeholder"
+    if fields - {"seq", "year"}:
+        return f"uses unknown placeholders {', '.join(sorted(fields - {'seq', 'year'}))}"
+    if reset == "yearly" and "year" not in fields:
+        return "needs {year} when numbering resets yearly"
+    if not NUMBER.match(sample):
+        return f"gives '{sample}', which is not a safe file name (letters, digits, . _ -)"
+    return None
+
+
+def check_numbering(s: Settings) -> list[Finding]:
+    n = s.numbering
+    out = []
+    for series in ("invoice", "credit_note"):
+        problem = _pattern_problem(getattr(n, series), n.reset)
+        if problem:
+            out.append(s.loc.finding(("numbering", series), "E042", f"numbering pattern {problem}",
+                                     "e.g. INV-{year}-{seq:04}"))
+    if not out and n.invoice.format(year=2026, seq=1) == n.credit_note.format(year=2026, seq=1):
+        out.append(s.loc.finding(("numbering", "credit_note"), "E042", "invoices and credit notes would get the "
+                                 "same numbers", "give each series its own prefix, e.g. INV- and CN-"))
+    return out
+
+
+def iban_valid(iban: str) -> bool:
+    """ISO 13616 mod-97 check."""
+    iban = iban.replace(" ", "").upper()
+    if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}", iban):
+        return False
+    digits = "".join(str(int(ch, 36)) for ch in iban[4:] + iban[:4])
+    return int(digits) % 97 == 1
+
+
+def check_bank(s: Settings) -> list[Finding]:
+    if s.bank and not iban_valid(s.bank.iban):
+        return [s.loc.finding(("bank", "iban"), "E043", f"IBAN {s.bank.iban} is not valid (checksum or format)",
+                              "copy it again from the bank statement")]
+    return []
+
+
+def check_pay_link(s: Settings) -> list[Finding]:
+    if not s.pay_link:
+        return []
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(s.pay_link) if f is not None}
+    except ValueError as exc:
+        fields, problem = set(), f"cannot be formatted ({exc})"
+    else:
+        problem = None
+        if fields - PAY_FIELDS:
+            problem = f"uses unknown placeholders {', '.join(sorted(fields - PAY_FIELDS))}"
+        elif not s.pay_link.startswith(("https://", "http://")):
+            problem = "must start with https://"
+    if problem:
+        return [s.loc.finding(("pay_link",), "E044", f"payment link {problem}",
+                              f"placeholders: {', '.join(sorted(PAY_FIELDS))}")]
+    return []
+
+
+SETTINGS_RULES: list[Callable[[Settings], list[Finding]]] = [check_numbering, check_bank, check_pay_link]

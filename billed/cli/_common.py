@@ -1,0 +1,68 @@
+"""Options and output helpers shared by the commands: --repo, --json, --date, findings and tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from billed.errors import Finding
+
+
+def repo_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--repo", "repo", type=click.Path(file_okay=False, path_type=Path), default=None,
+                        help="Billing repo folder (default: the nearest folder with billed.yaml, from here up).")(f)
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")(f)
+
+
+def date_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                        help="The date to act on, YYYY-MM-DD (default: today). Makes runs reproducible.")(f)
+
+
+def day(on: dt.datetime | None) -> dt.date:
+    return on.date() if on else dt.date.today()
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def report(findings: Sequence[Finding], as_json: bool) -> None:
+    """Findings on stderr for people (stdout stays clean for --json); as a JSON array on stdout for CI."""
+    if as_json:
+        emit_json([f.as_json() for f in findings])
+        return
+    for f in findings:
+        click.echo(f.render(), err=True)
+    if findings:
+        files = len({f.path for f in findings})
+        click.secho(f"{len(findings)} problem{'s' if len(findings) != 1 else ''} in {files} "
+                    f"file{'s' if files != 1 else ''}; nothing was written.", fg="red", err=True)
+
+
+def table(rows: Sequence[Sequence[str]], header: Sequence[str], right: set[int] | None = None) -> str:
+    """A plain aligned text table (numbers right-aligned), readable in a terminal and in CI logs."""
+    right = right or set()
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+
+    def fmt(row: Sequence[str]) -> str:
+        cells = [str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in
+                 enumerate(zip(row, widths, strict=False))]
+        return "  ".join(cells).rstrip()
+
+    lines = [fmt(header), "  ".join("-" * w for w in widths)]
+    lines += [fmt(r) for r in rows]
+    return "\n".join(lines)
+
+
+def interactive() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,105 @@
+"""billed plan / billed issue / billed render."""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from billed import api, money
+from billed.cli._common import date_option, day, emit_json, interactive, json_option, repo_option, report, table
+from billed.render import title
+from billed.repo import shown
+
+PLAN_FIELDS = ("number", "kind", "type_code", "client", "project", "issue_date", "due_date", "currency", "net",
+               "tax", "total", "corrects")
+
+
+def summary(doc: dict[str, Any]) -> dict[str, Any]:
+    refs = [line["ref"] for line in doc["lines"] if line["role"] in ("charge", "deposit")]
+    return {**{k: doc.get(k) for k in PLAN_FIELDS}, "milestones": refs, "title": title(doc)}
+
+
+def plan_table(docs: list[dict[str, Any]], locale: str) -> str:
+    rows = [[d["number"], title(d), f"{d['client']}/{d['project']}", ", ".join(summary(d)["milestones"]),
+             money.fmt(Decimal(d["net"]), d["currency"], locale), money.fmt(Decimal(d["tax"]), d["currency"], locale),
+             money.fmt(Decimal(d["total"]), d["currency"], locale), d["due_date"] or "-"] for d in docs]
+    return table(rows, ["number", "document", "project", "milestone", "net", "tax", "total", "due"], {4, 5, 6})
+
+
+@click.command()
+@repo_option
+@date_option
+@json_option
+def plan(repo: Path | None, on: Any, as_json: bool) -> None:
+    """Show the documents `billed issue` would write now. Writes nothing.
+
+    Exit 0 (an empty plan is fine), 1 when the repo has problems.
+    """
+    state = api.load(repo)
+    if not state.ok:
+        report(state.findings, as_json)
+        sys.exit(1)
+    docs = api.plan(state, day(on))
+    if as_json:
+        emit_json([summary(d) for d in docs])
+    elif not docs:
+        click.echo("Nothing to issue: every billable milestone is invoiced.")
+    else:
+        click.echo(plan_table(docs, state.repo.settings.locale))
+        click.echo(f"\n{len(docs)} document{'s' if len(docs) != 1 else ''} would be issued; run `billed issue`.")
+
+
+@click.command()
+@repo_option
+@date_option
+@json_option
+@click.option("--no-pdf", is_flag=True, help="Write the record and HTML only (render PDFs later: `billed render`).")
+def issue(repo: Path | None, on: Any, as_json: bool, no_pdf: bool) -> None:
+    """Issue the plan: write each new document to invoices/<year>/ as a record, HTML and PDF.
+
+    Exactly once: a second run issues nothing. Nothing is written when the repo has problems.
+    """
+    bar = None
+
+    def progress(done: int, total: int, number: str) -> None:
+        nonlocal bar
+        if as_json:
+            return
+        if interactive() and total > 1:
+            if bar is None:
+                bar = click.progressbar(length=total, label="Issuing", file=sys.stderr)
+                bar.__enter__()
+            bar.update(1)
+        else:
+            click.echo(f"issued {number} ({done}/{total})", err=True)
+
+    written, findings = api.issue(repo, day(on), pdf=not no_pdf, progress=progress)
+    if bar is not None:
+        bar.__exit__(None, None, None)
+    if findings:
+        report(findings, as_json)
+        sys.exit(1)
+    if as_json:
+        emit_json([summary(d) for d in written])
+        return
+    if not written:
+        click.echo("Nothing to issue: every billable milestone is invoiced.")
+        return
+    state = api.load(repo, verify=False)
+    click.echo(plan_table(written, state.repo.settings.locale))
+    click.echo(f"\nIssued {len(written)} document{'s' if len(written) != 1 else ''} in {shown(state.repo.invoices)}/.")
+
+
+@click.command()
+@repo_option
+def render(repo: Path | None) -> None:
+    """Render the PDFs of documents issued with --no-pdf. An existing PDF is never rewritten."""
+    made = api.render_missing(repo)
+    click.echo(f"Rendered {len(made)} PDF{'s' if len(made) != 1 else ''}.")
+
+
+COMMANDS = [plan, issue, render]

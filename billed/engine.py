@@ -1,0 +1,249 @@
+"""The plan: what the projects say is billable now, minus what the ledger has already issued. Pure, no I/O.
+
+Reconciling against the ledger (not a git diff) is what makes issuing idempotent: a rerun, a missed CI run or a
+force-push all lead to the same plan. Per project, in order: the deposit once the start date has come; each done
+milestone; the final milestone with every deposit deducted (a credit note when the deposit exceeds it); and for
+already invoiced milestones whose amount changed, a supplementary invoice or a credit note for the difference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from billed import money
+from billed.errors import Finding
+from billed.ledger import FORMAT, Ledger, Record
+from billed.model import Client, Milestone, Project, Settings
+
+REVERSE_CHARGE = ("Reverse charge: VAT to be accounted for by the recipient "
+                  "(Article 196, Council Directive 2006/112/EC).")
+Source = Callable[[Project, Milestone], dict[str, str] | None]
+
+
+@dataclass
+class Billed:
+    """What the ledger says about one project, as signed nets (what the client owes)."""
+
+    charged: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: money.ZERO))
+    invoices: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    deposits: list[dict[str, Any]] = field(default_factory=list)  # number, net, tax, rate, category
+    deducted: Decimal = money.ZERO
+    currency: str | None = None
+
+    @property
+    def deposit(self) -> Decimal:
+        return sum((Decimal(d["net"]) for d in self.deposits), money.ZERO)
+
+    def add(self, rec: dict[str, Any], sign: int) -> None:
+        self.currency = rec["currency"]
+        for line in rec["lines"]:
+            net = Decimal(line["net"]) * sign
+            if line["role"] == "charge":
+                self.charged[line["ref"]] += net
+                if sign > 0:
+                    self.invoices[line["ref"]].append(rec["number"])
+            elif line["role"] == "deposit":
+                tax = money.quantize(net * Decimal(line["tax_rate"]) / money.HUNDRED, rec["currency"])
+                self.deposits.append({"number": rec["number"], "net": str(net), "tax": str(tax),
+                                      "rate": line["tax_rate"], "category": line["category"]})
+            elif line["role"] == "prepaid":
+                self.deducted -= net
+
+
+def billed_state(records: list[Record]) -> dict[str, Billed]:
+    """Per project key, what has been billed so far."""
+    state: dict[str, Billed] = defaultdict(Billed)
+    for rec in sorted(records, key=lambda r: (r["issue_date"], r["series"], r["year"], r["seq"])):
+        state[f"{rec['client']}/{rec['project']}"].add(rec.data, rec.sign)
+    return state
+
+
+def target(m: Milestone, on: dt.date, charged: Decimal) -> Decimal:
+    """What a milestone should have billed by `on`: its amount once done, nothing once cancelled."""
+    if m.status == "done" and m.done is not None:
+        return m.amount if m.done <= on else charged
+    if m.status == "cancelled":
+        return money.ZERO
+    return charged  # planned or in progress: nothing new (going back after billing is a check error)
+
+
+@dataclass
+class Planner:
+    settings: Settings
+    clients: dict[str, Client]
+    ledger: Ledger
+    on: dt.date
+    source: Source | None = None
+    docs: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.yearly = self.settings.numbering.reset == "yearly"
+        self.seqs = {s: self.ledger.next_seq(s, self.on.year, self.yearly) for s in ("invoice", "credit_note")}
+
+    def project(self, p: Project, state: Billed) -> None:
+        client = self.clients[p.client]
+        final_billed = p.final is not None and bool(state.invoices.get(p.final.id))
+        if p.deposit > 0 and p.start <= self.on and not state.deposits and not final_billed:
+            self.emit(p, client, state, "deposit", "386", [self.line(p, client, "deposit", "deposit",
+                      f"Deposit on {p.title}, due before work begins", p.deposit)], supply=p.start)
+        for m in p.milestones:
+            charged = state.charged[m.id]
+            delta = target(m, self.on, charged) - charged
+            if delta == 0:
+                continue
+            first = state.invoices[m.id][0] if state.invoices[m.id] else None
+            if charged == 0 and delta > 0:
+                self.first_bill(p, client, state, m, delta)
+            elif delta > 0:
+                line = self.line(p, client, m.id, "charge", f"Supplement: {m.title} (raised from "
+                                 f"{money.plain(charged, p.currency)} to {money.plain(m.amount, p.currency)})", delta)
+                self.emit(p, client, state, "supplementary", "380", [line], supply=m.done, corrects=first)
+            else:
+                why = "cancelled" if m.status == "cancelled" else (
+                    f"lowered from {money.plain(charged, p.currency)} to {money.plain(m.amount, p.currency)}")
+                line = self.line(p, client, m.id, "charge", f"Credit: {m.title} ({why})", -delta)
+                self.emit(p, client, state, "credit", "381", [line], supply=m.done, corrects=first, credit=True)
+
+    def first_bill(self, p: Project, client: Client, state: Billed, m: Milestone, amount: Decimal) -> None:
+        lines = [self.line(p, client, m.id, "charge", m.title, amount, m)]
+        outstanding = state.deposit - state.deducted
+        if not m.final or outstanding <= 0:
+            self.emit(p, client, state, "final" if m.final else "milestone", "380", lines, supply=m.done)
+            return
+        prepaid = [{"number": d["number"], "net": d["net"], "tax": d["tax"]} for d in state.deposits]
+        for d in state.deposits:
+            lines.append({"ref": "deposit", "role": "prepaid", "net": str(-Decimal(d["net"])), "tax_rate": d["rate"],
+                          "category": d["category"], "description": f"Less deposit invoiced on {d['number']}"})
+        if amount >= outstanding:
+            self.emit(p, client, state, "final", "380", lines, supply=m.done, prepaid=prepaid)
+        else:  # the deposit exceeds the final milestone: the client gets the difference back
+            for line in lines:
+                line["net"] = str(-Decimal(line["net"]))
+            self.emit(p, client, state, "final", "381", lines, supply=m.done, prepaid=prepaid, credit=True,
+                      corrects=state.deposits[0]["number"])
+
+    def line(self, p: Project, client: Client, ref: str, role: str, text: str, net: Decimal,
+             m: Milestone | None = None) -> dict[str, Any]:
+        rate = money.ZERO if client.tax != "standard" else p.tax_rate
+        category = {"standard": "S", "reverse_charge": "AE", "exempt": "E"}[client.tax]
+        if category == "S" and rate == 0:
+            category = "Z"
+        line = {"ref": ref, "role": role, "description": text, "net": money.plain(net, p.currency),
+                "tax_rate": str(rate.normalize()) if rate else "0", "category": category}
+        if m is not None and (m.description or m.deliverables):
+            line["details"] = [x for x in (m.description, *m.deliverables) if x]
+        return line
+
+    def emit(self, p: Project, client: Client, state: Billed, kind: str, code: str, lines: list[dict[str, Any]],
+             supply: dt.date | None, corrects: str | None = None, prepaid: list[dict[str, str]] | None = None,
+             credit: bool = False) -> None:
+        series = "credit_note" if credit else "invoice"
+        seq = self.seqs[series]
+        self.seqs[series] += 1
+        pattern = getattr(self.settings.numbering, series)
+        number = pattern.format(year=self.on.year, seq=seq)
+        taxes = tax_breakdown(lines, p.currency)
+        net = sum((Decimal(t["net"]) for t in taxes), money.ZERO)
+        tax = sum((Decimal(t["tax"]) for t in taxes), money.ZERO)
+        total = net + tax
+        terms = 0 if kind == "deposit" else p.payment_terms
+        s, c = self.settings, client.party
+        record: dict[str, Any] = {
+            "billed": FORMAT, "number": number, "series": series, "year": self.on.year, "seq": seq,
+            "type_code": code, "kind": kind, "issue_date": self.on.isoformat(),
+            "due_date": None if credit else (self.on + dt.timedelta(days=terms)).isoformat(),
+            "supply_date": supply.isoformat() if supply else None, "currency": p.currency,
+            "locale": client.language or s.locale, "client": p.client, "project": p.id, "project_title": p.title,
+            "seller": party(s.seller), "buyer": party(c), "lines": lines, "taxes": taxes,
+            "net": money.plain(net, p.currency), "tax": money.plain(tax, p.currency),
+            "total": money.plain(total, p.currency), "prepaid": prepaid or [], "corrects": corrects,
+            "tax_note": REVERSE_CHARGE if client.tax == "reverse_charge" else (
+                (client.tax_note or "Exempt from VAT.") if client.tax == "exempt" else None),
+            "bank": bank(s) if not credit else None, "payment_terms": terms,
+            "pay_link": None if credit or not s.pay_link else s.pay_link.format(
+                number=quote(number), amount=money.plain(total, p.currency), currency=p.currency,
+                client=quote(p.client), project=quote(p.id)),
+            "source": self.provenance(p, lines),
+        }
+        state.add(record, -1 if credit else 1)
+        self.docs.append(record)
+
+    def provenance(self, p: Project, lines: list[dict[str, Any]]) -> dict[str, str] | None:
+        if self.source is None:
+            return None
+        m = next((p.milestone(x["ref"]) for x in lines if x["role"] == "charge"), None)
+        return self.source(p, m) if m else None
+
+
+def tax_breakdown(lines: list[dict[str, Any]], currency: str) -> list[dict[str, str]]:
+    """Net and tax per rate and category, rounded once per rate per document (EN 16931 BG-23)."""
+    groups: dict[tuple[str, str], Decimal] = defaultdict(lambda: money.ZERO)
+    for line in lines:
+        groups[(line["tax_rate"], line["category"])] += Decimal(line["net"])
+    return [{"rate": rate, "category": cat, "net": money.plain(net, currency),
+             "tax": money.plain(money.quantize(net * Decimal(rate) / money.HUNDRED, currency), currency)}
+            for (rate, cat), net in sorted(groups.items(), key=lambda kv: (Decimal(kv[0][0]), kv[0][1]))]
+
+
+def party(p: Any) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(p).items() if v is not None}
+
+
+def bank(s: Settings) -> dict[str, str] | None:
+    return party(s.bank) if s.bank else None
+
+
+def plan(projects: dict[str, Project], clients: dict[str, Client], settings: Settings, ledger: Ledger,
+         on: dt.date, source: Source | None = None) -> list[dict[str, Any]]:
+    """The documents to issue on `on`, fully numbered and chained, in a deterministic order."""
+    planner = Planner(settings, clients, ledger, on, source)
+    state = billed_state(ledger.records)
+    for key in sorted(projects):
+        planner.project(projects[key], state[key])
+    return planner.docs
+
+
+def ledger_findings(projects: dict[str, Project], ledger: Ledger, project_files: dict[str, str]) -> list[Finding]:
+    """Edits to projects that would rewrite history: removing, renaming or un-doing what was invoiced."""
+    out: list[Finding] = []
+    by_project: dict[str, list[Record]] = defaultdict(list)
+    for rec in ledger.records:
+        by_project[f"{rec['client']}/{rec['project']}"].append(rec)
+    for key, recs in sorted(by_project.items()):
+        state = billed_state(recs)[key]
+        first = recs[0]
+        p = projects.get(key)
+        if p is None:
+            if key not in project_files:
+                out.append(Finding(str(first.path.relative_to(ledger.root)), 1, 1, "E050", f"project {key} was "
+                                   f"invoiced on {first.number} but its file is gone",
+                                   f"restore projects/{key}.yaml and cancel its milestones instead"))
+            continue
+        if p.currency != state.currency:
+            out.append(p.loc.finding(("currency",), "E053", f"currency is {p.currency} but {first.number} was "
+                                     f"issued in {state.currency}", f"set the currency back to {state.currency}"))
+        for ref, numbers in state.invoices.items():
+            m = p.milestone(ref)
+            if m is None:
+                out.append(p.loc.finding(("milestones",), "E050", f"milestone '{ref}' was invoiced on "
+                                         f"{numbers[0]} and is missing", f"put it back with `id: {ref}` and set "
+                                         "`status: cancelled` to credit it"))
+            elif m.status in ("planned", "in_progress") and state.charged[ref] != 0:
+                out.append(m.loc.finding(("status",), "E051", f"'{ref}' was invoiced on {numbers[0]} but is now "
+                                         f"{m.status}", "set it back to done, or cancel it to credit the invoice"))
+        if state.deposits:
+            number = state.deposits[0]["number"]
+            if p.deposit != state.deposit:
+                out.append(p.loc.finding(("deposit",) if p.deposit_spec else (), "E052", f"the deposit was "
+                                         f"invoiced on {number} as {state.deposit} {p.currency} and cannot change",
+                                         f"set it back to {state.deposit}"))
+        elif p.deposit > 0 and p.final and state.invoices.get(p.final.id):
+            out.append(p.loc.finding(("deposit",), "E052", "a deposit cannot be added after the final invoice",
+                                     "bill the extra work as a new milestone instead"))
+    return out

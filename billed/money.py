@@ -1,0 +1,112 @@
+"""Exact money: the one place Billed rounds.
+
+Amounts are `Decimal`, never float. Minor units come from babel's CLDR currency data (ISO 4217), not a table of
+ours. Rounding is commercial (half up, away from zero) to the currency's minor unit; allocation of a total over
+shares uses largest remainder so the parts always add up to the whole, to the last minor unit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from functools import cache
+
+from babel.numbers import format_currency, get_currency_precision, list_currencies
+
+MAX_AMOUNT = Decimal(10) ** 12  # a trillion in any currency is a typo, not a contract
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+_PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
+
+
+@cache
+def currencies() -> frozenset[str]:
+    """ISO 4217 codes known to CLDR."""
+    return frozenset(list_currencies())
+
+
+def is_currency(code: object) -> bool:
+    return isinstance(code, str) and code in currencies()
+
+
+@cache
+def minor_units(currency: str) -> int:
+    """Digits after the decimal point for `currency` (EUR 2, JPY 0, KWD 3)."""
+    return get_currency_precision(currency)
+
+
+@cache
+def _unit(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def quantize(amount: Decimal, currency: str) -> Decimal:
+    """Round to the currency's minor unit, half up (commercial rounding)."""
+    with localcontext() as ctx:
+        ctx.prec = 50
+        return amount.quantize(_unit(currency), rounding=ROUND_HALF_UP)
+
+
+def fits_minor_units(amount: Decimal, currency: str) -> bool:
+    """True when `amount` needs no rounding in `currency` (so 10.005 EUR is rejected, not silently rounded)."""
+    return quantize(amount, currency) == amount
+
+
+def to_decimal(value: object) -> Decimal | None:
+    """A YAML number (int or Decimal, never float) as a finite Decimal; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, Decimal) and value.is_finite():
+        return value
+    return None
+
+
+def parse_percent(text: str) -> Decimal | None:
+    """'25%' -> Decimal('25'); None when the text is not a percentage."""
+    match = _PERCENT.match(text)
+    if not match:
+        return None
+    try:
+        return Decimal(match.group(1))
+    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
+        return None
+
+
+def percent_of(total: Decimal, percent: Decimal, currency: str) -> Decimal:
+    return quantize(total * percent / HUNDRED, currency)
+
+
+def allocate(target: Decimal, shares: Sequence[Decimal], currency: str) -> list[Decimal]:
+    """Split `target` in proportion to `shares`, to the minor unit, with parts summing exactly to `target`.
+
+    Largest remainder: every part gets its exact share rounded down, then the units left over go one each to the
+    parts with the largest remainders; ties go to the earlier part, so the result is deterministic.
+    """
+    unit = _unit(currency)
+    weight = sum(shares, ZERO)
+    if not shares:
+        return []
+    if weight == 0:
+        raise ValueError("cannot allocate over shares that sum to zero")
+    with localcontext() as ctx:
+        ctx.prec = 60
+        exact = [target * share / weight for share in shares]
+        floors = [value.quantize(unit, rounding=ROUND_DOWN) for value in exact]
+        left = int(((target - sum(floors, ZERO)) / unit).to_integral_value())
+        order = sorted(range(len(shares)), key=lambda i: (-(exact[i] - floors[i]), i))
+        for i in order[:left]:
+            floors[i] += unit
+    return floors
+
+
+def fmt(amount: Decimal, currency: str, locale: str = "en") -> str:
+    """Human formatting for the given locale ('1.234,50 €' in de, '€1,234.50' in en)."""
+    return format_currency(amount, currency, locale=locale, decimal_quantization=True)
+
+
+def plain(amount: Decimal, currency: str) -> str:
+    """Canonical text for records and JSON output: fixed minor units, no grouping ('1234.50')."""
+    return str(quantize(amount, currency))

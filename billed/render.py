@@ -1,0 +1,95 @@
+"""Records -> HTML (Jinja2, autoescaped) -> PDF (weasyprint). Formatting only: no business rules here.
+
+The PDF is deterministic (bundled fonts, fixed metadata, HarfBuzz subsetting where the system has it), so the same
+record always renders to the same bytes. weasyprint only ever reads `data:` URLs and files inside templates/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import jinja2
+from babel.dates import format_date
+
+from billed import money
+
+TITLES = {"380": "Invoice", "381": "Credit note", "386": "Prepayment invoice", "384": "Corrective invoice"}
+EPOCH = "1577836800"  # 2020-01-01: any fixed value makes weasyprint's font subsets reproducible
+
+
+def title(doc: dict[str, Any]) -> str:
+    if doc["type_code"] == "380" and doc["kind"] == "final":
+        return "Final invoice"
+    if doc["kind"] == "supplementary":
+        return "Supplementary invoice"
+    return TITLES[doc["type_code"]]
+
+
+def environment(templates: Path) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    return env
+
+
+def render_html(doc: dict[str, Any], templates: Path, extra: dict[str, Any] | None = None) -> str:
+    env = environment(templates)
+    locale = doc.get("locale") or "en"
+    env.filters["money"] = lambda v: money.fmt(Decimal(v), doc["currency"], locale)
+    env.filters["date"] = lambda v: format_date(dt.date.fromisoformat(v), "medium", locale=locale)
+    context = {"doc": doc, "title": title(doc), "qr": None, **(extra or {})}
+    return env.get_template("invoice.html.j2").render(**context)
+
+
+class BlockedFetch(ValueError):
+    """A template or field asked for a URL outside templates/."""
+
+
+def _fetcher(templates: Path):
+    from weasyprint.urls import URLFetcher
+
+    root = templates.resolve()
+
+    class TemplatesOnly(URLFetcher):
+        """Serves `data:` URLs and files that stay inside templates/ once links are resolved; nothing else."""
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            parsed = urlparse(url)
+            if parsed.scheme == "data":
+                return super().fetch(url, headers)
+            if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
+                path = Path(unquote(parsed.path)).resolve()
+                if path.is_file() and (root == path.parent or root in path.parents):
+                    return super().fetch(path.as_uri(), headers)
+            raise BlockedFetch(f"blocked: {url} (only files in templates/ and data: URLs may be loaded)")
+
+    return TemplatesOnly(allowed_protocols=("data", "file"), allow_redirects=False)
+
+
+def render_pdf(html: str, templates: Path) -> bytes:
+    os.environ.setdefault("SOURCE_DATE_EPOCH", EPOCH)
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    from weasyprint import HTML
+
+    document = HTML(string=html, base_url=templates.resolve().as_uri() + "/", url_fetcher=_fetcher(templates))
+    return document.write_pdf(pdf_identifier=b"billed", uncompressed_pdf=False)
+
+
+def _render_one(args: tuple[str, str]) -> bytes:
+    html, templates = args
+    return render_pdf(html, Path(templates))
+
+
+def render_pdfs(htmls: list[str], templates: Path, workers: int | None = None) -> list[bytes]:
+    """PDFs for many documents, on every core: weasyprint is single-threaded and CPU-bound."""
+    workers = workers or os.cpu_count() or 1
+    if len(htmls) < 2 or workers == 1:
+        return [render_pdf(h, templates) for h in htmls]
+    with ProcessPoolExecutor(max_workers=min(workers, len(htmls))) as pool:
+        return list(pool.map(_render_one, [(h, str(templates)) for h in htmls], chunksize=4))

@@ -1,0 +1,130 @@
+"""Find, read and validate a whole billing repository: files -> load -> schema -> model -> checks.
+
+`load_repo` never raises for bad data: it returns the repo as far as it could be built, and every finding.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from billed import checks
+from billed.errors import BilledError, Finding
+from billed.load import Doc, load_file
+from billed.model import Client, Project, Settings, build_client, build_project, build_settings
+from billed.schema import validate
+
+CONFIG = "billed.yaml"
+
+
+@dataclass
+class Repo:
+    root: Path
+    settings: Settings | None = None
+    clients: dict[str, Client] = field(default_factory=dict)
+    projects: dict[str, Project] = field(default_factory=dict)
+    docs: dict[str, Doc] = field(default_factory=dict)
+
+    @property
+    def invoices(self) -> Path:
+        return self.root / "invoices"
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above `start` that holds billed.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG).exists():
+            return folder
+    raise BilledError(f"no {CONFIG} found in {here} or any folder above it; run `billed init` to create a "
+                      "billing repo, or pass --repo DIR")
+
+
+def shown(path: Path) -> str:
+    """The path as the user should see it: relative to the working directory, so editors can jump to it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # pragma: no cover - other drive on Windows
+        return str(path)
+
+
+def _read(path: Path, schema: str, docs: dict[str, Doc], out: list[Finding]) -> Doc | None:
+    doc = load_file(path, shown(path))
+    docs[doc.path] = doc
+    out.extend(doc.findings)
+    if doc.findings:
+        return None
+    if doc.data is None or not isinstance(doc.data, dict):
+        out.append(Finding(doc.path, 1, 1, "E012", "expected a mapping of keys at the top of the file",
+                           "see `billed init` for a complete example"))
+        return None
+    problems = validate(doc, schema)
+    out.extend(problems)
+    return None if problems else doc
+
+
+def load_repo(root: Path) -> tuple[Repo, list[Finding]]:
+    repo = Repo(root=root)
+    out: list[Finding] = []
+    doc = _read(root / CONFIG, "billed", repo.docs, out)
+    if doc is not None:
+        repo.settings, found = build_settings(doc)
+        out.extend(found)
+        if repo.settings is not None:
+            for rule in checks.SETTINGS_RULES:
+                out.extend(rule(repo.settings))
+    projects_dir = root / "projects"
+    if projects_dir.is_dir():
+        for entry in sorted(projects_dir.iterdir()):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                _load_client(repo, entry, out)
+            elif entry.suffix in (".yaml", ".yml"):
+                out.append(Finding(shown(entry), 1, 1, "E040", "project file is not inside a client folder",
+                                   "move it to projects/<client>/ next to a client.yaml"))
+    return repo, sorted(set(out))
+
+
+def _load_client(repo: Repo, folder: Path, out: list[Finding]) -> None:
+    cid = folder.name
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith("."))
+    client_file = folder / "client.yaml"
+    if not checks.NAME.match(cid):
+        out.append(Finding(shown(folder), 1, 1, "E041", f"client folder name '{cid}' is not allowed",
+                           "lowercase letters, digits, - and _ (it is used in file names)"))
+        return
+    client = None
+    if not client_file.exists():
+        out.append(Finding(shown(folder), 1, 1, "E040", f"client folder '{cid}' has no client.yaml",
+                           "add projects/<client>/client.yaml with the client's name, address and email"))
+    else:
+        doc = _read(client_file, "client", repo.docs, out)
+        if doc is not None:
+            client, found = build_client(doc, cid)
+            out.extend(found)
+            if client:
+                repo.clients[cid] = client
+    for path in files:
+        if path.name == "client.yaml":
+            continue
+        if not checks.NAME.match(path.stem):
+            out.append(Finding(shown(path), 1, 1, "E041", f"project file name '{path.stem}' is not allowed",
+                               "lowercase letters, digits, - and _ (it is used in file names)"))
+            continue
+        doc = _read(path, "project", repo.docs, out)
+        if doc is None:
+            continue
+        project, found = build_project(doc, cid, path.stem, repo.settings, client)
+        out.extend(found)
+        if project is None:
+            continue
+        problems = [f for rule in checks.PROJECT_RULES for f in rule(project)]
+        out.extend(problems)
+        if problems:
+            continue
+        project, found = checks.resolve(project)
+        out.extend(found)
+        if not found and client is not None:
+            repo.projects[project.key] = project

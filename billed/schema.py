@@ -1,0 +1,94 @@
+"""JSON Schema validation of loaded documents, with every error placed on its YAML line.
+
+Validators are compiled once per process and reused. jsonschema's messages are rewritten into short, specific
+ones (unknown key with a did-you-mean, missing key, wrong type with a hint from the schema's `x-hint`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from billed.errors import Finding
+from billed.load import Doc
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+_TYPE_NAMES = {"string": "text", "number": "a number", "integer": "a whole number", "boolean": "true or false",
+               "object": "a mapping (key: value)", "array": "a list", "null": "nothing"}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | Decimal):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    schema = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def validate(doc: Doc, name: str) -> list[Finding]:
+    """All schema errors of `doc` against schemas/<name>.schema.json, one finding each."""
+    findings: list[Finding] = []
+    for error in validator(name).iter_errors(doc.data):
+        findings.extend(_translate(doc, error))
+    return findings
+
+
+def _translate(doc: Doc, error: Any) -> list[Finding]:
+    path = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    hint = schema.get("x-hint")
+    v = error.validator
+    where = ".".join(str(p) for p in path) or "the file"
+    if v == "additionalProperties":
+        known = sorted(schema.get("properties", {}))
+        out = []
+        for key in sorted(set(error.instance) - set(known)):
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            tip = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(known)}"
+            out.append(doc.finding((*path, key), "E010", f"unknown key '{key}'", tip, key=True))
+        return out
+    if v == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return [doc.finding(path, "E011", f"missing required key '{k}' in {where}",
+                            f"add `{k}:` here" + (f" ({d})" if (d := _describe(schema, k)) else ""))
+                for k in missing]
+    if v == "type":
+        expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        want = " or ".join(_TYPE_NAMES.get(t, t) for t in expected)
+        return [doc.finding(path, "E012", f"{where}: expected {want}, got {_kind(error.instance)}",
+                            hint or ("put the text in quotes" if "string" in expected else None))]
+    if v == "enum":
+        options = [str(o) for o in error.validator_value]
+        close = difflib.get_close_matches(str(error.instance), options, n=1, cutoff=0.5)
+        tip = f"did you mean '{close[0]}'?" if close else f"one of: {', '.join(options)}"
+        return [doc.finding(path, "E013", f"{where}: '{error.instance}' is not allowed", tip)]
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return [doc.finding(path, "E013", f"{where}: {error.instance} is out of range ({v} {error.validator_value})",
+                            hint)]
+    if v in ("minItems", "minLength"):
+        return [doc.finding(path, "E013", f"{where}: must not be empty", hint)]
+    return [doc.finding(path, "E013", f"{where}: {error.instance!r} is not valid", hint or error.message)]
+
+
+def _describe(schema: dict[str, Any], key: str) -> str:
+    sub = schema.get("properties", {}).get(key, {})
+    return str(sub.get("description", "")).rstrip(".")
