@@ -7,6 +7,7 @@ record always renders to the same bytes. weasyprint only ever reads `data:` URLs
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -32,17 +33,34 @@ def title(doc: dict[str, Any]) -> str:
     return TITLES[doc["type_code"]]
 
 
+@functools.cache
 def environment(templates: Path) -> jinja2.Environment:
+    """One environment per templates folder, so the template is compiled once, not per document (auto_reload
+    still notices an edited template)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
+    env.filters["money"] = _money
+    env.filters["date"] = _date
     return env
+
+
+def _locale(ctx: Any) -> str:
+    return ctx["doc"].get("locale") or "en"
+
+
+@jinja2.pass_context
+def _money(ctx: Any, value: Any) -> str:
+    """Filters read the document from the render context, so one shared environment serves every document."""
+    return money.fmt(Decimal(value), ctx["doc"]["currency"], _locale(ctx))
+
+
+@jinja2.pass_context
+def _date(ctx: Any, value: str) -> str:
+    return format_date(dt.date.fromisoformat(value), "medium", locale=_locale(ctx))
 
 
 def render_html(doc: dict[str, Any], templates: Path, extra: dict[str, Any] | None = None) -> str:
     env = environment(templates)
-    locale = doc.get("locale") or "en"
-    env.filters["money"] = lambda v: money.fmt(Decimal(v), doc["currency"], locale)
-    env.filters["date"] = lambda v: format_date(dt.date.fromisoformat(v), "medium", locale=locale)
     context = {"doc": doc, "title": title(doc), "qr": None, **(extra or {})}
     return env.get_template("invoice.html.j2").render(**context)
 
