@@ -14,11 +14,12 @@ from decimal import Decimal
 
 from billed import money
 from billed.errors import Finding
-from billed.model import Project, Settings
+from billed.model import Milestone, Project, Settings
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 PAY_FIELDS = {"number", "amount", "currency", "client", "project"}
+UNRESOLVABLE = {"E030", "E031", "E032"}  # rule codes after which amounts cannot be resolved
 
 
 def check_unique_ids(p: Project) -> list[Finding]:
@@ -41,9 +42,10 @@ def check_one_rest(p: Project) -> list[Finding]:
 def check_total_needed(p: Project) -> list[Finding]:
     if p.total_given is not None:
         return []
-    out = [m.loc.finding(("amount",), "E032", f"'{m.id}' is a {m.spec} but the project has no total",
+    what = {"percent": "is a percentage of the total", "rest": "takes the rest of the total"}
+    out = [m.loc.finding(("amount",), "E032", f"'{m.id}' {what[m.spec]}, but the project has no `total:`",
                          "add `total:` to the project, or give an exact amount")
-           for m in p.milestones if m.spec in ("percent", "rest")]
+           for m in p.milestones if m.spec in what]
     if p.deposit_spec == "percent":
         out.append(p.loc.finding(("deposit",), "E032", "a percentage deposit needs the project's `total:`",
                                  "add `total:` or give the deposit as an exact amount"))
@@ -105,8 +107,13 @@ def resolve(p: Project) -> tuple[Project, list[Finding]]:
     rest = next((m for m in active if m.spec == "rest"), None)
     amounts: dict[str, Decimal] = {}
     out: list[Finding] = []
+    over = _over_hundred(pcts)
     if total is None:
         total = fixed
+    elif over is not None:
+        out.append(over.loc.finding(("amount",), "E037", "the percentages add up to more than 100% (at "
+                                    f"'{over.id}')", "lower the percentages; they are shares of the total"))
+        return p, out
     else:
         exact = sum((total * m.value / money.HUNDRED for m in pcts if m.value is not None), money.ZERO)
         if rest is None:
@@ -151,16 +158,29 @@ def resolve(p: Project) -> tuple[Project, list[Finding]]:
     return replace(p, milestones=tuple(resolved), deposit=deposit, resolved=True), out
 
 
+def _over_hundred(pcts: list[Milestone]) -> Milestone | None:
+    """The milestone at which the running sum of percentages first passes 100%, if it does."""
+    running = money.ZERO
+    for m in pcts:
+        running += m.value or money.ZERO
+        if running > money.HUNDRED:
+            return m
+    return None
+
+
 def _pattern_problem(pattern: str, reset: str) -> str | None:
     try:
         fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+    except ValueError as exc:
+        return f"cannot be read ({exc})"
+    if fields - {"seq", "year"}:
+        return f"uses unknown placeholders {', '.join(sorted(fields - {'seq', 'year'}))}"
+    if "seq" not in fields:
+        return "has no {seq} placeholder"
+    try:
         sample = pattern.format(year=2026, seq=7)
     except (ValueError, KeyError, IndexError) as exc:
         return f"cannot be formatted ({exc})"
-    if "seq" not in fields:
-        return "has no {seq} placeholder"
-    if fields - {"seq", "year"}:
-        return f"uses unknown placeholders {', '.join(sorted(fields - {'seq', 'year'}))}"
     if reset == "yearly" and "year" not in fields:
         return "needs {year} when numbering resets yearly"
     if not NUMBER.match(sample):

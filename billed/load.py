@@ -37,6 +37,11 @@ _SPECIAL = re.compile(r"^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)$")
 _STD = "tag:yaml.org,2002:"
 
 
+def _tag(tag: str) -> str:
+    """A tag as the user wrote it: `!!binary`, not `tag:yaml.org,2002:binary`."""
+    return "!!" + tag[len(_STD):] if tag.startswith(_STD) else tag
+
+
 @dataclass
 class Doc:
     """A loaded YAML file: its data, where each value and key sits, and what went wrong reading it."""
@@ -46,6 +51,7 @@ class Doc:
     marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    invalid: set[PathKey] = field(default_factory=set)  # values the schema rejected: later checks skip them
 
     def where(self, path: PathKey, key: bool = False) -> tuple[int, int]:
         """Line and column of `path`, or of its nearest ancestor that has one (aliases share their anchor's)."""
@@ -119,7 +125,13 @@ def load_text(text: str, shown: str) -> Doc:
         doc.data = None
     except _Abort:
         doc.data = None
-    except yaml.YAMLError as exc:  # reader errors (control characters) carry no mark
+    except yaml.reader.ReaderError as exc:  # control characters: a position in the text, not a mark
+        before = text[:exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        doc.findings.append(Finding(shown, line, col, "E002", f"control character #x{exc.character:04x} is not "
+                                    "allowed in YAML", "delete it (it is often pasted from a PDF or terminal)"))
+        doc.data = None
+    except yaml.YAMLError as exc:  # pragma: no cover - every libyaml error is marked or a reader error
         doc.findings.append(Finding(shown, 1, 1, "E002", f"YAML error: {exc}", None))
         doc.data = None
     return doc
@@ -190,7 +202,7 @@ class _Composer:
 
     def check_tag(self, event: Any, kind: str) -> None:
         if event.tag and event.tag not in (_STD + kind, "!"):
-            self.fail(event, "E004", f"YAML tag {event.tag} is not supported", "remove the tag")
+            self.fail(event, "E004", f"YAML tag {_tag(event.tag)} is not supported", "remove the tag")
             raise _Abort
 
     def child_path(self, stack: list[list[Any]], event: Any) -> PathKey:
@@ -247,7 +259,7 @@ class _Composer:
         if tag and tag not in ("!",):
             if tag == _STD + "str":
                 return text
-            self.fail(event, "E004", f"YAML tag {tag} is not supported", "remove the tag (quote text instead)")
+            self.fail(event, "E004", f"YAML tag {_tag(tag)} is not supported", "remove the tag (quote text instead)")
             return None
         if not event.implicit[0]:  # quoted or block scalar: always text
             return text

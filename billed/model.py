@@ -148,22 +148,28 @@ class Project:
         return next((m for m in self.milestones if m.id == mid), None)
 
 
+def _usable(doc: Doc, path: PathKey, value: Any, kind: type | tuple[type, ...]) -> bool:
+    """A value worth a field check: present, of the type the schema wants, and not already reported by it."""
+    return isinstance(value, kind) and not isinstance(value, bool) and path not in doc.invalid
+
+
 def _date(doc: Doc, path: PathKey, value: Any, out: list[Finding]) -> dt.date | None:
-    if value is None:
+    if not _usable(doc, path, value, str):
         return None
     try:
-        parsed = dt.date.fromisoformat(str(value))
+        parsed = dt.date.fromisoformat(value)
     except ValueError:
         out.append(doc.finding(path, "E022", f"'{value}' is not a valid date", "write dates as YYYY-MM-DD"))
         return None
-    if len(str(value)) != 10 or not 2000 <= parsed.year <= 2100:
-        out.append(doc.finding(path, "E022", f"'{value}' is not a plausible date (YYYY-MM-DD, 2000-2100)"))
+    if len(value) != 10 or not 2000 <= parsed.year <= 2100:
+        out.append(doc.finding(path, "E022", f"'{value}' is not a plausible date", "write dates as YYYY-MM-DD, "
+                               "between 2000 and 2100"))
         return None
     return parsed
 
 
 def _currency(doc: Doc, path: PathKey, code: Any, out: list[Finding]) -> str | None:
-    if code is None:
+    if not _usable(doc, path, code, str):
         return None
     if not money.is_currency(code):
         out.append(doc.finding(path, "E020", f"unknown currency '{code}'", "use an ISO 4217 code such as EUR"))
@@ -181,9 +187,12 @@ def _party(data: dict[str, Any]) -> Party:
                  website=data.get("website"))
 
 
-def build_settings(doc: Doc) -> tuple[Settings | None, list[Finding]]:
+def build_settings(doc: Doc, valid: bool = True) -> tuple[Settings | None, list[Finding]]:
+    """Settings from billed.yaml. With `valid` false (schema errors) only the field checks run, for their findings."""
     data, out = doc.data, []
     currency = _currency(doc, ("currency",), data.get("currency"), out)
+    if not valid or out:
+        return None, out
     bank = data.get("bank")
     numbering = data.get("numbering") or {}
     reminders = data.get("reminders") or {}
@@ -203,43 +212,67 @@ def build_settings(doc: Doc) -> tuple[Settings | None, list[Finding]]:
                                             "for payment at your earliest convenience."),
         loc=Loc(doc),
     )
-    return (settings if not out else None), out
+    return settings, out
 
 
-def build_client(doc: Doc, cid: str) -> tuple[Client | None, list[Finding]]:
+def build_client(doc: Doc, cid: str, valid: bool = True) -> tuple[Client | None, list[Finding]]:
     data, out = doc.data, []
     currency = _currency(doc, ("currency",), data.get("currency"), out)
+    if not valid or out:
+        return None, out
     client = Client(id=cid, party=_party(data), currency=currency, language=data.get("language"),
                     tax=data.get("tax", "standard"), tax_note=data.get("tax_note"),
                     payment_terms=data.get("payment_terms"), loc=Loc(doc))
-    return (client if not out else None), out
+    return client, out
 
 
-def _amount_spec(doc: Doc, path: PathKey, raw: Any, currency: str | None, out: list[Finding]):
+def _amount_spec(doc: Doc, path: PathKey, raw: Any, currency: str | None,
+                 out: list[Finding]) -> tuple[str, Decimal | None]:
     """(spec, value) for '25%', 'rest' or an exact number; findings for bad decimals or percentages."""
-    if isinstance(raw, str):
+    if _usable(doc, path, raw, str):
         if raw.strip() == "rest":
             return "rest", None
         pct = money.parse_percent(raw)
         if pct is None or pct <= 0 or pct > 100:
-            out.append(doc.finding(path, "E023", f"'{raw}' is not a percentage between 0% and 100%"))
+            out.append(doc.finding(path, "E023", f"'{raw}' is not a percentage above 0% and up to 100%",
+                                   "write a percentage of the total like 25% or 12.5%"))
             return "percent", money.ZERO
         return "percent", pct
-    value = money.to_decimal(raw) or money.ZERO
+    value = money.to_decimal(raw) if path not in doc.invalid else None
+    if value is None:
+        return "fixed", None
     if value >= money.MAX_AMOUNT:
         out.append(doc.finding(path, "E006", f"amount {raw} is out of range", "amounts are limited to 10^12"))
     elif currency and not money.fits_minor_units(value, currency):
         digits = money.minor_units(currency)
         out.append(doc.finding(path, "E021", f"{raw} has more decimals than {currency} allows ({digits})",
-                               f"round it to {digits} decimal places"))
+                               f"round it to {digits} decimal places" if digits else "write a whole number"))
     return "fixed", value
 
 
-def build_project(doc: Doc, cid: str, pid: str, settings: Settings | None,
-                  client: Client | None) -> tuple[Project | None, list[Finding]]:
+def _milestone_fields(doc: Doc, data: dict[str, Any], currency: str | None,
+                      out: list[Finding]) -> list[dict[str, Any]]:
+    """Field checks of every milestone that is a mapping, tolerant of schema errors elsewhere in the file."""
+    items = data.get("milestones")
+    fields = []
+    for i, m in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(m, dict):
+            continue
+        path = ("milestones", i)
+        spec, value = _amount_spec(doc, (*path, "amount"), m.get("amount"), currency, out)
+        fields.append({"m": m, "i": i, "spec": spec, "value": value,
+                       "due": _date(doc, (*path, "due"), m.get("due"), out),
+                       "done": _date(doc, (*path, "done"), m.get("done"), out)})
+    return fields
+
+
+def build_project(doc: Doc, cid: str, pid: str, settings: Settings | None, client: Client | None,
+                  valid: bool = True) -> tuple[Project | None, list[Finding]]:
+    """A project from its file. With `valid` false (schema errors) only the field checks run, for their findings."""
     data, out = doc.data, []
     currency = _currency(doc, ("currency",), data.get("currency"), out)
-    currency = currency or (client.currency if client else None) or (settings.currency if settings else None)
+    if "currency" not in data:
+        currency = (client.currency if client else None) or (settings.currency if settings else None)
     total = money.to_decimal(data.get("total"))
     if total is not None:
         _amount_spec(doc, ("total",), data["total"], currency, out)
@@ -247,6 +280,9 @@ def build_project(doc: Doc, cid: str, pid: str, settings: Settings | None,
     deposit_spec = deposit_value = None
     if data.get("deposit") is not None:
         deposit_spec, deposit_value = _amount_spec(doc, ("deposit",), data["deposit"], currency, out)
+    fields = _milestone_fields(doc, data, currency, out)
+    if not valid or out or currency is None or start is None:
+        return None, out
     tax_rate = _rate(data.get("tax_rate"))
     if tax_rate is None:
         tax_rate = settings.tax_rate if settings else money.ZERO
@@ -255,19 +291,12 @@ def build_project(doc: Doc, cid: str, pid: str, settings: Settings | None,
         terms = (client.payment_terms if client else None)
     if terms is None:
         terms = settings.payment_terms if settings else 14
-    milestones = []
-    for i, m in enumerate(data["milestones"]):
-        path = ("milestones", i)
-        spec, value = _amount_spec(doc, (*path, "amount"), m["amount"], currency, out)
-        milestones.append(Milestone(
-            id=m["id"], title=m["title"], spec=spec, value=value, status=m.get("status", "planned"), index=i,
-            loc=Loc(doc, path), description=m.get("description", ""),
-            deliverables=tuple(m.get("deliverables", ())),
-            due=_date(doc, (*path, "due"), m.get("due"), out), done=_date(doc, (*path, "done"), m.get("done"), out),
-            final=bool(m.get("final", False))))
-    if out or currency is None or start is None:
-        return None, out
+    milestones = tuple(Milestone(
+        id=f["m"]["id"], title=f["m"]["title"], spec=f["spec"], value=f["value"],
+        status=f["m"].get("status", "planned"), index=f["i"], loc=Loc(doc, ("milestones", f["i"])),
+        description=f["m"].get("description", ""), deliverables=tuple(f["m"].get("deliverables", ())),
+        due=f["due"], done=f["done"], final=bool(f["m"].get("final", False))) for f in fields)
     return Project(client=cid, id=pid, title=data["title"], currency=currency, total_given=total,
                    tax_rate=tax_rate, start=start, deposit_spec=deposit_spec, deposit_value=deposit_value,
-                   payment_terms=terms, milestones=tuple(milestones), loc=Loc(doc),
+                   payment_terms=terms, milestones=milestones, loc=Loc(doc),
                    description=data.get("description", "")), out

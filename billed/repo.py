@@ -49,27 +49,29 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-def _read(path: Path, schema: str, docs: dict[str, Doc], out: list[Finding]) -> Doc | None:
+def _read(path: Path, schema: str, docs: dict[str, Doc], out: list[Finding]) -> tuple[Doc | None, bool]:
+    """(doc, schema-valid). The doc is None only when it cannot be read as a mapping at all; an invalid one still
+    goes through the field checks so every problem of the file is reported in one run."""
     doc = load_file(path, shown(path))
     docs[doc.path] = doc
     out.extend(doc.findings)
     if doc.findings:
-        return None
-    if doc.data is None or not isinstance(doc.data, dict):
+        return None, False
+    if not isinstance(doc.data, dict):
         out.append(Finding(doc.path, 1, 1, "E012", "expected a mapping of keys at the top of the file",
                            "see `billed init` for a complete example"))
-        return None
+        return None, False
     problems = validate(doc, schema)
     out.extend(problems)
-    return None if problems else doc
+    return doc, not problems
 
 
 def load_repo(root: Path) -> tuple[Repo, list[Finding]]:
     repo = Repo(root=root)
     out: list[Finding] = []
-    doc = _read(root / CONFIG, "billed", repo.docs, out)
+    doc, valid = _read(root / CONFIG, "billed", repo.docs, out)
     if doc is not None:
-        repo.settings, found = build_settings(doc)
+        repo.settings, found = build_settings(doc, valid)
         out.extend(found)
         if repo.settings is not None:
             for rule in checks.SETTINGS_RULES:
@@ -100,9 +102,9 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding]) -> None:
         out.append(Finding(shown(folder), 1, 1, "E040", f"client folder '{cid}' has no client.yaml",
                            "add projects/<client>/client.yaml with the client's name, address and email"))
     else:
-        doc = _read(client_file, "client", repo.docs, out)
+        doc, valid = _read(client_file, "client", repo.docs, out)
         if doc is not None:
-            client, found = build_client(doc, cid)
+            client, found = build_client(doc, cid, valid)
             out.extend(found)
             if client:
                 repo.clients[cid] = client
@@ -113,18 +115,23 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding]) -> None:
             out.append(Finding(shown(path), 1, 1, "E041", f"project file name '{path.stem}' is not allowed",
                                "lowercase letters, digits, - and _ (it is used in file names)"))
             continue
-        doc = _read(path, "project", repo.docs, out)
+        doc, valid = _read(path, "project", repo.docs, out)
         if doc is None:
             continue
-        project, found = build_project(doc, cid, path.stem, repo.settings, client)
+        project, found = build_project(doc, cid, path.stem, repo.settings, client, valid)
         out.extend(found)
-        if project is None:
-            continue
-        problems = [f for rule in checks.PROJECT_RULES for f in rule(project)]
-        out.extend(problems)
-        if problems:
-            continue
-        project, found = checks.resolve(project)
-        out.extend(found)
-        if not found and client is not None:
-            repo.projects[project.key] = project
+        if project is not None:
+            _check_project(repo, project, client, out)
+
+
+def _check_project(repo: Repo, project: Project, client: Client | None, out: list[Finding]) -> None:
+    """Semantic rules, then amounts; amounts are resolved (and checked) unless the rules found the milestones
+    themselves ambiguous (duplicate ids, two rests, no total), so one run reports as much as it can."""
+    problems = [f for rule in checks.PROJECT_RULES for f in rule(project)]
+    out.extend(problems)
+    if any(f.code in checks.UNRESOLVABLE for f in problems):
+        return
+    project, found = checks.resolve(project)
+    out.extend(found)
+    if not problems and not found and client is not None:
+        repo.projects[project.key] = project

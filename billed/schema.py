@@ -28,8 +28,10 @@ def _kind(value: Any) -> str:
         return "nothing"
     if isinstance(value, bool):
         return "true/false"
-    if isinstance(value, int | Decimal):
-        return "a number"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, Decimal):
+        return f"the decimal number {value}"
     if isinstance(value, str):
         return "text"
     if isinstance(value, list):
@@ -48,6 +50,8 @@ def validate(doc: Doc, name: str) -> list[Finding]:
     """All schema errors of `doc` against schemas/<name>.schema.json, one finding each."""
     findings: list[Finding] = []
     for error in validator(name).iter_errors(doc.data):
+        if error.validator not in ("required", "additionalProperties"):
+            doc.invalid.add(tuple(error.absolute_path))
         findings.extend(_translate(doc, error))
     return findings
 

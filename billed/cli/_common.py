@@ -15,7 +15,7 @@ from billed.errors import Finding
 
 
 def repo_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--repo", "repo", type=click.Path(file_okay=False, path_type=Path), default=None,
+    return click.option("--repo", "repo", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
                         help="Billing repo folder (default: the nearest folder with billed.yaml, from here up).")(f)
 
 
@@ -32,6 +32,11 @@ def day(on: dt.datetime | None) -> dt.date:
     return on.date() if on else dt.date.today()
 
 
+def count(n: int, noun: str) -> str:
+    """'1 project', '3 projects'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
@@ -45,8 +50,8 @@ def report(findings: Sequence[Finding], as_json: bool) -> None:
         click.echo(f.render(), err=True)
     if findings:
         files = len({f.path for f in findings})
-        click.secho(f"{len(findings)} problem{'s' if len(findings) != 1 else ''} in {files} "
-                    f"file{'s' if files != 1 else ''}; nothing was written.", fg="red", err=True)
+        click.secho(f"{count(len(findings), 'problem')} in {count(files, 'file')}; nothing was written.", fg="red",
+                    err=True)
 
 
 def table(rows: Sequence[Sequence[str]], header: Sequence[str], right: set[int] | None = None) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from billed import api
-from billed.cli._common import json_option, repo_option, report
+from billed.cli._common import count, json_option, repo_option, report
 
 
 @click.command()
@@ -23,9 +23,8 @@ def check(repo: Path | None, as_json: bool) -> None:
     state = api.load(repo)
     report(state.findings, as_json)
     if not state.findings and not as_json:
-        n = len(state.repo.projects)
-        click.echo(f"OK: {n} project{'s' if n != 1 else ''}, {len(state.repo.clients)} clients, "
-                   f"{len(state.ledger.records)} issued documents verified.")
+        click.echo(f"OK: {count(len(state.repo.projects), 'project')}, {count(len(state.repo.clients), 'client')}, "
+                   f"{count(len(state.ledger.records), 'issued document')} verified.")
     sys.exit(1 if state.findings else 0)
 
 
