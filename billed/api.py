@@ -14,7 +14,7 @@ from typing import Any
 
 from billed import engine, money
 from billed import ledger as ledger_mod
-from billed.errors import Finding
+from billed.errors import BilledError, Finding
 from billed.ledger import Ledger, Record
 from billed.render import render_html, render_pdfs
 from billed.repo import Repo, find_root, load_repo
@@ -153,3 +153,47 @@ def status(state: State, only: str | None = None, on: dt.date | None = None) -> 
             } for m in p.milestones],
         })
     return out
+
+
+def share(root: Path | None, client: str, label: str = "") -> str:
+    """A new dashboard link token for a client of this repo; only its hash is stored (access.yaml)."""
+    from billed import access
+
+    state = load(root, verify=False)
+    if client not in state.repo.clients:
+        known = ", ".join(sorted(state.repo.clients)) or "none"
+        raise BilledError(f"no client '{client}' in projects/ (clients: {known})")
+    return access.grant(state.repo.root, client, label)
+
+
+def unshare(root: Path | None, client: str) -> int:
+    """Revoke every dashboard link of a client; how many there were."""
+    from billed import access
+
+    return access.revoke(find_root(root), client)
+
+
+def shares(root: Path | None) -> list[Any]:
+    """The stored grants (client, hash prefix, date): never the tokens, which are not kept."""
+    from billed import access
+
+    return access.read(find_root(root))
+
+
+def preview(root: Path | None, on: dt.date, folder: Path | None = None) -> tuple[State, list[Path]]:
+    """HTML of the documents `issue` would write on `on`, into a scratch folder (default .billed/preview/).
+
+    Files are named after the number they would get; the folder is emptied first so a stale preview never lingers.
+    Nothing under invoices/ is touched.
+    """
+    state = load(root)
+    target = folder or state.repo.root / ".billed" / "preview"
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.glob("*.html"):
+        old.unlink()
+    written = []
+    for doc in plan(state, on):
+        path = target / f"{doc['number']}.html"
+        ledger_mod.atomic_write(path, render_html(doc, state.repo.root / "templates").encode("utf-8"))
+        written.append(path)
+    return state, written

@@ -1,0 +1,359 @@
+"""What the dashboard shows, as plain data: portfolio totals, project boards, invoices, chart series.
+
+No Streamlit here, so every figure on screen is unit-tested. A view is built for one audience: the owner (all
+clients) or one client (`client=...`), and a client's view is built only from that client's projects and records,
+so nothing of another client can leak into it by a filtering slip later on. Amounts stay Decimal; contract, done,
+invoiced and remaining are net (as `billed status`), billed/paid/outstanding are gross (what the client pays).
+Totals are kept per currency and never summed across currencies.
+
+Loading is cached on a cheap fingerprint of the repo (path, mtime, size of every YAML/JSON file Billed reads), so a
+dashboard rerun costs a few hundred stats until a file actually changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from billed import api, money
+from billed.render import title as document_title
+
+LANES = {"done": "done", "in_progress": "in progress", "planned": "upcoming", "cancelled": "cancelled"}
+WATCHED = ("projects", "invoices", "payments")  # folders whose YAML/JSON files make up the dashboard's data
+NO_DATE = "no date"
+
+
+@dataclass(frozen=True)
+class Totals:
+    """One currency's figures for a scope (portfolio, client or project)."""
+
+    currency: str
+    contract: Decimal = money.ZERO
+    done: Decimal = money.ZERO
+    invoiced: Decimal = money.ZERO  # net, credit notes subtracted
+    billed: Decimal = money.ZERO  # gross of the same documents
+    paid: Decimal | None = None  # gross; None while payments are not tracked
+    remaining: Decimal = money.ZERO  # contract - invoiced
+
+    @property
+    def outstanding(self) -> Decimal | None:
+        return None if self.paid is None else self.billed - self.paid
+
+    def __add__(self, other: Totals) -> Totals:
+        if other.currency != self.currency:
+            raise ValueError(f"cannot add {other.currency} to {self.currency}")
+        paid = None if self.paid is None and other.paid is None else (self.paid or 0) + (other.paid or 0)
+        return Totals(self.currency, self.contract + other.contract, self.done + other.done,
+                      self.invoiced + other.invoiced, self.billed + other.billed, paid,
+                      self.remaining + other.remaining)
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    number: str
+    title: str  # "Invoice", "Credit note", ...
+    client: str
+    project: str  # client/project key
+    project_title: str
+    issue_date: dt.date
+    due_date: dt.date | None
+    currency: str
+    net: Decimal  # signed: negative for credit notes
+    total: Decimal  # signed gross
+    state: str  # open, overdue, paid, partially paid, credited, ... (from payments when tracked)
+    paid: Decimal | None
+    pdf: Path | None
+    html: Path | None
+
+
+@dataclass(frozen=True)
+class MilestoneView:
+    id: str
+    title: str
+    status: str
+    lane: str
+    amount: Decimal
+    due: dt.date | None
+    done: dt.date | None
+    final: bool
+    invoiced: Decimal
+    documents: tuple[str, ...]
+    payment: str  # the payment state of the documents it was billed on, "" when not billed
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    key: str
+    client: str
+    client_name: str
+    title: str
+    description: str
+    currency: str
+    start: dt.date
+    deposit: Decimal
+    deposit_documents: tuple[str, ...]
+    totals: Totals
+    progress: Decimal  # value delivered: done / contract, 0..1
+    milestones: tuple[MilestoneView, ...]
+
+
+@dataclass
+class Board:
+    """Everything one audience may see, as of one day."""
+
+    on: dt.date
+    locale: str
+    seller: str
+    client: str | None  # None: the owner's view of every client
+    projects: list[ProjectView] = field(default_factory=list)
+    invoices: list[InvoiceView] = field(default_factory=list)
+    payments: list[tuple[dt.date, str, Decimal, str]] = field(default_factory=list)  # date, currency, gross, number
+    findings: list[str] = field(default_factory=list)  # owner only: problems in the repo, as file:line lines
+    clients: dict[str, str] = field(default_factory=dict)  # id -> legal name
+    tracked: bool = False  # payments are known (the payments ledger exists in this version of Billed)
+
+    def fmt(self, amount: Decimal | None, currency: str) -> str:
+        return "—" if amount is None else money.fmt(amount, currency, self.locale)
+
+
+# --- building -------------------------------------------------------------------------------------------------
+
+
+def _date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _fallback_state(rec: Any, on: dt.date) -> str:
+    """Without a payments ledger Billed only knows whether a document is past its due date."""
+    if rec["series"] == "credit_note":
+        return "credit note"
+    due = _date(rec.get("due_date"))
+    return "overdue" if due and due < on else "open"
+
+
+def _payment_info(state: api.State, on: dt.date) -> tuple[dict[str, dict[str, Any]], list[tuple], bool]:
+    """Per document number its payment state and amount paid, and the dated payments, when Billed tracks them."""
+    states = getattr(api, "document_states", None)
+    if states is None:
+        return {}, [], False
+    info = states(state, on)
+    rows = [(_date(p["date"]), p["currency"], Decimal(p["amount"]), p["number"])
+            for p in getattr(api, "payments", lambda s: [])(state)]
+    return {k: dict(v) for k, v in info.items()}, rows, True
+
+
+def _invoice(rec: Any, on: dt.date, pay: dict[str, Any] | None) -> InvoiceView:
+    pdf, html = rec.path.with_suffix(".pdf"), rec.path.with_suffix(".html")
+    paid = Decimal(pay["paid"]) if pay and pay.get("paid") is not None else None
+    return InvoiceView(
+        number=rec.number, title=document_title(rec.data), client=rec["client"],
+        project=f"{rec['client']}/{rec['project']}", project_title=rec.get("project_title", rec["project"]),
+        issue_date=_date(rec["issue_date"]), due_date=_date(rec.get("due_date")), currency=rec["currency"],
+        net=Decimal(rec["net"]) * rec.sign, total=Decimal(rec["total"]) * rec.sign,
+        state=(pay or {}).get("state") or _fallback_state(rec, on), paid=paid,
+        pdf=pdf if pdf.exists() else None, html=html if html.exists() else None)
+
+
+def _milestones(row: dict[str, Any], states: dict[str, str]) -> tuple[MilestoneView, ...]:
+    out = []
+    for m in row["milestones"]:
+        docs = tuple(m["documents"])
+        out.append(MilestoneView(
+            id=m["id"], title=m["title"], status=m["status"], lane=LANES[m["status"]], amount=Decimal(m["amount"]),
+            due=_date(m["due"]), done=_date(m["done"]), final=m["final"], invoiced=Decimal(m["invoiced"]),
+            documents=docs, payment=", ".join(dict.fromkeys(states.get(d, "") for d in docs if states.get(d)))))
+    return tuple(out)
+
+
+def _project(row: dict[str, Any], invoices: list[InvoiceView], client_name: str, p: Any,
+             tracked: bool) -> ProjectView:
+    cur = row["currency"]
+    mine = [i for i in invoices if i.project == row["project"]]
+    paid = sum((i.paid or money.ZERO for i in mine), money.ZERO) if tracked else None
+    totals = Totals(cur, Decimal(row["total"]), Decimal(row["done"]), Decimal(row["invoiced"]),
+                    sum((i.total for i in mine), money.ZERO), paid, Decimal(row["remaining"]))
+    return ProjectView(
+        key=row["project"], client=row["client"], client_name=client_name, title=row["title"],
+        description=p.description, currency=cur, start=p.start, deposit=Decimal(row["deposit"]),
+        deposit_documents=tuple(row["deposit_invoiced"]), totals=totals, progress=Decimal(row["progress"]),
+        milestones=_milestones(row, {i.number: i.state for i in mine}))
+
+
+def build(state: api.State, on: dt.date, client: str | None = None) -> Board:
+    """The board for the owner (client=None) or for one client: only that client's projects and documents."""
+    repo = state.repo
+    settings = repo.settings
+    board = Board(on=on, locale=settings.locale if settings else "en",
+                  seller=settings.seller.name if settings else "", client=client)
+    if client is not None and client not in repo.clients:
+        return board
+    pay, payments, board.tracked = _payment_info(state, on)
+    records = [r for r in state.ledger.records if client is None or r["client"] == client]
+    board.invoices = sorted((_invoice(r, on, pay.get(r.number)) for r in records),
+                            key=lambda i: (i.issue_date, i.number))
+    if client is None:
+        board.payments = payments
+        board.findings = [f.render() for f in state.findings]
+    else:
+        numbers = {i.number for i in board.invoices}
+        board.payments = [p for p in payments if p[3] in numbers]
+    board.clients = {cid: c.party.name for cid, c in repo.clients.items() if client in (None, cid)}
+    for row in api.status(state, on=on):
+        if client is None or row["client"] == client:
+            p = repo.projects[row["project"]]
+            board.projects.append(_project(row, board.invoices, board.clients.get(row["client"], row["client"]), p,
+                                           board.tracked))
+    return board
+
+
+# --- aggregates ------------------------------------------------------------------------------------------------
+
+
+def _sum(items: Iterable[Totals]) -> dict[str, Totals]:
+    out: dict[str, Totals] = {}
+    for t in items:
+        out[t.currency] = out[t.currency] + t if t.currency in out else t
+    return dict(sorted(out.items()))
+
+
+def portfolio(board: Board) -> dict[str, Totals]:
+    """Per currency: the whole portfolio of the board's audience."""
+    return _sum(p.totals for p in board.projects)
+
+
+def per_client(board: Board) -> dict[str, dict[str, Totals]]:
+    """client id -> currency -> totals."""
+    groups: dict[str, list[Totals]] = defaultdict(list)
+    for p in board.projects:
+        groups[p.client].append(p.totals)
+    return {cid: _sum(items) for cid, items in sorted(groups.items())}
+
+
+def totals_rows(board: Board) -> list[dict[str, str]]:
+    """A table of every project, formatted: what the owner scans first."""
+    return [{"client": p.client_name, "project": p.title, "key": p.key, "currency": p.currency,
+             **_formatted(board, p.totals), "progress": f"{int(p.progress * 100)}%"} for p in board.projects]
+
+
+def _formatted(board: Board, t: Totals) -> dict[str, str]:
+    keys = ("contract", "done", "invoiced", "remaining", "billed", "paid", "outstanding")
+    return {k: board.fmt(getattr(t, k), t.currency) for k in keys}
+
+
+def filter_invoices(board: Board, client: str | None = None, project: str | None = None,
+                    states: Iterable[str] | None = None) -> list[InvoiceView]:
+    wanted = set(states) if states else None
+    return [i for i in board.invoices if (client is None or i.client == client)
+            and (project is None or i.project == project) and (wanted is None or i.state in wanted)]
+
+
+def invoice_rows(board: Board, invoices: list[InvoiceView]) -> list[dict[str, str]]:
+    return [{"number": i.number, "document": i.title, "client": board.clients.get(i.client, i.client),
+             "project": i.project_title, "issued": i.issue_date.isoformat(),
+             "due": i.due_date.isoformat() if i.due_date else "", "total": board.fmt(i.total, i.currency),
+             "paid": board.fmt(i.paid, i.currency), "state": i.state} for i in invoices]
+
+
+def _month(day: dt.date) -> str:
+    return f"{day.year:04}-{day.month:02}"
+
+
+def over_time(board: Board) -> dict[str, list[dict[str, Any]]]:
+    """Per currency, per month: gross invoiced and paid, and their running totals (the 'invoiced vs paid' chart)."""
+    flows: dict[str, dict[str, list[Decimal]]] = defaultdict(lambda: defaultdict(lambda: [money.ZERO, money.ZERO]))
+    for i in board.invoices:
+        flows[i.currency][_month(i.issue_date)][0] += i.total
+    for day, cur, amount, _number in board.payments:
+        flows[cur][_month(day)][1] += amount
+    out = {}
+    for cur, months in sorted(flows.items()):
+        run_inv = run_paid = money.ZERO
+        rows = []
+        for month in sorted(months):
+            inv, paid = months[month]
+            run_inv, run_paid = run_inv + inv, run_paid + paid
+            rows.append({"month": month, "invoiced": inv, "paid": paid, "invoiced to date": run_inv,
+                         "paid to date": run_paid})
+        out[cur] = rows
+    return out
+
+
+def ahead(board: Board) -> dict[str, list[dict[str, Any]]]:
+    """Per currency, per due month: net still to bill for milestones not done yet (the cash-flow outlook)."""
+    buckets: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: money.ZERO))
+    for p in board.projects:
+        for m in p.milestones:
+            if m.status in ("planned", "in_progress") and m.amount > m.invoiced:
+                buckets[p.currency][_month(m.due) if m.due else NO_DATE] += m.amount - m.invoiced
+    return {cur: [{"month": k, "amount": v} for k, v in sorted(months.items(), key=lambda kv: (kv[0] == NO_DATE,
+                                                                                              kv[0]))]
+            for cur, months in sorted(buckets.items())}
+
+
+def board_lanes(project: ProjectView) -> dict[str, list[MilestoneView]]:
+    """The project's milestones grouped by lane, each lane in file order (the board layout)."""
+    lanes: dict[str, list[MilestoneView]] = {lane: [] for lane in LANES.values()}
+    for m in project.milestones:
+        lanes[m.lane].append(m)
+    return lanes
+
+
+def project_history(root: Path, key: str) -> list[dict[str, Any]] | None:
+    """Scope changes from git (api.history), or None while this version of Billed has no history."""
+    history: Callable[..., Any] | None = getattr(api, "history", None)
+    if history is None:
+        return None
+    try:
+        return list(history(root, key))
+    except Exception:  # noqa: BLE001 - a repo without git history must not take the dashboard down
+        return None
+
+
+# --- cached loading ----------------------------------------------------------------------------------------------
+
+
+def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime_ns, size) of every file the board is built from: cheap to take, changes with any save."""
+    out = []
+    candidates = [e for e in os.scandir(root) if e.is_file() and e.name.endswith((".yaml", ".yml"))]
+    for entry in candidates:
+        st = entry.stat()
+        out.append((entry.name, st.st_mtime_ns, st.st_size))
+    for folder in WATCHED:
+        for dirpath, dirnames, files in os.walk(root / folder):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in files:
+                if name.endswith((".yaml", ".yml", ".json")) and not name.startswith("."):
+                    path = os.path.join(dirpath, name)
+                    st = os.stat(path)
+                    out.append((path, st.st_mtime_ns, st.st_size))
+    return tuple(sorted(out))
+
+
+@functools.lru_cache(maxsize=8)
+def _state(root: Path, stamp: tuple) -> api.State:
+    return api.load(root, verify=False)
+
+
+@functools.lru_cache(maxsize=64)
+def _board(root: Path, stamp: tuple, on: dt.date, client: str | None) -> Board:
+    return build(_state(root, stamp), on, client)
+
+
+def load(root: Path, on: dt.date | None = None, client: str | None = None) -> Board:
+    """The board, rebuilt only when a file changed since the last call (keyed on `fingerprint`)."""
+    root = Path(root).resolve()
+    board = _board(root, fingerprint(root), on or dt.date.today(), client)
+    return replace(board)  # a shallow copy: callers may not mutate the cached one
+
+
+def cache_clear() -> None:
+    _state.cache_clear()
+    _board.cache_clear()
