@@ -57,6 +57,9 @@ def plan(state: State, on: dt.date, source: engine.Source | None = None) -> list
     """Documents `issue` would write on `on`; empty when anything is invalid (check first)."""
     if not state.ok or state.repo.settings is None:
         return []
+    problem = engine.backdated(state.ledger, on)
+    if problem:
+        raise BilledError(problem)
     return engine.plan(state.repo.projects, state.repo.clients, state.repo.settings, state.ledger, on, source)
 
 
@@ -98,7 +101,7 @@ def write_documents(state: State, docs: list[dict[str, Any]], pdf: bool, progres
                 files["pdf"] = ledger_mod.digest(data)
             record = ledger_mod.seal({**doc, "files": files, "prev": heads[doc["series"]]})
             ledger_mod.atomic_write(ledger_mod.safe_target(invoices, doc["year"], doc["number"], "json"),
-                                    ledger_mod.pretty(record))
+                                    ledger_mod.pretty(record), exclusive=True)
             heads[doc["series"]] = record["hash"]
             written.append(record)
             if progress:
@@ -106,10 +109,14 @@ def write_documents(state: State, docs: list[dict[str, Any]], pdf: bool, progres
     return written
 
 
-def render_missing(root: Path | None) -> list[Path]:
-    """PDFs for documents issued with --no-pdf. Never touches a file that exists (issued PDFs never change)."""
-    state = load(root, verify=False)
-    todo = [r for r in state.ledger.records if not r.path.with_suffix(".pdf").exists()]
+def render_missing(root: Path | None) -> tuple[list[Path], list[Finding]]:
+    """PDFs for documents issued with --no-pdf, rendered from their hashed HTML. Never touches a file that exists
+    (issued PDFs never change), and renders nothing from a ledger that does not verify."""
+    state = load(root)
+    if not state.ok:
+        return [], state.findings
+    todo = [r for r in state.ledger.records if "pdf" not in r.get("files", {})
+            and not r.path.with_suffix(".pdf").exists()]
     templates = state.repo.root / "templates"
     data = render_pdfs([r.path.with_suffix(".html").read_text(encoding="utf-8") for r in todo], templates)
     out = []
@@ -117,7 +124,7 @@ def render_missing(root: Path | None) -> list[Path]:
         target = rec.path.with_suffix(".pdf")
         ledger_mod.atomic_write(target, pdf)
         out.append(target)
-    return out
+    return out, []
 
 
 def signed(rec: Record | dict[str, Any], key: str = "net") -> Decimal:
@@ -149,7 +156,7 @@ def status(state: State, only: str | None = None, on: dt.date | None = None) -> 
             "milestones": [{
                 "id": m.id, "title": m.title, "status": m.status, "amount": money.plain(m.amount, cur),
                 "due": m.due.isoformat() if m.due else None, "done": m.done.isoformat() if m.done else None,
-                "final": m.final, "invoiced": money.plain(b.charged[m.id], cur), "documents": b.invoices[m.id],
+                "final": m.final, "invoiced": money.plain(b.charged[m.id], cur), "documents": b.documents[m.id],
             } for m in p.milestones],
         })
     return out

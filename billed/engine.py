@@ -31,7 +31,9 @@ class Billed:
     """What the ledger says about one project, as signed nets (what the client owes)."""
 
     charged: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: money.ZERO))
-    invoices: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    invoices: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # documents that billed it
+    documents: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # every document naming it
+    supply: dict[str, str] = field(default_factory=dict)  # date of supply of its first bill
     deposits: list[dict[str, Any]] = field(default_factory=list)  # number, net, tax, rate, category
     deducted: Decimal = money.ZERO
     currency: str | None = None
@@ -46,8 +48,12 @@ class Billed:
             net = Decimal(line["net"]) * sign
             if line["role"] == "charge":
                 self.charged[line["ref"]] += net
-                if sign > 0:
+                self.documents[line["ref"]].append(rec["number"])
+                # a final credit note (deposit larger than the final milestone) bills the milestone too
+                if sign > 0 or rec["kind"] == "final":
                     self.invoices[line["ref"]].append(rec["number"])
+                    if rec.get("supply_date"):
+                        self.supply.setdefault(line["ref"], rec["supply_date"])
             elif line["role"] == "deposit":
                 tax = money.quantize(net * Decimal(line["tax_rate"]) / money.HUNDRED, rec["currency"])
                 self.deposits.append({"number": rec["number"], "net": str(net), "tax": str(tax),
@@ -108,7 +114,8 @@ class Planner:
                 why = "cancelled" if m.status == "cancelled" else (
                     f"lowered from {money.plain(charged, p.currency)} to {money.plain(m.amount, p.currency)}")
                 line = self.line(p, client, m.id, "charge", f"Credit: {m.title} ({why})", -delta)
-                self.emit(p, client, state, "credit", "381", [line], supply=m.done, corrects=first, credit=True)
+                supplied = m.done or (dt.date.fromisoformat(state.supply[m.id]) if m.id in state.supply else None)
+                self.emit(p, client, state, "credit", "381", [line], supply=supplied, corrects=first, credit=True)
 
     def first_bill(self, p: Project, client: Client, state: Billed, m: Milestone, amount: Decimal) -> None:
         lines = [self.line(p, client, m.id, "charge", m.title, amount, m)]
@@ -117,16 +124,21 @@ class Planner:
             self.emit(p, client, state, "final" if m.final else "milestone", "380", lines, supply=m.done)
             return
         prepaid = [{"number": d["number"], "net": d["net"], "tax": d["tax"]} for d in state.deposits]
+        refund = amount < outstanding  # the deposit exceeds the final milestone: the client gets the difference back
         for d in state.deposits:
-            lines.append({"ref": "deposit", "role": "prepaid", "net": str(-Decimal(d["net"])), "tax_rate": d["rate"],
-                          "category": d["category"], "description": f"Less deposit invoiced on {d['number']}"})
-        if amount >= outstanding:
+            text = (f"Deposit paid on account, invoiced on {d['number']}" if refund
+                    else f"Less deposit invoiced on {d['number']}")
+            lines.append({"ref": "deposit", "role": "prepaid", "net": money.plain(-Decimal(d["net"]), p.currency),
+                          "tax_rate": d["rate"], "category": d["category"], "description": text})
+        if not refund:
             self.emit(p, client, state, "final", "380", lines, supply=m.done, prepaid=prepaid)
-        else:  # the deposit exceeds the final milestone: the client gets the difference back
-            for line in lines:
-                line["net"] = str(-Decimal(line["net"]))
-            self.emit(p, client, state, "final", "381", lines, supply=m.done, prepaid=prepaid, credit=True,
-                      corrects=state.deposits[0]["number"])
+            return
+        # a credit note prints credited amounts as positive: the deposit is credited, the final work set against it
+        lines[0]["description"] = f"{m.title} (set against the deposit)"
+        for line in lines:
+            line["net"] = money.plain(-Decimal(line["net"]), p.currency)
+        self.emit(p, client, state, "final", "381", lines, supply=m.done, prepaid=prepaid, credit=True,
+                  corrects=state.deposits[0]["number"])
 
     def line(self, p: Project, client: Client, ref: str, role: str, text: str, net: Decimal,
              m: Milestone | None = None) -> dict[str, Any]:
@@ -135,7 +147,7 @@ class Planner:
         if category == "S" and rate == 0:
             category = "Z"
         line = {"ref": ref, "role": role, "description": text, "net": money.plain(net, p.currency),
-                "tax_rate": str(rate.normalize()) if rate else "0", "category": category}
+                "tax_rate": rate_text(rate), "category": category}
         if m is not None and (m.description or m.deliverables):
             line["details"] = [x for x in (m.description, *m.deliverables) if x]
         return line
@@ -181,6 +193,11 @@ class Planner:
         return self.source(p, m) if m else None
 
 
+def rate_text(rate: Decimal) -> str:
+    """A tax rate as plain text: '19', '7.7', '20' (never '2E+1', which `normalize` alone gives)."""
+    return format(rate.normalize(), "f") if rate else "0"
+
+
 def tax_breakdown(lines: list[dict[str, Any]], currency: str) -> list[dict[str, str]]:
     """Net and tax per rate and category, rounded once per rate per document (EN 16931 BG-23)."""
     groups: dict[tuple[str, str], Decimal] = defaultdict(lambda: money.ZERO)
@@ -197,6 +214,16 @@ def party(p: Any) -> dict[str, Any]:
 
 def bank(s: Settings) -> dict[str, str] | None:
     return party(s.bank) if s.bank else None
+
+
+def backdated(ledger: Ledger, on: dt.date) -> str | None:
+    """Why `on` cannot be an issue date: numbers must follow issue dates, so a run may not go back before the
+    latest issued document (it would also break the hash chain's order when numbering resets yearly)."""
+    latest = max(ledger.records, key=lambda r: r["issue_date"], default=None)
+    if latest is not None and on.isoformat() < latest["issue_date"]:
+        return (f"--date {on.isoformat()} is before {latest.number}, issued {latest['issue_date']}: documents are "
+                "numbered in the order of their dates, so issue on that date or later")
+    return None
 
 
 def plan(projects: dict[str, Project], clients: dict[str, Client], settings: Settings, ledger: Ledger,

@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from billed.errors import Finding
+from billed.errors import BilledError, Finding
 
 FORMAT = 1
 SERIES = ("invoice", "credit_note")
@@ -184,15 +184,27 @@ def _fault_point() -> None:
         os._exit(75)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write-to-temp, fsync, rename, fsync the folder: the file is either absent or complete, never torn."""
+def atomic_write(path: Path, data: bytes, exclusive: bool = False) -> None:
+    """Write-to-temp, fsync, rename, fsync the folder: the file is either absent or complete, never torn.
+
+    `exclusive` (records) links the temp file into place instead of renaming it, which fails if the target
+    exists: an issued record can never be overwritten, whatever bug or race got us here.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    if exclusive:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise BilledError(f"{_shown(path)} already exists: an issued record is never overwritten") from None
+        finally:
+            tmp.unlink()
+    else:
+        os.replace(tmp, path)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import jinja2
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 
 from billed import money
@@ -41,6 +42,8 @@ def environment(templates: Path) -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["money"] = _money
     env.filters["date"] = _date
+    env.filters["country"] = _country
+    env.filters["iban"] = lambda v: " ".join(v[i:i + 4] for i in range(0, len(v), 4))
     return env
 
 
@@ -57,6 +60,15 @@ def _money(ctx: Any, value: Any) -> str:
 @jinja2.pass_context
 def _date(ctx: Any, value: str) -> str:
     return format_date(dt.date.fromisoformat(value), "medium", locale=_locale(ctx))
+
+
+@jinja2.pass_context
+def _country(ctx: Any, code: str) -> str:
+    """'AT' -> 'Austria' / 'Österreich': a cross-border address must name the country (VAT directive art. 226)."""
+    try:
+        return Locale.parse(_locale(ctx)).territories.get(code, code)
+    except (ValueError, UnknownLocaleError):
+        return code
 
 
 def render_html(doc: dict[str, Any], templates: Path, extra: dict[str, Any] | None = None) -> str:

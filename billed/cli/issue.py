@@ -11,6 +11,7 @@ import click
 
 from billed import api, money
 from billed.cli._common import date_option, day, emit_json, interactive, json_option, repo_option, report, table
+from billed.errors import BilledError
 from billed.render import title
 from billed.repo import shown
 
@@ -43,7 +44,10 @@ def plan(repo: Path | None, on: Any, as_json: bool) -> None:
     if not state.ok:
         report(state.findings, as_json)
         sys.exit(1)
-    docs = api.plan(state, day(on))
+    try:
+        docs = api.plan(state, day(on))
+    except BilledError as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
         emit_json([summary(d) for d in docs])
     elif not docs:
@@ -77,9 +81,13 @@ def issue(repo: Path | None, on: Any, as_json: bool, no_pdf: bool) -> None:
         else:
             click.echo(f"issued {number} ({done}/{total})", err=True)
 
-    written, findings = api.issue(repo, day(on), pdf=not no_pdf, progress=progress)
-    if bar is not None:
-        bar.__exit__(None, None, None)
+    try:
+        written, findings = api.issue(repo, day(on), pdf=not no_pdf, progress=progress)
+    except BilledError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
     if findings:
         report(findings, as_json)
         sys.exit(1)
@@ -98,7 +106,10 @@ def issue(repo: Path | None, on: Any, as_json: bool, no_pdf: bool) -> None:
 @repo_option
 def render(repo: Path | None) -> None:
     """Render the PDFs of documents issued with --no-pdf. An existing PDF is never rewritten."""
-    made = api.render_missing(repo)
+    made, findings = api.render_missing(repo)
+    if findings:
+        report(findings, False)
+        sys.exit(1)
     click.echo(f"Rendered {len(made)} PDF{'s' if len(made) != 1 else ''}.")
 
 
