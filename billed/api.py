@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from billed import engine, money
+from billed import git as git_mod
+from billed import history as history_mod
 from billed import ledger as ledger_mod
+from billed import payments as payments_mod
 from billed.errors import BilledError, Finding
 from billed.ledger import Ledger, Record
 from billed.render import render_html, render_pdfs
-from billed.repo import Repo, find_root, load_repo
+from billed.repo import Repo, find_root, load_repo, shown
 
 Progress = Callable[[int, int, str], None]
 
@@ -29,6 +32,7 @@ class State:
     repo: Repo
     ledger: Ledger
     findings: list[Finding] = field(default_factory=list)
+    payments: list[payments_mod.Payment] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -50,7 +54,8 @@ def load(root: Path | None = None, verify: bool = True) -> State:
         found += ledger.findings
     files = {f"{d.parent.name}/{d.stem}" for d in (root / "projects").glob("*/*.y*ml")}
     found += engine.ledger_findings(repo.projects, ledger, {k: k for k in files})
-    return State(repo, ledger, sorted(set(found)))
+    paid, problems = payments_mod.read(root, ledger)
+    return State(repo, ledger, sorted(set(found + problems)), paid)
 
 
 def plan(state: State, on: dt.date, source: engine.Source | None = None) -> list[dict[str, Any]]:
@@ -75,7 +80,7 @@ def issue(root: Path | None, on: dt.date, pdf: bool = True, progress: Progress |
         state = load(state.repo.root)
         if not state.ok:
             return [], state.findings
-        docs = plan(state, on, source)
+        docs = plan(state, on, source or history_mod.source(state.repo.root))  # provenance from git
         written = write_documents(state, docs, pdf, progress)
     return written, []
 
@@ -136,6 +141,7 @@ def status(state: State, only: str | None = None, on: dt.date | None = None) -> 
     """Per project and milestone: progress, amounts done, invoiced and remaining (net, in project currency)."""
     on = on or dt.date.today()
     billed = engine.billed_state(state.ledger.records)
+    owed = payments_mod.totals(document_states(state, on), by="project")
     out = []
     for key, p in sorted(state.repo.projects.items()):
         if only and only not in (key, p.id):
@@ -153,6 +159,7 @@ def status(state: State, only: str | None = None, on: dt.date | None = None) -> 
             "done": money.plain(done, cur), "invoiced": money.plain(invoiced, cur),
             "remaining": money.plain(p.total - invoiced, cur),
             "progress": str((done / p.total).quantize(Decimal("0.0001"))) if p.total else "0",
+            **{k: money.plain(owed[(key, cur)][k], cur) for k in ("paid", "outstanding", "overdue", "credit")},
             "milestones": [{
                 "id": m.id, "title": m.title, "status": m.status, "amount": money.plain(m.amount, cur),
                 "due": m.due.isoformat() if m.due else None, "done": m.done.isoformat() if m.done else None,
@@ -204,3 +211,72 @@ def preview(root: Path | None, on: dt.date, folder: Path | None = None) -> tuple
         ledger_mod.atomic_write(path, render_html(doc, state.repo.root / "templates").encode("utf-8"))
         written.append(path)
     return state, written
+
+
+# --- getting paid: payments, states, aging (billed/payments.py) ----------------------------------------------
+
+
+def record_payment(root: Path | None, number: str, amount: str, on: dt.date, method: str | None = None,
+                   reference: str | None = None, currency: str | None = None) -> tuple[dict[str, Any] | None,
+                                                                                        list[Finding]]:
+    """Append one payment; refused (nothing written) while the repo or the new entry has any problem."""
+    state = load(root)
+    if not state.ok:
+        return None, state.findings
+    payment, found = payments_mod.append(state.repo.root, state.ledger, number, amount, on, method, reference,
+                                         currency)
+    if found or payment is None:
+        return None, found
+    row = next(s for s in document_states(load(state.repo.root), on) if s.number == number)
+    return {"payment": payment.as_json(), "document": row.as_json()}, []
+
+
+def document_states(state: State, on: dt.date) -> list[payments_mod.DocState]:
+    """Each issued document's state on `on`: open, partially_paid, paid, overdue or credited."""
+    return payments_mod.states(state.ledger.records, state.payments, on)
+
+
+def aging(state: State, on: dt.date) -> list[dict[str, Any]]:
+    """Receivables aging per client and currency on `on` (current, 1-30, 31-60, 61-90, 90+ days past due)."""
+    return payments_mod.aging(document_states(state, on))
+
+
+# --- git: commit and push issued documents, review a change, scope history (billed/git.py, billed/history.py) --
+
+
+def issue_and_push(root: Path | None, on: dt.date, pdf: bool = True, progress: Progress | None = None,
+                   push_to: str | None = None, branch: str | None = None, retries: int = 5) -> git_mod.Published:
+    """Issue, commit exactly the new documents, and push; a rejected push re-plans from the new remote state."""
+    root = find_root(root)
+    return git_mod.publish(root, lambda: issue(root, on, pdf, progress), push_to=push_to, branch=branch,
+                           retries=retries)
+
+
+def check_base(state: State, base: str, on: dt.date) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """What a change since `base` does: E061 for each issued file it edits, deletes or renames (only Billed
+    appends to invoices/), and the documents merging it would issue."""
+    root = state.repo.root
+    found = []
+    for status, path, new in git_mod.changed_since(root, base, "invoices"):
+        if status in ("A", "C") or path.endswith(".lock"):
+            continue  # appending is what Billed does; a copy leaves the original untouched
+        verb = {"R": f"renames it to {new}", "D": "deletes it"}.get(status, "edits it")
+        found.append(Finding(shown(root / path), 1, 1, "E061", f"{path} was already issued and this change {verb} "
+                             f"(since {base})", f"issued documents never change: restore it (`git checkout {base} "
+                             f"-- {path}`) and correct it with a credit note instead"))
+    docs = plan(state, on, history_mod.source(root)) if state.ok else []
+    return sorted(found), docs
+
+
+def history(root: Path | None, project: str) -> list[dict[str, Any]]:
+    """Every change to a project's milestones and total over git history, oldest first, as plain dicts."""
+    state = load(root, verify=False)
+    keys = [k for k, p in state.repo.projects.items() if project in (k, p.id)]
+    if len(keys) > 1:
+        raise BilledError(f"'{project}' is ambiguous: {', '.join(sorted(keys))}; write it as client/project")
+    key = keys[0] if keys else project
+    client, sep, pid = key.partition("/")
+    if not sep:
+        raise BilledError(f"no project '{project}'; write it as client/project (see `billed status`)")
+    return history_mod.project_history(state.repo.root, client, pid, state.repo.settings,
+                                       state.repo.clients.get(client))
