@@ -1,0 +1,315 @@
+"""The plan and what `issue` bills, on real temporary repos: deposits, milestones, taxes, the final invoice,
+percentages to the cent, scope changes after invoicing and the history-protecting errors E050-E053."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run, snapshot, write
+
+PROJECT = """\
+title: Website relaunch
+total: 10000.00
+start: 2026-03-01
+deposit: 20%
+milestones:
+  - id: design
+    title: Design
+    amount: 30%
+    status: done
+    done: 2026-03-20
+  - id: build
+    title: Build
+    amount: rest
+    status: done
+    done: 2026-04-15
+  - id: launch
+    title: Launch
+    amount: 40%
+    final: true
+"""
+
+
+def issue(root: Path, on: str, *extra: str) -> list[dict]:
+    """Issue on `on` (no PDFs: fast) and return the written records as stored on disk."""
+    result = run(root, "issue", "--date", on, "--no-pdf", "--json", *extra)
+    assert result.code == 0, result.err + result.out
+    return [record(root, d["number"]) for d in result.json]
+
+
+def record(root: Path, number: str) -> dict:
+    return json.loads(next((root / "invoices").glob(f"*/{number}.json")).read_text(encoding="utf-8"))
+
+
+def plan(root: Path, on: str) -> list[dict]:
+    result = run(root, "plan", "--date", on, "--json")
+    assert result.code == 0, result.err + result.out
+    return result.json
+
+
+def all_records(root: Path) -> list[dict]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((root / "invoices").glob("*/*.json"))]
+
+
+def owed(rec: dict, key: str = "net") -> Decimal:
+    """What the client owes by this document: credit notes print positive credited amounts."""
+    return Decimal(rec[key]) * (-1 if rec["series"] == "credit_note" else 1)
+
+
+def set_project(root: Path, text: str, name: str = "site") -> None:
+    write(root, {f"projects/nordlicht/{name}.yaml": text})
+
+
+def test_deposit_is_billed_from_the_start_date_not_before(repo):
+    root = repo({"projects/nordlicht/site.yaml": PROJECT.replace("status: done", "status: planned")
+                 .replace("    done: 2026-03-20\n", "").replace("    done: 2026-04-15\n", "")})
+    assert plan(root, "2026-02-28") == []
+    [dep] = issue(root, "2026-03-01")
+    assert (dep["kind"], dep["type_code"], dep["series"]) == ("deposit", "386", "invoice")
+    assert dep["due_date"] == dep["issue_date"] == "2026-03-01"  # a deposit is due on issue
+    assert (dep["net"], dep["tax"], dep["total"]) == ("2000.00", "380.00", "2380.00")
+    assert [(line["role"], line["ref"]) for line in dep["lines"]] == [("deposit", "deposit")]
+    assert issue(root, "2026-03-02") == []
+
+
+def test_each_done_milestone_is_billed_once_with_net_tax_and_total(repo):
+    root = repo({"projects/nordlicht/site.yaml": """\
+        title: Site
+        start: 2026-01-05
+        milestones:
+          - {id: a, title: Alpha, amount: 1234.56, status: done, done: 2026-02-01}
+          - {id: b, title: Beta, amount: 99.99, status: done, done: 2026-02-02}
+        """, "projects/nordlicht/book.yaml": """\
+        title: Book
+        start: 2026-01-05
+        tax_rate: 7
+        milestones:
+          - {id: print, title: Print, amount: 1234.56, status: done, done: 2026-02-01}
+        """})
+    docs = issue(root, "2026-02-10")
+    got = {(d["project"], d["lines"][0]["ref"]): (d["net"], d["tax"], d["total"], d["taxes"]) for d in docs}
+    assert got == {
+        ("site", "a"): ("1234.56", "234.57", "1469.13",
+                        [{"rate": "19", "category": "S", "net": "1234.56", "tax": "234.57"}]),
+        ("site", "b"): ("99.99", "19.00", "118.99", [{"rate": "19", "category": "S", "net": "99.99", "tax": "19.00"}]),
+        ("book", "print"): ("1234.56", "86.42", "1320.98",
+                            [{"rate": "7", "category": "S", "net": "1234.56", "tax": "86.42"}]),
+    }
+    assert all(d["kind"] == "milestone" and d["type_code"] == "380" for d in docs)
+    assert [d["supply_date"] for d in docs if d["project"] == "site"] == ["2026-02-01", "2026-02-02"]
+    assert issue(root, "2026-02-11") == []
+    assert issue(root, "2027-03-01") == []  # once over the life of the repo, whatever the date
+
+
+def test_a_rate_of_20_percent_prints_as_20(repo):
+    root = repo({"projects/nordlicht/site.yaml": """\
+        title: Site
+        start: 2026-01-05
+        tax_rate: 20
+        milestones:
+          - {id: a, title: Alpha, amount: 100.00, status: done, done: 2026-02-01}
+        """})
+    [doc] = issue(root, "2026-02-10")
+    assert doc["lines"][0]["tax_rate"] == "20" and doc["tax"] == "20.00"
+    assert "20%" in (root / "invoices/2026/INV-2026-0001.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("tax, note, category", [
+    ("reverse_charge", "Reverse charge", "AE"),
+    ("exempt", "Not subject to German VAT (§ 3a UStG).", "E"),
+])
+def test_reverse_charge_and_exempt_clients_pay_no_vat_and_the_document_says_why(repo, tax, note, category):
+    client = f"""\
+        name: Kaffeehaus Lindner GmbH
+        address: [Mariahilfer Straße 88, 1070 Wien]
+        country: AT
+        vat_id: ATU12345678
+        email: office@kaffeehaus.example
+        tax: {tax}
+        """ + (f"tax_note: {note}\n" if tax == "exempt" else "")
+    root = repo({"projects/kaffee/client.yaml": client, "projects/kaffee/shop.yaml": """\
+        title: Shop
+        start: 2026-01-05
+        milestones:
+          - {id: a, title: Alpha, amount: 1000.00, status: done, done: 2026-02-01}
+        """})
+    [doc] = issue(root, "2026-02-10")
+    assert (doc["net"], doc["tax"], doc["total"]) == ("1000.00", "0.00", "1000.00")
+    assert doc["taxes"] == [{"rate": "0", "category": category, "net": "1000.00", "tax": "0.00"}]
+    assert note in doc["tax_note"]
+    html = (root / "invoices/2026/INV-2026-0001.html").read_text(encoding="utf-8")
+    assert note in html and "ATU12345678" in html and "Austria" in html  # cross-border: the country is named
+    if tax == "reverse_charge":
+        assert "Article 196" in html
+
+
+def test_a_milestone_done_after_the_issue_date_waits(repo):
+    root = repo({"projects/nordlicht/site.yaml": """\
+        title: Site
+        start: 2026-01-05
+        milestones:
+          - {id: a, title: Alpha, amount: 100.00, status: done, done: 2026-05-10}
+        """})
+    assert plan(root, "2026-05-09") == []
+    assert [d["milestones"] for d in plan(root, "2026-05-10")] == [["a"]]
+
+
+def test_the_final_invoice_deducts_the_deposit_and_the_project_adds_up_to_its_total(repo):
+    root = repo({"projects/nordlicht/site.yaml": PROJECT})
+    first = issue(root, "2026-05-01")
+    assert [d["kind"] for d in first] == ["deposit", "milestone", "milestone"]
+    deposit = first[0]
+    set_project(root, PROJECT.replace("    final: true", "    final: true\n    status: done\n    done: 2026-06-30"))
+    [final] = issue(root, "2026-07-01")
+    assert (final["kind"], final["type_code"]) == ("final", "380")
+    assert [(x["role"], x["net"]) for x in final["lines"]] == [("charge", "4000.00"), ("prepaid", "-2000.00")]
+    assert final["prepaid"] == [{"number": deposit["number"], "net": "2000.00", "tax": "380.00"}]
+    assert (final["net"], final["tax"], final["total"]) == ("2000.00", "380.00", "2380.00")
+    html = (root / f"invoices/2026/{final['number']}.html").read_text(encoding="utf-8")
+    assert deposit["number"] in html and "380.00" in html
+    docs = all_records(root)
+    assert sum(owed(d) for d in docs) == Decimal("10000.00")
+    assert sum(owed(d, "total") for d in docs) == Decimal("11900.00")
+
+
+def test_a_deposit_larger_than_the_final_milestone_gives_a_credit_note(repo):
+    project = PROJECT.replace("deposit: 20%", "deposit: 5000.00").replace("amount: 40%", "amount: 30%").replace(
+        "amount: 30%\n    status: done", "amount: 40%\n    status: done")
+    root = repo({"projects/nordlicht/site.yaml": project})
+    [deposit, *_] = issue(root, "2026-05-01")
+    set_project(root, project.replace("    final: true", "    final: true\n    status: done\n    done: 2026-06-30"))
+    [final] = issue(root, "2026-07-01")
+    assert (final["kind"], final["type_code"], final["series"]) == ("final", "381", "credit_note")
+    assert final["number"] == "CN-2026-0001" and final["corrects"] == deposit["number"]
+    assert (final["net"], final["tax"], final["total"]) == ("2000.00", "380.00", "2380.00")  # credited
+    assert final["prepaid"][0]["number"] == deposit["number"]
+    assert sum(owed(d) for d in all_records(root)) == Decimal("10000.00")
+    assert issue(root, "2026-07-02") == []
+    # the final billed on a credit note is still protected history
+    set_project(root, project.replace("  - id: launch", "  - id: golive"))
+    assert run(root, "check").code == 1
+
+
+@pytest.mark.parametrize("currency, total, pcts", [
+    ("EUR", "10000.01", ["33.33%", "33.33%", "33.34%"]),
+    ("JPY", "1000001", ["33.333%", "33.333%", "33.334%"]),
+    ("KWD", "1000.001", ["12.5%", "rest", "12.5%"]),
+    ("EUR", "999.99", ["16.67%", "rest", "16.67%"]),
+])
+def test_percentages_add_up_to_the_contract_total_to_the_minor_unit(repo, currency, total, pcts):
+    items = [f"  - {{id: m{i}, title: M{i}, amount: '{p}', status: done, done: 2026-02-0{i + 1}"
+             f"{', final: true' if i == len(pcts) - 1 else ''}}}" for i, p in enumerate(pcts)]
+    root = repo({"projects/nordlicht/site.yaml": f"title: Site\ncurrency: {currency}\ntotal: {total}\n"
+                 f"start: 2026-01-05\ndeposit: 10%\nmilestones:\n" + "\n".join(items) + "\n"})
+    docs = issue(root, "2026-03-01")
+    assert [d["kind"] for d in docs] == ["deposit", "milestone", "milestone", "final"]
+    assert sum(owed(d) for d in docs) == Decimal(total)
+    assert sum(owed(d, "total") for d in docs) == sum(owed(d) + owed(d, "tax") for d in docs)
+    exponent = Decimal(total).as_tuple().exponent
+    assert all(Decimal(d[k]).as_tuple().exponent == exponent for d in docs for k in ("net", "tax", "total"))
+
+
+SCOPE = """\
+title: Site
+start: 2026-01-05
+milestones:
+  - {id: a, title: Alpha, amount: 1000.00, status: done, done: 2026-02-01}
+  - {id: b, title: Beta, amount: 500.00, status: done, done: 2026-02-01}
+"""
+
+
+def test_raising_an_invoiced_milestone_gives_a_supplementary_invoice(repo):
+    root = repo({"projects/nordlicht/site.yaml": SCOPE})
+    original = issue(root, "2026-02-10")[0]
+    set_project(root, SCOPE.replace("1000.00", "1250.00"))
+    [doc] = issue(root, "2026-03-01")
+    assert (doc["kind"], doc["type_code"], doc["series"]) == ("supplementary", "380", "invoice")
+    assert doc["corrects"] == original["number"] and doc["number"] == "INV-2026-0003"
+    assert (doc["net"], doc["tax"], doc["total"]) == ("250.00", "47.50", "297.50")
+    assert doc["supply_date"] == "2026-02-01"
+    assert issue(root, "2026-03-02") == []
+
+
+def test_lowering_or_cancelling_an_invoiced_milestone_gives_credit_notes(repo):
+    root = repo({"projects/nordlicht/site.yaml": SCOPE})
+    a, b = issue(root, "2026-02-10")
+    set_project(root, SCOPE.replace("1000.00", "800.00").replace("500.00, status: done, done: 2026-02-01",
+                                                                 "500.00, status: cancelled"))
+    lowered, cancelled = issue(root, "2026-03-01")
+    assert (lowered["kind"], lowered["type_code"], lowered["number"]) == ("credit", "381", "CN-2026-0001")
+    assert lowered["corrects"] == a["number"] and lowered["total"] == "238.00" and lowered["net"] == "200.00"
+    assert cancelled["corrects"] == b["number"] and cancelled["net"] == "500.00" and cancelled["number"] == \
+        "CN-2026-0002"
+    assert cancelled["supply_date"] == "2026-02-01"  # the date of supply of the credited invoice
+    assert lowered["due_date"] is None and lowered["bank"] is None
+    html = (root / "invoices/2026/CN-2026-0001.html").read_text(encoding="utf-8")
+    assert "Credit note" in html and f"corrects invoice <strong>{a['number']}</strong>" in html
+    assert sum(owed(d) for d in all_records(root)) == Decimal("800.00")
+    assert issue(root, "2026-03-02") == []
+    status = run(root, "status", "--json").json
+    [ms_a] = [m for p in status for m in p["milestones"] if m["id"] == "a"]
+    assert ms_a["invoiced"] == "800.00" and ms_a["documents"] == [a["number"], "CN-2026-0001"]
+
+
+@pytest.mark.parametrize("edit, code, where", [
+    (lambda s: s.replace("  - {id: b, title: Beta, amount: 500.00, status: done, done: 2026-02-01}\n", ""),
+     "E050", "site.yaml"),
+    (lambda s: s.replace("id: b,", "id: beta,"), "E050", "site.yaml"),
+    (lambda s: s.replace("500.00, status: done, done: 2026-02-01", "500.00, status: in_progress"), "E051",
+     "site.yaml"),
+    (lambda s: s.replace("title: Site", "title: Site\ncurrency: USD"), "E053", "site.yaml"),
+])
+def test_rewriting_invoiced_history_is_an_error_naming_the_invoice_and_nothing_is_written(repo, edit, code, where):
+    root = repo({"projects/nordlicht/site.yaml": SCOPE})
+    issue(root, "2026-02-10")
+    set_project(root, edit(SCOPE) + "  - {id: c, title: Gamma, amount: 10.00, status: done, done: 2026-02-01}\n")
+    before = snapshot(root)
+    result = run(root, "issue", "--date", "2026-03-01")
+    assert result.code == 1
+    assert f"[{code}]" in result.err and where in result.err
+    assert "INV-2026-000" in result.err  # names the invoice
+    assert snapshot(root) == before
+    assert run(root, "plan", "--date", "2026-03-01").code == 1
+
+
+def test_changing_an_invoiced_deposit_is_an_error(repo):
+    root = repo({"projects/nordlicht/site.yaml": PROJECT})
+    issue(root, "2026-03-05")
+    set_project(root, PROJECT.replace("deposit: 20%", "deposit: 25%"))
+    before = snapshot(root)
+    result = run(root, "issue", "--date", "2026-05-01")
+    assert result.code == 1 and "[E052]" in result.err and "INV-2026-0001" in result.err
+    assert snapshot(root) == before
+
+
+def test_removing_an_invoiced_project_file_is_an_error_at_its_invoice(repo):
+    root = repo({"projects/nordlicht/site.yaml": SCOPE})
+    issue(root, "2026-02-10")
+    (root / "projects/nordlicht/site.yaml").unlink()
+    result = run(root, "check")
+    assert result.code == 1 and "[E050]" in result.err and "invoices/2026/INV-2026-0001.json" in result.err
+
+
+def test_unbilled_milestones_change_freely(repo):
+    root = repo({"projects/nordlicht/site.yaml": SCOPE + "  - {id: c, title: Gamma, amount: 10.00}\n"})
+    issue(root, "2026-02-10")
+    set_project(root, SCOPE + "  - {id: d, title: Delta, amount: 99.00, status: done, done: 2026-02-20}\n")
+    [doc] = issue(root, "2026-03-01")
+    assert doc["lines"][0]["ref"] == "d"
+
+
+def test_tax_is_rounded_once_per_rate_and_a_deducted_deposit_nets_its_vat():
+    from billed.engine import tax_breakdown
+
+    lines = [{"net": "0.05", "tax_rate": "19", "category": "S"}, {"net": "0.05", "tax_rate": "19", "category": "S"},
+             {"net": "-0.02", "tax_rate": "19", "category": "S"}, {"net": "10.00", "tax_rate": "7", "category": "S"},
+             {"net": "5.00", "tax_rate": "0", "category": "AE"}]
+    assert tax_breakdown(lines, "EUR") == [
+        {"rate": "0", "category": "AE", "net": "5.00", "tax": "0.00"},
+        {"rate": "7", "category": "S", "net": "10.00", "tax": "0.70"},
+        {"rate": "19", "category": "S", "net": "0.08", "tax": "0.02"},  # 0.0152 once, not 0.01 + 0.01 - 0.00
+    ]
