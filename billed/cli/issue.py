@@ -62,10 +62,20 @@ def plan(repo: Path | None, on: Any, as_json: bool) -> None:
 @date_option
 @json_option
 @click.option("--no-pdf", is_flag=True, help="Write the record and HTML only (render PDFs later: `billed render`).")
-def issue(repo: Path | None, on: Any, as_json: bool, no_pdf: bool) -> None:
+@click.option("--commit", "do_commit", is_flag=True,
+              help="git commit exactly the new documents (the message lists them, with a Billed-Issued trailer).")
+@click.option("--push", is_flag=True, help="Also push that commit (implies --commit). If the branch moved on, drop "
+              "the commit, fetch, re-plan from the new state and try again.")
+@click.option("--remote", default="origin", show_default=True, help="The remote to push to.")
+@click.option("--branch", default=None, help="The branch to push to (default: the current branch).")
+@click.option("--retries", type=click.IntRange(0, 50), default=5, show_default=True,
+              help="How many times to re-plan and push again after a rejected push.")
+def issue(repo: Path | None, on: Any, as_json: bool, no_pdf: bool, do_commit: bool, push: bool, remote: str,
+          branch: str | None, retries: int) -> None:
     """Issue the plan: write each new document to invoices/<year>/ as a record, HTML and PDF.
 
-    Exactly once: a second run issues nothing. Nothing is written when the repo has problems.
+    Exactly once: a second run issues nothing. Nothing is written when the repo has problems. In CI, use
+    `billed issue --commit --push`: two runs at the same time never issue a number twice.
     """
     bar = None
 
@@ -82,7 +92,15 @@ def issue(repo: Path | None, on: Any, as_json: bool, no_pdf: bool) -> None:
             click.echo(f"issued {number} ({done}/{total})", err=True)
 
     try:
-        written, findings = api.issue(repo, day(on), pdf=not no_pdf, progress=progress)
+        if do_commit or push:
+            published = api.issue_and_push(repo, day(on), pdf=not no_pdf, progress=progress,
+                                           push_to=remote if push else None, branch=branch, retries=retries)
+            written, findings = published.written, published.findings
+            if published.commit:
+                where = f" and pushed it to {remote}" if published.pushed else ""
+                click.echo(f"Committed {published.commit[:7]}{where}.", err=True)
+        else:
+            written, findings = api.issue(repo, day(on), pdf=not no_pdf, progress=progress)
     except BilledError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

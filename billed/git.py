@@ -1,0 +1,218 @@
+"""The few git operations Billed needs: read history, commit new documents, push them without ever racing.
+
+Git is driven through the real `git` binary (subprocess), not a library: no extra dependency, exactly the
+semantics users know from the command line, and it works with whatever credentials helper, token header or SSH
+key CI has configured for `git` itself.
+
+Publishing (`publish`) is where concurrency is settled. Two CI runs may issue at the same moment from two clones;
+the push is the serialisation point. A rejected push means someone else moved the branch, so the local commit is
+dropped, the new state fetched and the plan recomputed from it (never re-using the numbers planned before), a
+bounded number of times. Because the plan reconciles against the ledger, a retry issues only what is still due.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from billed.errors import BilledError
+
+TRAILER = "Billed-Issued"
+WATCHED = ("billed.yaml", "projects", "invoices", "templates")  # what an issued document is made from
+_RETRYABLE = ("fetch first", "non-fast-forward", "stale info", "cannot lock ref", "failed to update ref",
+              "failed to lock", "incorrect old value", "reference already exists")
+
+
+class GitError(BilledError):
+    """git refused (not a repo, no identity, no access): reported to the user in one line."""
+
+
+def git(root: Path, *args: str, check: bool = True, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run git in `root` with a C locale (messages are parsed) and no pager or prompt (CI has no terminal)."""
+    env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat"}
+    try:
+        proc = subprocess.run(["git", *args], cwd=root, input=stdin, capture_output=True, env=env, check=False)
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed or not on PATH") from exc
+    if check and proc.returncode != 0:
+        raise GitError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip() or proc.returncode}")
+    return proc
+
+
+def out(root: Path, *args: str) -> str:
+    return git(root, *args).stdout.decode("utf-8", errors="replace").strip()
+
+
+def is_repo(root: Path) -> bool:
+    try:
+        return git(root, "rev-parse", "--is-inside-work-tree", check=False).returncode == 0
+    except GitError:
+        return False
+
+
+def head(root: Path) -> str:
+    return out(root, "rev-parse", "HEAD")
+
+
+def current_branch(root: Path) -> str:
+    proc = git(root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+    if proc.returncode != 0:
+        raise GitError("HEAD is detached; pass --branch NAME to say which branch to push")
+    return proc.stdout.decode().strip()
+
+
+def dirty(root: Path, paths: Sequence[str] = WATCHED) -> list[str]:
+    """Uncommitted or untracked files among `paths` (the lock file excepted): an invoice must come from a commit."""
+    present = [p for p in paths if (root / p).exists()]
+    if not present:
+        return []
+    text = git(root, "status", "--porcelain", "--untracked-files=all", "--", *present).stdout.decode()
+    return [line[3:] for line in text.splitlines() if line and not line.endswith("invoices/.lock")]
+
+
+def changed_since(root: Path, base: str, under: str) -> list[tuple[str, str, str | None]]:
+    """(status, path, new path) for every change under `under` from the merge base of `base` and HEAD to the
+    working tree. The merge base, not `base` itself: on a branch that is behind, documents issued on main since
+    the fork are not the branch's doing and must not look deleted. In a pull request's merge checkout the merge
+    base is the target's tip, so this is exactly what merging changes."""
+    proc = git(root, "merge-base", base, "HEAD", check=False)
+    if proc.returncode != 0:
+        raise GitError(f"cannot compare with '{base}': {proc.stderr.decode(errors='replace').strip()} "
+                       "(fetch it first, e.g. actions/checkout with fetch-depth: 0)")
+    fork = proc.stdout.decode().strip()
+    text = out(root, "diff", "--relative", "--name-status", "--find-renames", "-z", fork, "--", under)
+    items = text.split("\0")
+    found, i = [], 0
+    while i < len(items) and items[i]:
+        status = items[i]
+        if status[0] in "RC":
+            found.append((status[0], items[i + 1], items[i + 2]))
+            i += 3
+        else:
+            found.append((status[0], items[i + 1], None))
+            i += 2
+    return found
+
+
+def commit(root: Path, paths: Sequence[str], message: str) -> str:
+    """Commit exactly `paths` (nothing else the user may have staged) and return the new commit's id."""
+    git(root, "add", "--", *paths)
+    git(root, "commit", "--quiet", "--no-verify", "-m", message, "--only", "--", *paths)
+    return head(root)
+
+
+def fetch(root: Path, remote: str, branch: str) -> str | None:
+    """The remote branch's tip after fetching it, or None when the branch does not exist there yet."""
+    proc = git(root, "fetch", "--quiet", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}", check=False)
+    if proc.returncode != 0:
+        if b"couldn't find remote ref" in proc.stderr:
+            return None
+        raise GitError(f"git fetch {remote} failed: {proc.stderr.decode(errors='replace').strip()}")
+    return out(root, "rev-parse", f"refs/remotes/{remote}/{branch}")
+
+
+def catch_up(root: Path, tip: str | None) -> None:
+    """Fast-forward to the remote tip when behind it (CI may check out a commit that is no longer the tip)."""
+    if tip is None or git(root, "merge-base", "--is-ancestor", tip, "HEAD", check=False).returncode == 0:
+        return  # up to date, or only ahead
+    if git(root, "merge-base", "--is-ancestor", "HEAD", tip, check=False).returncode != 0:
+        raise GitError("this branch and the remote have diverged; pull (rebase) first, then issue again")
+    git(root, "reset", "--quiet", "--keep", tip)
+
+
+def push(root: Path, remote: str, branch: str) -> bool:
+    """Push HEAD to the branch. False when rejected because the branch moved on; GitError for anything else."""
+    proc = git(root, "push", "--porcelain", remote, f"HEAD:refs/heads/{branch}", check=False)
+    if proc.returncode == 0:
+        return True
+    text = (proc.stdout + proc.stderr).decode(errors="replace")
+    rejected = [line for line in text.splitlines() if line.startswith("!")]
+    if rejected and all(any(r in line for r in _RETRYABLE) for line in rejected):
+        return False
+    if not rejected and any(r in text for r in _RETRYABLE):
+        return False
+    raise GitError(f"git push to {remote} {branch} failed: {text.strip()}")
+
+
+def drop(root: Path, sha: str) -> None:
+    """Undo our own unpushed commit: the documents in it were never published, so their numbers are free."""
+    git(root, "reset", "--quiet", "--keep", f"{sha}~1")
+
+
+def message(records: Sequence[dict[str, Any]]) -> str:
+    """Subject, one line per document, and a trailer per number: CI recognises Billed's own commits by it."""
+    numbers = [r["number"] for r in records]
+    subject = f"Issue {', '.join(numbers)}" if len(numbers) <= 3 else f"Issue {len(numbers)} documents"
+    body = [f"- {r['number']} ({r['kind']}) {r['client']}/{r['project']} {_refs(r)}: {r['total']} {r['currency']}"
+            for r in records]
+    return "\n".join([subject, "", *body, "", *(f"{TRAILER}: {n}" for n in numbers)]) + "\n"
+
+
+def _refs(record: dict[str, Any]) -> str:
+    return ", ".join(line["ref"] for line in record.get("lines", []) if line.get("role") in ("charge", "deposit"))
+
+
+def document_paths(root: Path, records: Sequence[dict[str, Any]]) -> list[str]:
+    """The files of each record, relative to `root`: the record itself and every rendering it hashes."""
+    paths = []
+    for r in records:
+        base = Path("invoices") / str(r["year"]) / r["number"]
+        paths.append(f"{base}.json")
+        paths += [f"{base}.{kind}" for kind in sorted(r.get("files") or {})]
+    return paths
+
+
+@dataclass
+class Published:
+    written: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[Any] = field(default_factory=list)
+    commit: str | None = None
+    pushed: bool = False
+    attempts: int = 0
+
+
+Issuer = Callable[[], tuple[list[dict[str, Any]], list[Any]]]
+
+
+def publish(root: Path, issue: Issuer, *, push_to: str | None = None, branch: str | None = None,
+            retries: int = 5, backoff: float = 0.2) -> Published:
+    """Issue, commit the new documents, and (with `push_to`) push; on a rejected push re-plan and retry."""
+    if not is_repo(root):
+        raise GitError(f"{root} is not inside a git repository; --commit needs one (run `git init`)")
+    if unclean := dirty(root):
+        raise GitError(f"uncommitted changes in {', '.join(unclean[:5])}; commit them first (an invoice must come "
+                       "from a committed state)")
+    branch = branch or current_branch(root)
+    result = Published()
+    for attempt in range(retries + 1):
+        result.attempts = attempt + 1
+        if push_to:
+            catch_up(root, fetch(root, push_to, branch))
+        result.written, result.findings = issue()
+        if result.findings or not result.written:
+            result.commit = None
+            return result
+        result.commit = _commit_written(root, result.written)
+        if not push_to or push(root, push_to, branch):
+            result.pushed = bool(push_to)
+            return result
+        drop(root, result.commit)
+        time.sleep(random.uniform(0, backoff * 2 ** attempt))
+    raise GitError(f"gave up after {retries + 1} attempts: {push_to}/{branch} kept moving; run again later")
+
+
+def _commit_written(root: Path, written: list[dict[str, Any]]) -> str:
+    paths = document_paths(root, written)
+    try:
+        return commit(root, paths, message(written))
+    except GitError:
+        for p in paths:  # never published: leave no unexplained files behind
+            (root / p).unlink(missing_ok=True)
+        git(root, "reset", "--quiet", "--", *paths, check=False)
+        raise
