@@ -30,7 +30,7 @@ CATALOGUE: dict[str, str] = {
     "E032": "percentage or rest without a contract total",
     "E033": "milestones do not add up to the contract total",
     "E034": "a done milestone needs a completion date (and only done milestones have one)",
-    "E035": "dates out of order (completion before project start, due before start, in the future)",
+    "E035": "dates out of order (completion or due date before the project start)",
     "E036": "more than one final milestone, or a deposit without a final milestone",
     "E037": "deposit larger than the contract total, or percentages above 100%",
     "E040": "project is not inside a client folder with a client.yaml",

@@ -81,13 +81,15 @@ def read_text(path: Path, shown: str) -> tuple[str | None, list[Finding]]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return bad("file not found")
+        return bad("file not found", "create it, or pass --repo DIR if this is not the billing repo")
     except OSError as exc:
-        return bad(f"cannot read file: {exc.strerror or exc}")
+        return bad(f"cannot read file: {exc.strerror or exc}", "check the file's permissions")
     if len(raw) > MAX_BYTES:
-        return bad(f"file is {len(raw):,} bytes, more than the {MAX_BYTES:,} a billing file may have")
+        return bad(f"file is {len(raw):,} bytes, more than the {MAX_BYTES:,} a billing file may have",
+                   "split the project, or move attachments out of projects/")
     if b"\x00" in raw:
-        return bad("binary file (contains NUL bytes), expected YAML text")
+        return bad("binary file (contains NUL bytes), expected YAML text",
+                   "only YAML files belong in projects/; move images and documents elsewhere")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -188,10 +188,13 @@ def _party(data: dict[str, Any]) -> Party:
 
 
 def build_settings(doc: Doc, valid: bool = True) -> tuple[Settings | None, list[Finding]]:
-    """Settings from billed.yaml. With `valid` false (schema errors) only the field checks run, for their findings."""
+    """Settings from billed.yaml. With `valid` false (schema errors) only the field checks run, for their findings.
+
+    Field findings still return the settings (an unknown currency read as EUR) so the settings rules can run too;
+    the caller keeps them only when there are no findings."""
     data, out = doc.data, []
     currency = _currency(doc, ("currency",), data.get("currency"), out)
-    if not valid or out:
+    if not valid:
         return None, out
     bank = data.get("bank")
     numbering = data.get("numbering") or {}
@@ -218,7 +221,7 @@ def build_settings(doc: Doc, valid: bool = True) -> tuple[Settings | None, list[
 def build_client(doc: Doc, cid: str, valid: bool = True) -> tuple[Client | None, list[Finding]]:
     data, out = doc.data, []
     currency = _currency(doc, ("currency",), data.get("currency"), out)
-    if not valid or out:
+    if not valid:
         return None, out
     client = Client(id=cid, party=_party(data), currency=currency, language=data.get("language"),
                     tax=data.get("tax", "standard"), tax_note=data.get("tax_note"),
@@ -268,7 +271,10 @@ def _milestone_fields(doc: Doc, data: dict[str, Any], currency: str | None,
 
 def build_project(doc: Doc, cid: str, pid: str, settings: Settings | None, client: Client | None,
                   valid: bool = True) -> tuple[Project | None, list[Finding]]:
-    """A project from its file. With `valid` false (schema errors) only the field checks run, for their findings."""
+    """A project from its file. With `valid` false (schema errors) only the field checks run, for their findings.
+
+    With field findings the project is still built when its currency and start are known (a bad date becomes
+    None), so the project rules can report their problems in the same run; the caller never keeps it."""
     data, out = doc.data, []
     currency = _currency(doc, ("currency",), data.get("currency"), out)
     if "currency" not in data:
@@ -281,7 +287,7 @@ def build_project(doc: Doc, cid: str, pid: str, settings: Settings | None, clien
     if data.get("deposit") is not None:
         deposit_spec, deposit_value = _amount_spec(doc, ("deposit",), data["deposit"], currency, out)
     fields = _milestone_fields(doc, data, currency, out)
-    if not valid or out or currency is None or start is None:
+    if not valid or currency is None or start is None:
         return None, out
     tax_rate = _rate(data.get("tax_rate"))
     if tax_rate is None:

@@ -55,8 +55,8 @@ def _read(path: Path, schema: str, docs: dict[str, Doc], out: list[Finding]) -> 
     doc = load_file(path, shown(path))
     docs[doc.path] = doc
     out.extend(doc.findings)
-    if doc.findings:
-        return None, False
+    if any(f.code != "E003" for f in doc.findings):
+        return None, False  # (a duplicate key leaves complete data, the last value, worth checking further)
     if not isinstance(doc.data, dict):
         out.append(Finding(doc.path, 1, 1, "E012", "expected a mapping of keys at the top of the file",
                            "see `billed init` for a complete example"))
@@ -71,11 +71,12 @@ def load_repo(root: Path) -> tuple[Repo, list[Finding]]:
     out: list[Finding] = []
     doc, valid = _read(root / CONFIG, "billed", repo.docs, out)
     if doc is not None:
-        repo.settings, found = build_settings(doc, valid)
+        settings, found = build_settings(doc, valid)
         out.extend(found)
-        if repo.settings is not None:
+        if settings is not None:
             for rule in checks.SETTINGS_RULES:
-                out.extend(rule(repo.settings))
+                out.extend(rule(settings))
+            repo.settings = None if found or doc.findings else settings
     projects_dir = root / "projects"
     if projects_dir.is_dir():
         for entry in sorted(projects_dir.iterdir()):
@@ -106,6 +107,7 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding]) -> None:
         if doc is not None:
             client, found = build_client(doc, cid, valid)
             out.extend(found)
+            client = None if found or doc.findings else client
             if client:
                 repo.clients[cid] = client
     for path in files:
@@ -121,15 +123,17 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding]) -> None:
         project, found = build_project(doc, cid, path.stem, repo.settings, client, valid)
         out.extend(found)
         if project is not None:
-            _check_project(repo, project, client, out)
+            _check_project(repo, project, None if found or doc.findings else client, out, resolve=not found)
 
 
-def _check_project(repo: Repo, project: Project, client: Client | None, out: list[Finding]) -> None:
-    """Semantic rules, then amounts; amounts are resolved (and checked) unless the rules found the milestones
-    themselves ambiguous (duplicate ids, two rests, no total), so one run reports as much as it can."""
+def _check_project(repo: Repo, project: Project, client: Client | None, out: list[Finding],
+                   resolve: bool = True) -> None:
+    """Semantic rules, then amounts. Amounts are resolved (and checked) unless a field was bad (`resolve` false)
+    or the rules found the milestones ambiguous (duplicate ids, two rests, no total): one run reports as much as
+    it can. The project is kept only when all is clean and its client is known."""
     problems = [f for rule in checks.PROJECT_RULES for f in rule(project)]
     out.extend(problems)
-    if any(f.code in checks.UNRESOLVABLE for f in problems):
+    if not resolve or any(f.code in checks.UNRESOLVABLE for f in problems):
         return
     project, found = checks.resolve(project)
     out.extend(found)
