@@ -9,6 +9,7 @@ import click
 
 from billed import api
 from billed.cli._common import emit_json, json_option, repo_option, table
+from billed.errors import BilledError
 
 URL_ENV = "BILLED_DASHBOARD_URL"
 DEFAULT_URL = "http://localhost:8501/"
@@ -53,7 +54,10 @@ def share(client: str | None, repo: Path | None, base_url: str | None, label: st
         return
     from billed.access import link
 
-    token = api.share(repo, client, label)
+    try:
+        token = api.share(repo, client, label)
+    except BilledError as exc:
+        raise click.ClickException(str(exc)) from None
     url = link(base_url or os.environ.get(URL_ENV) or DEFAULT_URL, token)
     if as_json:
         emit_json({"client": client, "url": url})

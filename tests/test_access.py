@@ -1,0 +1,84 @@
+"""billed/access.py and `billed share`: links whose tokens are never stored, only their SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from conftest import run
+
+from billed import access
+
+
+def test_grant_keeps_only_the_hash(tmp_path: Path) -> None:
+    token = access.grant(tmp_path, "acme", "Jane")
+    assert len(token) >= 43
+    text = (tmp_path / access.FILE).read_text()
+    assert token not in text
+    assert hashlib.sha256(token.encode()).hexdigest() in text
+    assert access.read(tmp_path) == [access.Grant("acme", access.digest(token), access.read(tmp_path)[0].created,
+                                                  "Jane")]
+
+
+def test_lookup_by_token(tmp_path: Path) -> None:
+    a1, a2, b = access.grant(tmp_path, "acme"), access.grant(tmp_path, "acme"), access.grant(tmp_path, "kaffeehaus")
+    grants = access.read(tmp_path)
+    assert access.client_for(grants, a1) == "acme" and access.client_for(grants, a2) == "acme"
+    assert access.client_for(grants, b) == "kaffeehaus"
+    for wrong in (None, "", a1[:-1], a1 + "x", access.digest(a1), "x" * 10_000):
+        assert access.client_for(grants, wrong) is None  # the hash itself is not a token
+
+
+def test_revoke_removes_every_link_of_that_client_only(tmp_path: Path) -> None:
+    a, b = access.grant(tmp_path, "acme"), access.grant(tmp_path, "kaffeehaus")
+    access.grant(tmp_path, "acme")
+    assert access.revoke(tmp_path, "acme") == 2
+    grants = access.read(tmp_path)
+    assert access.client_for(grants, a) is None and access.client_for(grants, b) == "kaffeehaus"
+    assert access.revoke(tmp_path, "acme") == 0
+
+
+def test_missing_or_malformed_file_grants_nothing(tmp_path: Path) -> None:
+    assert access.read(tmp_path) == []
+    for text in ("tokens: [", "- a\n- b\n", "tokens: 3\n", "tokens:\n  - client: acme\n", "\x00\x01"):
+        (tmp_path / access.FILE).write_text(text)
+        assert access.read(tmp_path) == []
+
+
+def test_owner_secret_check() -> None:
+    assert access.owner_ok("s3cret-long", "s3cret-long")
+    assert not access.owner_ok("s3cret-long", "s3cret-lon")
+    assert not access.owner_ok(None, "") and not access.owner_ok("", "") and not access.owner_ok("x", None)
+
+
+def test_link_keeps_existing_query() -> None:
+    assert access.link("https://d.example/", "t-1") == "https://d.example/?token=t-1"
+    assert access.link("https://d.example/?embed=true", "t") == "https://d.example/?embed=true&token=t"
+
+
+def test_share_cli_prints_a_link_and_revokes(repo, monkeypatch) -> None:
+    root = repo()
+    monkeypatch.setenv("BILLED_DASHBOARD_URL", "https://billing.example.com/")
+    out = run(root, "share", "nordlicht")
+    assert out.code == 0, out.err
+    url = out.out.strip()
+    assert url.startswith("https://billing.example.com/?token=")
+    token = parse_qs(urlparse(url).query)["token"][0]
+    assert access.client_for(access.read(root), token) == "nordlicht"
+    assert token not in (root / "access.yaml").read_text()
+    listed = run(root, "share", "--list", "--json").json
+    assert [g["client"] for g in listed] == ["nordlicht"]
+    assert run(root, "share", "nordlicht", "--url", "http://x.test/").out.startswith("http://x.test/?token=")
+    revoked = run(root, "share", "nordlicht", "--revoke")
+    assert revoked.code == 0 and "revoked 2 links" in revoked.out
+    assert access.client_for(access.read(root), token) is None
+    assert run(root, "check").code == 0  # access.yaml is not mistaken for billing data
+
+
+def test_share_unknown_client_is_a_clear_error(repo) -> None:
+    root = repo()
+    out = run(root, "share", "nobody")
+    assert out.code == 1 and "no client 'nobody'" in out.err and "nordlicht" in out.err
+    assert not (root / "access.yaml").exists()
+    assert run(root, "share").code == 2

@@ -1,0 +1,165 @@
+"""billed/views.py: the dashboard's figures, per audience, on the issued example repo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from _dashboard import DAY, MARKER, OTHER_CLIENT_WORDS, example_repo
+from conftest import make_repo
+
+from billed import api, views
+
+ON = dt.date.fromisoformat(DAY)
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return example_repo(tmp_path_factory.mktemp("views") / "repo", pdf=False)
+
+
+def test_portfolio_is_per_currency_and_matches_status(example: Path) -> None:
+    board = views.load(example, ON)
+    totals = views.portfolio(board)
+    assert list(totals) == ["EUR", "GBP"]  # never summed across currencies
+    eur, gbp = totals["EUR"], totals["GBP"]
+    assert (gbp.contract, gbp.done, gbp.invoiced, gbp.remaining) == (D("48000.00"), D("16800.00"), D("26400.00"),
+                                                                      D("21600.00"))
+    assert eur.contract == D("18500.00") + D("12345.67") + D("8999.99")
+    assert eur.done == D("3500.00") + D("4938.27") + D("7000.00")
+    assert eur.billed == D("3000.00") + D("3500.00") + D("5283.95") + D("4998.00") + D("3332.00")  # gross
+    assert eur.paid == 0 and eur.outstanding == eur.billed  # nothing paid yet
+    assert board.fmt(gbp.contract, "GBP") == "£48,000.00"
+
+
+def test_per_client_and_project(example: Path) -> None:
+    board = views.load(example, ON)
+    clients = views.per_client(board)
+    assert list(clients) == ["acme", "kaffeehaus", "nordlicht"]
+    assert clients["nordlicht"]["EUR"].contract == D("21345.66")
+    rows = {r["key"]: r for r in views.totals_rows(board)}
+    assert rows["nordlicht/brand-refresh"]["progress"] == "77%"
+    assert rows["acme/robot-portal"]["invoiced"] == "£26,400.00"
+
+
+def test_milestone_board_has_lanes_documents_and_payment_state(example: Path) -> None:
+    board = views.load(example, ON)
+    shop = next(p for p in board.projects if p.key == "kaffeehaus/webshop")
+    lanes = views.board_lanes(shop)
+    assert [m.id for m in lanes["done"]] == ["wireframes"]
+    assert [m.id for m in lanes["in progress"]] == ["shop"]
+    assert [m.id for m in lanes["upcoming"]] == ["launch"]
+    assert [m.id for m in lanes["cancelled"]] == ["newsletter"]
+    wire = lanes["done"][0]
+    assert wire.documents == ("INV-2026-0005",) and wire.payment == "open"
+    assert shop.deposit_documents == ("INV-2026-0004",)
+    assert shop.progress == D("0.1892")
+
+
+def test_charts_data(example: Path) -> None:
+    board = views.load(example, ON)
+    flows = views.over_time(board)
+    assert flows["GBP"] == [{"month": "2026-11", "invoiced": D("26400.00"), "paid": 0,
+                             "invoiced to date": D("26400.00"), "paid to date": 0}]
+    outlook = views.ahead(board)
+    assert outlook["GBP"] == [{"month": "2026-09", "amount": D("19200.00")},
+                              {"month": "2026-12", "amount": D("12000.00")}]
+    assert {r["month"]: r["amount"] for r in outlook["EUR"]}["2027-01"] == D("3086.42") + D("1999.99")
+
+
+def test_ahead_puts_undated_milestones_last(repo) -> None:
+    root = repo({"projects/nordlicht/site.yaml": """\
+        title: Site
+        start: 2026-01-05
+        milestones:
+          - {id: a, title: A, amount: 100.00, due: 2026-03-01}
+          - {id: b, title: B, amount: 50.00}
+        """})
+    outlook = views.build(api.load(root), ON)
+    assert [r["month"] for r in views.ahead(outlook)["EUR"]] == ["2026-03", views.NO_DATE]
+
+
+def test_invoice_filters(example: Path) -> None:
+    board = views.load(example, ON)
+    assert [i.number for i in views.filter_invoices(board, client="acme")] == [
+        "INV-2026-0001", "INV-2026-0002", "INV-2026-0003"]
+    assert [i.number for i in views.filter_invoices(board, project="nordlicht/brand-refresh")] == [
+        "INV-2026-0007", "INV-2026-0008"]
+    assert [i.number for i in views.filter_invoices(board, states=["overdue"])] == []
+    later = views.load(example, dt.date(2026, 12, 20))  # deposits were due on issue, the rest on 12-09
+    assert len(views.filter_invoices(later, states=["overdue"])) == 8
+    assert views.invoice_rows(board, board.invoices[:1])[0]["client"] == "ACME Robotics Ltd"
+
+
+def test_client_board_holds_only_that_client_and_nothing_internal(example: Path) -> None:
+    board = views.load(example, ON, client="acme")
+    assert [p.key for p in board.projects] == ["acme/robot-portal"]
+    assert [i.number for i in board.invoices] == ["INV-2026-0001", "INV-2026-0002", "INV-2026-0003"]
+    assert board.clients == {"acme": "ACME Robotics Ltd"} and board.findings == []
+    text = repr(board) + repr(views.over_time(board)) + repr(views.ahead(board)) + repr(views.totals_rows(board))
+    assert MARKER not in text
+    for word in OTHER_CLIENT_WORDS:
+        assert word not in text
+    owner = repr(views.load(example, ON))
+    assert MARKER not in owner and "Kaffeehaus" in owner  # the owner's board has everyone, internal still never
+
+
+def test_unknown_client_gets_an_empty_board(example: Path) -> None:
+    board = views.load(example, ON, client="nobody")
+    assert board.projects == [] and board.invoices == [] and board.clients == {}
+
+
+@pytest.mark.skipif(not hasattr(api, "record_payment"), reason="payments are not in this version of Billed")
+def test_payments_show_as_paid_and_outstanding(tmp_path: Path) -> None:
+    root = example_repo(tmp_path / "repo", pdf=False)
+    _, problems = api.record_payment(root, "INV-2026-0002", "7200.00", dt.date(2026, 11, 28))
+    assert problems == []
+    board = views.load(root, dt.date(2026, 11, 30))
+    gbp = views.portfolio(board)["GBP"]
+    assert gbp.paid == D("7200.00") and gbp.outstanding == D("19200.00")
+    portal = next(p for p in board.projects if p.key == "acme/robot-portal")
+    assert portal.milestones[0].payment == "paid"
+    assert views.over_time(board)["GBP"][0]["paid"] == D("7200.00")
+    assert views.load(root, dt.date(2026, 11, 30), client="kaffeehaus").payments == []
+
+
+def test_cache_follows_every_save(tmp_path: Path) -> None:
+    root = example_repo(tmp_path / "repo", pdf=False)
+    first = views.load(root, ON)
+    start = time.perf_counter()
+    again = views.load(root, ON)
+    assert time.perf_counter() - start < 0.05  # a rerun costs a fingerprint, not a load
+    assert views.portfolio(again) == views.portfolio(first)
+    path = root / "projects/nordlicht/brand-refresh.yaml"
+    stamp = views.fingerprint(root)
+    path.write_text(path.read_text().replace("amount: 1999.99", "amount: 2999.99"))
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a coarse-mtime filesystem still sees a change
+    assert views.fingerprint(root) != stamp
+    assert views.portfolio(views.load(root, ON))["EUR"].contract == views.portfolio(first)["EUR"].contract + 1000
+
+
+def test_generated_thousand_project_repo_builds_in_seconds(tmp_path: Path) -> None:
+    """The figure in docs/dashboard.md: a generated repo of 1,000 projects (no ledger here, to keep this fast)."""
+    files = {}
+    for c in range(200):
+        files[f"projects/c{c:03}/client.yaml"] = f"name: Client {c}\naddress: [Street {c}]\ncountry: DE\n" \
+                                                  f"email: c{c}@example.com\n"
+        for p in range(5):
+            ms = "\n".join(f"  - {{id: m{i}, title: Milestone {i}, amount: {100 + i}.00, due: 2026-{i + 1:02}-15"
+                           f"{', status: done, done: 2026-0' + str(i + 1) + '-10' if i < 3 else ''}}}"
+                           for i in range(10))
+            files[f"projects/c{c:03}/p{p}.yaml"] = f"title: Project {p}\nstart: 2026-01-01\nmilestones:\n{ms}\n"
+    root = make_repo(tmp_path / "big", files)
+    start = time.perf_counter()
+    board = views.load(root, ON)
+    cold = time.perf_counter() - start
+    assert len(board.projects) == 1000 and not board.findings
+    start = time.perf_counter()
+    views.portfolio(views.load(root, ON))
+    warm = time.perf_counter() - start
+    print(f"1,000 projects: cold build {cold:.2f}s, cached rerun {warm:.3f}s")
+    assert cold < 20 and warm < 0.5
