@@ -1,0 +1,158 @@
+"""The command line as users and CI meet it: help everywhere, exit codes, finding the repo, and the README."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import CLIENT, TOOLKIT, make_repo, run, run_process, snapshot
+
+from billed.cli import cli
+
+README = (TOOLKIT / "README.md").read_text(encoding="utf-8")
+
+
+def example(root: Path) -> Path:
+    """A copy of the bundled example repo (billed.yaml, projects/, templates/), as `make example` makes it."""
+    root.mkdir(parents=True)
+    shutil.copy(TOOLKIT / "billed.yaml", root / "billed.yaml")
+    for folder in ("projects", "templates"):
+        shutil.copytree(TOOLKIT / folder, root / folder)
+    return root
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_has_help(name: str, tmp_path: Path) -> None:
+    command = cli.commands[name]
+    assert (command.help or "").strip(), f"`billed {name}` has no help text"
+    assert (command.short_help or command.help.split("\n")[0]).strip()
+    result = run(tmp_path, name, "--help")
+    assert result.code == 0
+    assert f"Usage: cli {name}" in result.out or f"Usage: billed {name}" in result.out
+    for param in command.params:
+        if param.param_type_name == "option":
+            assert param.help, f"`billed {name} {param.opts[0]}` has no help text"
+
+
+def test_group_help_and_version(tmp_path: Path) -> None:
+    result = run_process(tmp_path, "--help")
+    assert result.code == 0 and "Commands:" in result.out
+    assert run_process(tmp_path, "--version").code == 0
+
+
+def test_clean_repo_exits_0_with_a_summary(tmp_path: Path) -> None:
+    root = example(tmp_path / "repo")
+    result = run(root, "check")
+    assert result.code == 0, result.err
+    assert result.out.startswith("OK: 4 projects, 3 clients, 0 issued documents verified.")
+    as_json = run(root, "check", "--json")
+    assert as_json.code == 0 and json.loads(as_json.out) == []
+
+
+def test_findings_exit_1_with_a_count(repo) -> None:
+    root = repo({"projects/nordlicht/site.yaml": "title: Site\nstart: 2026-03-01\nmilestones: []\n"})
+    result = run_process(root, "check")
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        "projects/nordlicht/site.yaml:3:13: [E013] milestones: must not be empty",
+        "1 problem in 1 file; nothing was written.",
+    ]
+    assert result.out == ""
+
+
+@pytest.mark.parametrize("args", [("check", "--bogus"), ("check", "extra"), ("status", "--date", "someday"),
+                                  ("nosuchcommand",), ("check", "--repo")])
+def test_usage_errors_exit_2(args: tuple[str, ...], tmp_path: Path) -> None:
+    root = example(tmp_path / "repo")
+    result = run_process(root, *args)
+    assert result.code == 2, result
+    assert "Traceback" not in result.err
+    assert "Usage:" in result.err or "Error:" in result.err
+
+
+def test_repo_option_pointing_at_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_process(tmp_path, "check", "--repo", str(tmp_path / "missing"))
+    assert result.code == 2
+    assert "does not exist" in result.err and "Traceback" not in result.err
+
+
+def test_no_billing_repo_anywhere_is_one_clear_line(tmp_path: Path) -> None:
+    folder = tmp_path / "not-a-repo"
+    folder.mkdir()
+    for args in [("check",), ("status",), ("check", "--json"), ("check", "--repo", str(folder))]:
+        result = run_process(folder, *args)
+        assert result.code == 1, args
+        assert result.err.startswith("error: no billed.yaml found in "), result.err
+        assert "billed init" in result.err and "Traceback" not in result.err
+        assert len(result.err.strip().splitlines()) == 1
+
+
+def test_works_from_any_sub_folder_and_with_repo(tmp_path: Path) -> None:
+    root = example(tmp_path / "repo")
+    deep = root / "projects" / "acme"
+    assert run(deep, "check").code == 0
+    assert run(tmp_path, "check", "--repo", str(root)).code == 0
+    assert [r["project"] for r in run(deep, "status", "--json").json][0] == "acme/robot-portal"
+    (root / "projects" / "acme" / "robot-portal.yaml").write_text("title: [\n", encoding="utf-8")
+    result = run(deep, "check")  # paths are shown relative to where the user is, so editors can open them
+    assert result.code == 1
+    assert result.err.splitlines()[0].startswith("robot-portal.yaml:2:1: [E002]")
+    result = run(tmp_path, "check", "--repo", str(root))
+    assert result.err.splitlines()[0].startswith("repo/projects/acme/robot-portal.yaml:2:1: [E002]")
+
+
+def test_findings_go_to_stderr_and_json_to_stdout(repo) -> None:
+    root = repo({"projects/nordlicht/site.yaml": "title: Site\nstart: 2026-03-01\nmilestones: []\n"})
+    human = run(root, "check")
+    assert human.out == "" and "[E013]" in human.err
+    machine = run(root, "check", "--json")
+    assert machine.json == [{"file": "projects/nordlicht/site.yaml", "line": 3, "column": 13, "code": "E013",
+                             "message": "milestones: must not be empty", "hint": None}]
+    assert run(root, "status").code == 1 and run(root, "plan").code == 1
+
+
+def _readme_project() -> str:
+    """The full project-file example of the README (the first YAML block)."""
+    return re.search(r"```yaml\n(.*?)```", README, re.S).group(1)
+
+
+def test_readme_project_example_passes_check(tmp_path: Path) -> None:
+    text = _readme_project()
+    target = re.match(r"# (projects/\S+\.yaml)\n", text).group(1)
+    client = target.split("/")[1]
+    root = make_repo(tmp_path / "repo", {f"projects/{client}/client.yaml": CLIENT, target: text})
+    result = run(root, "check")
+    assert result.code == 0, result.err
+    status = run(root, "status", "--json").json
+    portal = next(r for r in status if r["project"] == f"{client}/{Path(target).stem}")
+    assert portal["total"] == "48000.00" and portal["deposit"] == "9600.00"
+    assert sum(Path(target).stem in r["project"] for r in status) == 1
+
+
+def test_readme_command_table_matches_the_cli(tmp_path: Path) -> None:
+    table = re.findall(r"^\| `billed (\w+)([^`]*)` \|", README, re.M)
+    assert len(table) >= 6
+    for name, usage in table:
+        assert name in cli.commands, f"README documents `billed {name}`, which does not exist"
+        options = set(re.findall(r"--[\w-]+", usage))
+        known = {opt for p in cli.commands[name].params for opt in p.opts}
+        assert options <= known, f"README shows {options - known} for `billed {name}`"
+
+
+def test_readme_commands_run_on_the_example(tmp_path: Path) -> None:
+    """The README's command table, run in order on a copy of the example (PDF rendering left to its own tests)."""
+    root = example(tmp_path / "repo")
+    steps = [("init", str(tmp_path / "new")), ("check",), ("check", "--json"), ("status",), ("status", "--json"),
+             ("status", "webshop"), ("plan", "--date", "2026-11-25"), ("plan", "--date", "2026-11-25", "--json"),
+             ("issue", "--date", "2026-11-25", "--no-pdf"), ("verify",), ("check",)]
+    for args in steps:
+        result = run(root, *args)
+        assert result.code == 0, (args, result.err)
+    assert run(tmp_path / "new", "check").code == 0
+    before = snapshot(root)
+    again = run(root, "issue", "--date", "2026-11-25", "--no-pdf")
+    assert again.code == 0 and "Nothing to issue" in again.out
+    assert snapshot(root) == before

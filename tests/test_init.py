@@ -1,0 +1,68 @@
+"""billed init: a new billing repo that passes check at once, and never a clobbered file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import TOOLKIT, run, run_process, snapshot
+
+from billed.cli.init import FILES
+
+
+def test_init_creates_a_valid_repo(tmp_path: Path) -> None:
+    target = tmp_path / "books"
+    result = run(tmp_path, "init", "books")
+    assert result.code == 0, result.err
+    for name in FILES:
+        assert (target / name).is_file(), name
+    for folder in ("templates", "schemas"):
+        assert sorted(p.name for p in (target / folder).iterdir()) == \
+            sorted(p.name for p in (TOOLKIT / folder).iterdir() if p.name != "__pycache__")
+    assert ".venv/" in (target / ".gitignore").read_text(encoding="utf-8")
+    check = run(target, "check")
+    assert check.code == 0, check.err
+    assert check.out.startswith("OK: 1 project, 1 client, 0 issued documents verified.")
+    status = run(target, "status", "--json").json
+    assert [(r["project"], r["total"], r["deposit"]) for r in status] == \
+        [("example-client/website", "10000.00", "2000.00")]
+
+
+def test_init_in_the_current_folder(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("unrelated files are fine\n", encoding="utf-8")
+    result = run_process(tmp_path, "init")
+    assert result.code == 0, result.err
+    assert (tmp_path / "billed.yaml").is_file() and (tmp_path / "notes.txt").is_file()
+    assert run_process(tmp_path, "check").code == 0
+
+
+def test_init_refuses_to_overwrite_and_writes_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "books"
+    target.mkdir()
+    (target / "billed.yaml").write_text("# mine\n", encoding="utf-8")
+    before = snapshot(tmp_path)
+    result = run_process(tmp_path, "init", "books")
+    assert result.code == 1
+    assert "refusing to overwrite" in result.err and "billed.yaml" in result.err
+    assert "Traceback" not in result.err
+    assert snapshot(tmp_path) == before
+    assert not (target / "projects").exists()
+
+
+def test_init_twice_refuses_the_second_time(tmp_path: Path) -> None:
+    assert run(tmp_path, "init", "books").code == 0
+    before = snapshot(tmp_path)
+    second = run(tmp_path, "init", "books")
+    assert second.code != 0
+    assert snapshot(tmp_path) == before
+
+
+def test_scaffolded_files_point_editors_at_the_schemas(tmp_path: Path) -> None:
+    run(tmp_path, "init", "books")
+    books = tmp_path / "books"
+    for name, schema in [("billed.yaml", "billed"), ("projects/example-client/client.yaml", "client"),
+                         ("projects/example-client/website.yaml", "project")]:
+        first = (books / name).read_text(encoding="utf-8").splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema=") and first.endswith(f"{schema}.schema.json")
+        path = (books / name).parent / first.split("=", 1)[1]
+        assert json.loads(path.read_text(encoding="utf-8"))["title"]
