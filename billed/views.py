@@ -28,6 +28,7 @@ from billed.render import title as document_title
 LANES = {"done": "done", "in_progress": "in progress", "planned": "upcoming", "cancelled": "cancelled"}
 WATCHED = ("projects", "invoices", "payments")  # folders whose YAML/JSON files make up the dashboard's data
 NO_DATE = "no date"
+STATES = ("open", "partially paid", "overdue", "paid", "credited")  # document states, as the dashboard filters
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,140 @@
+"""dashboard.py through Streamlit's AppTest: each page's logic, access rules and what a client can ever see."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from _dashboard import DAY, MARKER, OTHER_CLIENT_WORDS, example_repo
+from conftest import TOOLKIT
+from streamlit.testing.v1 import AppTest
+
+from billed import access
+
+APP = str(TOOLKIT / "dashboard.py")
+OWNER_FIGURES = ("€39,845.66", "£48,000.00", "£26,400.00", "€20,113.95", "£21,600.00")
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return example_repo(tmp_path_factory.mktemp("apptest") / "repo")
+
+
+@pytest.fixture
+def app(example: Path, monkeypatch: pytest.MonkeyPatch):
+    for name in ("BILLED_MODE", "BILLED_OWNER_SECRET", "BILLED_OWNER_EMAILS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BILLED_REPO", str(example))
+    monkeypatch.setenv("BILLED_DATE", DAY)
+
+    def start(token: str | None = None, **env: str) -> AppTest:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        at = AppTest.from_file(APP, default_timeout=60)
+        if token is not None:
+            at.query_params["token"] = token
+        return at.run()
+
+    return start
+
+
+def page_text(at: AppTest) -> str:
+    """Every string the page holds: element protos (labels, markdown, metrics, chart specs) and table cells."""
+    out: list[str] = []
+
+    def walk(node) -> None:
+        value = getattr(node, "value", None)
+        if isinstance(value, pd.DataFrame):
+            out.append(value.to_csv())
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            out.append(str(proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(out)
+
+
+def test_owner_portfolio_shows_the_example_figures_fast(app) -> None:
+    at = app()
+    assert not at.exception
+    values = [m.value for m in at.metric]
+    for figure in OWNER_FIGURES:
+        assert figure in values
+    assert "Per client" in page_text(at) and MARKER not in page_text(at)
+    start = time.perf_counter()
+    at.run()
+    assert time.perf_counter() - start < 2.0  # a rerun of the owner view, data cached
+    assert not at.exception
+
+
+def test_owner_projects_page_shows_the_board(app) -> None:
+    at = app()
+    at.sidebar.radio[0].set_value("Projects").run()
+    at.selectbox[1].set_value("kaffeehaus/webshop").run()
+    assert not at.exception
+    text = page_text(at)
+    for part in ("Online coffee shop", "Cancelled", "Newsletter integration", "INV-2026-0005", "18% delivered"):
+        assert part in text
+    assert MARKER not in text
+    assert any("Scope history" in m.value for m in at.markdown)
+
+
+def test_owner_invoices_filter_and_download(app) -> None:
+    at = app()
+    at.sidebar.radio[0].set_value("Invoices").run()
+    assert len(at.table[0].value) == 8
+    at.multiselect[0].set_value(["acme"]).run()
+    assert list(at.table[0].value["number"]) == ["INV-2026-0001", "INV-2026-0002", "INV-2026-0003"]
+    at.multiselect[2].set_value(["overdue"]).run()
+    assert not at.exception and not at.table and any("No invoices" in i.value for i in at.info)
+    at.multiselect[2].set_value([]).run()
+    at.selectbox[0].set_value("INV-2026-0002").run()
+    assert not at.exception
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Download PDF", "Download HTML"]
+
+
+def test_client_without_or_with_a_wrong_token_sees_only_the_ask_page(app, example: Path) -> None:
+    access.grant(example, "acme")
+    for token in (None, "", "not-a-token", access.read(example)[0].sha256):
+        at = app(token, BILLED_MODE="client")
+        text = page_text(at)
+        assert not at.exception
+        assert "ask for your link" in text
+        assert not at.metric and not at.table
+        for word in ("ACME", "Robot", "£", "€", "INV-", MARKER, *OTHER_CLIENT_WORDS):
+            assert word not in text, word
+
+
+def test_client_sees_only_their_own_projects_and_nothing_internal(app, example: Path) -> None:
+    token = access.grant(example, "acme")
+    at = app(token, BILLED_MODE="client")
+    assert not at.exception
+    text = page_text(at)
+    for part in ("ACME Robotics Ltd", "Robot fleet portal", "Discovery and requirements", "INV-2026-0003",
+                 "£48,000.00"):
+        assert part in text, part
+    assert MARKER not in text
+    for word in OTHER_CLIENT_WORDS:
+        assert word not in text, word
+    assert not at.sidebar.radio  # no owner navigation at all
+    assert [b.proto.label for b in at.get("download_button")] == ["Download PDF", "Download HTML"]
+
+
+def test_client_mode_never_serves_the_owner_view(app, example: Path) -> None:
+    at = app("whatever", BILLED_MODE="client", BILLED_OWNER_SECRET="owner-pass")
+    assert not at.text_input and not at.metric and "ask for your link" in page_text(at)
+
+
+def test_owner_secret_guards_the_owner_view(app) -> None:
+    at = app(BILLED_OWNER_SECRET="correct horse battery")
+    assert not at.metric and at.text_input[0].label == "Owner password"
+    at.text_input[0].input("wrong").run()
+    assert not at.metric and at.error[0].value == "Wrong password."
+    at.text_input[0].input("correct horse battery").run()
+    assert not at.exception
+    assert "£48,000.00" in [m.value for m in at.metric]
