@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from billed import engine, money
+from billed import einvoice, engine, money, qr
 from billed import git as git_mod
 from billed import history as history_mod
 from billed import ledger as ledger_mod
@@ -94,8 +94,11 @@ def write_documents(state: State, docs: list[dict[str, Any]], pdf: bool, progres
     written: list[dict[str, Any]] = []
     for start in range(0, len(docs), batch):
         chunk = docs[start:start + batch]
-        htmls = [render_html(d, templates) for d in chunk]
-        pdfs = render_pdfs(htmls, templates) if pdf else [None] * len(chunk)
+        htmls = [render_html(d, templates, extra=extras(d)) for d in chunk]
+        pdfs = render_pdfs(htmls, templates, variant=pdf_variant(state)) if pdf else [None] * len(chunk)
+        if pdf and pdf_variant(state):  # the hash below is of these final bytes: the PDF/A-3 with its XML
+            dates = {**issue_dates(state), **{d["number"]: d["issue_date"] for d in docs}}
+            pdfs = [einvoice.embed(data, d, dates) for data, d in zip(pdfs, chunk, strict=True)]
         for doc, html, data in zip(chunk, htmls, pdfs, strict=True):
             files = {}
             html_bytes = html.encode("utf-8")
@@ -114,6 +117,20 @@ def write_documents(state: State, docs: list[dict[str, Any]], pdf: bool, progres
     return written
 
 
+def extras(doc: dict[str, Any]) -> dict[str, Any]:
+    """What the invoice template gets besides the record: the EPC payment QR code (EUR invoices with an IBAN)."""
+    return {"qr": qr.data_url(doc)}
+
+
+def pdf_variant(state: State) -> str | None:
+    """PDF/A-3 when billed.yaml has `einvoice: true`: the Factur-X XML is embedded in it (billed/einvoice.py)."""
+    return "pdf/a-3b" if state.repo.settings is not None and state.repo.settings.einvoice else None
+
+
+def issue_dates(state: State) -> dict[str, str]:
+    return {r.number: r["issue_date"] for r in state.ledger.records}
+
+
 def render_missing(root: Path | None) -> tuple[list[Path], list[Finding]]:
     """PDFs for documents issued with --no-pdf, rendered from their hashed HTML. Never touches a file that exists
     (issued PDFs never change), and renders nothing from a ledger that does not verify."""
@@ -123,7 +140,10 @@ def render_missing(root: Path | None) -> tuple[list[Path], list[Finding]]:
     todo = [r for r in state.ledger.records if "pdf" not in r.get("files", {})
             and not r.path.with_suffix(".pdf").exists()]
     templates = state.repo.root / "templates"
-    data = render_pdfs([r.path.with_suffix(".html").read_text(encoding="utf-8") for r in todo], templates)
+    data = render_pdfs([r.path.with_suffix(".html").read_text(encoding="utf-8") for r in todo], templates,
+                       variant=pdf_variant(state))
+    if pdf_variant(state):
+        data = [einvoice.embed(pdf, r.data, issue_dates(state)) for pdf, r in zip(data, todo, strict=True)]
     out = []
     for rec, pdf in zip(todo, data, strict=True):
         target = rec.path.with_suffix(".pdf")
@@ -208,7 +228,7 @@ def preview(root: Path | None, on: dt.date, folder: Path | None = None) -> tuple
     written = []
     for doc in plan(state, on):
         path = target / f"{doc['number']}.html"
-        ledger_mod.atomic_write(path, render_html(doc, state.repo.root / "templates").encode("utf-8"))
+        ledger_mod.atomic_write(path, render_html(doc, state.repo.root / "templates", extra=extras(doc)).encode())
         written.append(path)
     return state, written
 

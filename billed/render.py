@@ -102,24 +102,26 @@ def _fetcher(templates: Path):
     return TemplatesOnly(allowed_protocols=("data", "file"), allow_redirects=False)
 
 
-def render_pdf(html: str, templates: Path) -> bytes:
+def render_pdf(html: str, templates: Path, variant: str | None = None) -> bytes:
+    """`variant` "pdf/a-3b" is what a Factur-X e-invoice is embedded in (billed/einvoice.py)."""
     os.environ.setdefault("SOURCE_DATE_EPOCH", EPOCH)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     from weasyprint import HTML
 
     document = HTML(string=html, base_url=templates.resolve().as_uri() + "/", url_fetcher=_fetcher(templates))
-    return document.write_pdf(pdf_identifier=b"billed", uncompressed_pdf=False)
+    return document.write_pdf(pdf_identifier=b"billed", uncompressed_pdf=False, pdf_variant=variant)
 
 
-def _render_one(args: tuple[str, str]) -> bytes:
-    html, templates = args
-    return render_pdf(html, Path(templates))
+def _render_one(args: tuple[str, str, str | None]) -> bytes:
+    html, templates, variant = args
+    return render_pdf(html, Path(templates), variant)
 
 
-def render_pdfs(htmls: list[str], templates: Path, workers: int | None = None) -> list[bytes]:
+def render_pdfs(htmls: list[str], templates: Path, workers: int | None = None,
+                variant: str | None = None) -> list[bytes]:
     """PDFs for many documents, on every core: weasyprint is single-threaded and CPU-bound."""
     workers = workers or os.cpu_count() or 1
     if len(htmls) < 2 or workers == 1:
-        return [render_pdf(h, templates) for h in htmls]
+        return [render_pdf(h, templates, variant) for h in htmls]
     with ProcessPoolExecutor(max_workers=min(workers, len(htmls))) as pool:
-        return list(pool.map(_render_one, [(h, str(templates)) for h in htmls], chunksize=4))
+        return list(pool.map(_render_one, [(h, str(templates), variant) for h in htmls], chunksize=4))
