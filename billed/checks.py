@@ -229,7 +229,7 @@ def check_pay_link(s: Settings) -> list[Finding]:
         problem = None
         if fields - PAY_FIELDS:
             problem = f"uses unknown placeholders {', '.join(sorted(fields - PAY_FIELDS))}"
-        elif not s.pay_link.startswith(("https://", "http://")):
+        elif not s.pay_link.startswith("https://"):
             problem = "must start with https://"
     if problem:
         return [s.loc.finding(("pay_link",), "E044", f"payment link {problem}",

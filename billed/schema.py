@@ -48,12 +48,12 @@ def validator(name: str) -> Draft202012Validator:
 
 def validate(doc: Doc, name: str) -> list[Finding]:
     """All schema errors of `doc` against schemas/<name>.schema.json, one finding each."""
-    findings: list[Finding] = []
+    findings: set[Finding] = set()  # jsonschema reports a missing key once per key, we name them all at once
     for error in validator(name).iter_errors(doc.data):
         if error.validator not in ("required", "additionalProperties"):
             doc.invalid.add(tuple(error.absolute_path))
-        findings.extend(_translate(doc, error))
-    return findings
+        findings.update(_translate(doc, error))
+    return sorted(findings)
 
 
 def _translate(doc: Doc, error: Any) -> list[Finding]:
@@ -95,4 +95,5 @@ def _translate(doc: Doc, error: Any) -> list[Finding]:
 
 def _describe(schema: dict[str, Any], key: str) -> str:
     sub = schema.get("properties", {}).get(key, {})
-    return str(sub.get("description", "")).rstrip(".")
+    text = str(sub.get("description", "")).rstrip(".")
+    return text[0].lower() + text[1:] if text[1:2].islower() else text
