@@ -71,6 +71,11 @@ class Record:
         """+1 for invoices, -1 for credit notes: printed amounts times sign are what the client owes."""
         return -1 if self.data["series"] == "credit_note" else 1
 
+    @property
+    def in_place(self) -> bool:
+        """Stored where it was issued: invoices/<year>/<number>.json (else it was renamed, moved or copied)."""
+        return self.path.name == f"{self.number}.json" and self.path.parent.name == str(self.data["year"])
+
     def dec(self, key: str) -> Decimal:
         return Decimal(self.data[key])
 
@@ -126,12 +131,22 @@ def read_ledger(root: Path) -> Ledger:
                                                "restore it from git: `git checkout -- invoices/`"))
                 continue
             ledger.records.append(Record(data, path))
-    ledger.records.sort(key=lambda r: (r["series"], r["year"], r["seq"]))
+    # a record under its own name sorts first, so a copy or a renamed file is the one reported, not the original
+    ledger.records.sort(key=lambda r: (r["series"], r["year"], r["seq"], not r.in_place, r.path.name))
     return ledger
 
 
+_RESTORE = "issued documents never change; restore the file from git and issue a credit note to correct it"
+
+
 def verify(ledger: Ledger, yearly: bool) -> list[Finding]:
-    """Every sign that an issued document changed: edited bytes, broken chain, gaps, duplicates, renamed files."""
+    """Every sign that an issued document changed: edited bytes, broken chain, gaps, duplicates, renamed files.
+
+    Each series is walked in number order: a record must hash to its own `hash`, be stored byte for byte as Billed
+    wrote it, sit under its own name, carry the next number and name the hash of the record before it; the files it
+    lists must still hash as issued. The newest record has no successor to vouch for it: deleting it is visible only
+    against git (`billed check --base`).
+    """
     out = list(ledger.findings)
     chains: dict[str, list[Record]] = defaultdict(list)
     for rec in ledger.records:
@@ -140,37 +155,49 @@ def verify(ledger: Ledger, yearly: bool) -> list[Finding]:
         prev_hash = None
         expected: dict[Any, int] = defaultdict(lambda: 1)
         for rec in recs:
-            where = _shown(rec.path)
-
-            def bad(message: str, hint: str = "issued documents never change; restore the file from git "
-                    "and issue a credit note to correct it", where: str = where) -> None:
-                out.append(Finding(where, 1, 1, "E060", message, hint))
-
-            raw = rec.path.read_bytes()
-            if digest(canonical(rec.data)) != rec["hash"]:
-                bad(f"{rec.number} was edited after it was issued (its hash does not match)")
-            elif raw != pretty(rec.data):
-                bad(f"{rec.number}: the file's bytes were changed after it was issued")
-            if rec.path.name != f"{rec.number}.json" or rec.path.parent.name != str(rec["year"]):
-                bad(f"{rec.number} is stored as {rec.path.name} in {rec.path.parent.name}/ (renamed or moved)")
+            problems = _content_problems(rec)
             bucket = rec["year"] if yearly else None
-            if rec["seq"] != expected[bucket]:
-                if rec["seq"] < expected[bucket]:
-                    bad(f"{rec.number}: sequence number {rec['seq']} is used twice in the {series} series")
-                else:
-                    bad(f"{rec.number}: numbers {expected[bucket]}..{rec['seq'] - 1} of the {series} series are "
-                        "missing (deleted or renumbered)")
-            expected[bucket] = rec["seq"] + 1
+            if rec["seq"] < expected[bucket]:
+                problems.append(f"{rec.number}: sequence number {rec['seq']} is used twice in the {series} series")
+            elif rec["seq"] > expected[bucket]:
+                problems.append(f"{rec.number}: numbers {expected[bucket]}..{rec['seq'] - 1} of the {series} series "
+                                "are missing (deleted or renumbered)")
+            expected[bucket] = max(expected[bucket], rec["seq"] + 1)
             if rec.get("prev") != prev_hash:
-                bad(f"{rec.number}: hash chain broken (a record before it was deleted, inserted or changed)")
+                problems.append(f"{rec.number}: hash chain broken (a record before it was deleted, inserted or "
+                                "changed)")
             prev_hash = rec["hash"]
-            for kind, sha in (rec.get("files") or {}).items():
-                sibling = rec.path.with_suffix("." + kind)
-                if not sibling.exists():
-                    bad(f"{rec.number}.{kind} was deleted", "restore it from git")
-                elif digest(sibling.read_bytes()) != sha:
-                    bad(f"{rec.number}.{kind} was changed after it was issued", "restore it from git")
+            out += [Finding(_shown(rec.path), 1, 1, "E060", p, _RESTORE) for p in problems]
+            out += _file_findings(rec)
     return sorted(out)
+
+
+def _content_problems(rec: Record) -> list[str]:
+    """The record's own integrity: its hash, its exact bytes, its place."""
+    problems = []
+    if digest(canonical(rec.data)) != rec["hash"]:
+        problems.append(f"{rec.number} was edited after it was issued (its hash does not match)")
+    elif rec.path.read_bytes() != pretty(rec.data):
+        problems.append(f"{rec.number}: the file's bytes were changed after it was issued")
+    if not rec.in_place:
+        problems.append(f"{rec.number} is stored as {rec.path.name} in {rec.path.parent.name}/ (renamed or moved)")
+    return problems
+
+
+def _file_findings(rec: Record) -> list[Finding]:
+    """The rendered files a record vouches for (skipped for a misplaced record: that is already reported)."""
+    if not rec.in_place:
+        return []
+    out = []
+    for kind, sha in (rec.get("files") or {}).items():
+        sibling = rec.path.with_suffix("." + kind)
+        if not sibling.exists():
+            out.append(Finding(_shown(rec.path), 1, 1, "E060", f"{rec.number}.{kind} was deleted",
+                               "restore it from git"))
+        elif digest(sibling.read_bytes()) != sha:
+            out.append(Finding(_shown(rec.path), 1, 1, "E060", f"{rec.number}.{kind} was changed after it was "
+                               "issued", "restore it from git"))
+    return out
 
 
 def _fault_point() -> None:
