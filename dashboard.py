@@ -23,9 +23,10 @@ import streamlit as st
 
 from billed import access, api, views
 
-STATE_ICONS = {"paid": "🟢", "open": "🔵", "overdue": "🔴", "partially paid": "🟡", "credited": "⚪",
-               "credit note": "⚪"}
-LANE_ICONS = {"done": "✅", "in progress": "🔧", "upcoming": "🗓️", "cancelled": "✖️"}
+STATE_COLOURS = {"paid": "green", "open": "blue", "overdue": "red", "partially paid": "orange", "credited": "gray",
+                 "credit note": "gray"}
+LANE_ICONS = {"done": ":material/task_alt:", "in progress": ":material/construction:",
+              "upcoming": ":material/event:", "cancelled": ":material/block:"}  # bundled icon font, no emoji needed
 
 
 # --- settings ---------------------------------------------------------------------------------------------------
@@ -76,12 +77,12 @@ def table(rows: list[dict[str, str]], small: int = 60) -> None:
 def totals_metrics(board: views.Board, totals: views.Totals) -> None:
     """The seven figures of one currency, as metrics (net first, then what the client pays)."""
     cur = totals.currency
-    cols = st.columns(7)
-    figures = [("Contract value", totals.contract), ("Done", totals.done), ("Invoiced (net)", totals.invoiced),
-               ("Remaining", totals.remaining), ("Billed (gross)", totals.billed), ("Paid", totals.paid),
-               ("Outstanding", totals.outstanding)]
-    for col, (label, amount) in zip(cols, figures, strict=True):
-        col.metric(f"{label} · {cur}", board.fmt(amount, cur))
+    rows = [[("Contract value", totals.contract), ("Done", totals.done), ("Invoiced (net)", totals.invoiced),
+             ("Remaining", totals.remaining)],
+            [("Billed (gross)", totals.billed), ("Paid", totals.paid), ("Outstanding", totals.outstanding)]]
+    for figures in rows:
+        for col, (label, amount) in zip(st.columns(4), figures, strict=False):
+            col.metric(f"{label} · {cur}", board.fmt(amount, cur))
 
 
 def portfolio_section(board: views.Board) -> None:
@@ -102,7 +103,8 @@ def milestone_card(board: views.Board, project: views.ProjectView, m: views.Mile
         if m.done:
             facts.append(f"done {m.done.isoformat()}")
         if m.documents:
-            facts.append(f"{', '.join(m.documents)} {STATE_ICONS.get(m.payment, '')} {m.payment}".strip())
+            state = f":{STATE_COLOURS[m.payment]}[{m.payment}]" if m.payment in STATE_COLOURS else m.payment
+            facts.append(f"{', '.join(m.documents)} {state}".strip())
         if facts:
             st.caption(" · ".join(facts))
 
@@ -163,7 +165,7 @@ def charts(board: views.Board) -> None:
                                   "invoiced": [float(r["invoiced to date"]) for r in rows],
                                   "paid": [float(r["paid to date"]) for r in rows]}).set_index("month")
             st.caption(cur)
-            st.line_chart(frame, height=220)
+            st.bar_chart(frame, height=220, stack=False)
     with right:
         st.markdown("**Still to bill, by due month** (net, milestones not done yet)")
         for cur, rows in outlook.items():

@@ -55,7 +55,7 @@ def dashboard(repo: Path | None, port: int | None, client_mode: bool, streamlit_
     env = {**os.environ, "BILLED_REPO": str(root)}
     if client_mode:
         env["BILLED_MODE"] = "client"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD)]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD), "--client.toolbarMode", "minimal"]
     if port:
         cmd += ["--server.port", str(port)]
     cmd += list(streamlit_args)
