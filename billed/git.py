@@ -175,6 +175,7 @@ class Published:
     commit: str | None = None
     pushed: bool = False
     attempts: int = 0
+    branch: str | None = None
 
 
 Issuer = Callable[[], tuple[list[dict[str, Any]], list[Any]]]
@@ -189,7 +190,7 @@ def publish(root: Path, issue: Issuer, *, push_to: str | None = None, branch: st
         raise GitError(f"uncommitted changes in {', '.join(unclean[:5])}; commit them first (an invoice must come "
                        "from a committed state)")
     branch = branch or current_branch(root)
-    result = Published()
+    result = Published(branch=branch)
     for attempt in range(retries + 1):
         result.attempts = attempt + 1
         if push_to:

@@ -8,7 +8,6 @@ is read with Billed's own loader and model, so an amount in history means exactl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -184,8 +183,3 @@ def project_history(root: Path, client: str, pid: str, settings: Settings | None
         last = p
     return entries
 
-
-def total_delta(entry: dict[str, Any]) -> Decimal | None:
-    if entry["total_after"] is None:
-        return None
-    return Decimal(entry["total_after"]) - Decimal(entry["total_before"] or 0)

@@ -90,3 +90,19 @@ def files_on(bare: Path, rev: str = "main", under: str = "invoices") -> list[str
     out = git(bare, "ls-tree", "-r", "--name-only", rev, "--", under)
     return sorted(out.splitlines()) if out else []
 
+
+
+def read_all(bare: Path, paths: list[str], rev: str = "main") -> list[str]:
+    """The text of many files at `rev` in one `git cat-file --batch` (one process, not one per file)."""
+    if not paths:
+        return []
+    data = subprocess.run(["git", "cat-file", "--batch"], cwd=bare,
+                          input="".join(f"{rev}:{p}\n" for p in paths).encode(), capture_output=True, env=env(),
+                          check=True).stdout
+    texts, pos = [], 0
+    for _ in paths:
+        end = data.index(b"\n", pos)
+        size = int(data[pos:end].split()[2])
+        texts.append(data[end + 1:end + 1 + size].decode("utf-8"))
+        pos = end + 2 + size
+    return texts

@@ -96,6 +96,9 @@ def issue(repo: Path | None, on: Any, as_json: bool, no_pdf: bool, do_commit: bo
             published = api.issue_and_push(repo, day(on), pdf=not no_pdf, progress=progress,
                                            push_to=remote if push else None, branch=branch, retries=retries)
             written, findings = published.written, published.findings
+            if published.attempts > 1:
+                click.echo(f"{remote}/{published.branch} moved on while issuing: re-planned from it "
+                           f"{published.attempts - 1} time(s).", err=True)
             if published.commit:
                 where = f" and pushed it to {remote}" if published.pushed else ""
                 click.echo(f"Committed {published.commit[:7]}{where}.", err=True)

@@ -1,0 +1,249 @@
+"""billed issue --commit/--push and check --base, against real git repositories (bare origin + clones in tmp)."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests._gitsandbox import GIT_ENV, PROJECT, clone, commit_all, files_on, git, origin, set_status
+from tests.conftest import make_repo, run, run_process
+
+DATE = "2026-06-01"
+
+
+@pytest.fixture(autouse=True)
+def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process runs call git too: give them the sandbox identity, never the machine's global config."""
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> tuple[Path, Path]:
+    bare = origin(tmp_path)
+    return bare, clone(bare, tmp_path / "work")
+
+
+def issue(repo: Path, *extra: str):
+    return run(repo, "issue", "--date", DATE, "--no-pdf", *extra)
+
+
+def test_commit_holds_exactly_the_new_documents_with_trailer_and_provenance(sandbox: tuple[Path, Path]) -> None:
+    _, work = sandbox
+    set_status(work, "layout", "done")
+    became = commit_all(work, "Layout signed off", GIT_AUTHOR_NAME="Lena Layout", GIT_AUTHOR_EMAIL="lena@example.com")
+    (work / "NOTES.md").write_text("staged, not Billed's\n")
+    git(work, "add", "NOTES.md")
+    (work / "scratch.txt").write_text("untracked\n")
+
+    result = issue(work, "--commit")
+    assert result.code == 0, result.err
+    shown = git(work, "show", "--name-only", "--format=%B", "HEAD")
+    assert "Issue INV-2026-0001, INV-2026-0002" in shown
+    assert "Billed-Issued: INV-2026-0001\nBilled-Issued: INV-2026-0002" in shown
+    committed = git(work, "show", "--name-only", "--format=", "HEAD").splitlines()
+    assert committed == ["invoices/2026/INV-2026-0001.html", "invoices/2026/INV-2026-0001.json",
+                         "invoices/2026/INV-2026-0002.html", "invoices/2026/INV-2026-0002.json"]
+    assert git(work, "diff", "--cached", "--name-only") == "NOTES.md"  # the user's staged work stays staged
+    layout = json.loads((work / "invoices/2026/INV-2026-0002.json").read_text())
+    assert layout["lines"][0]["ref"] == "layout"
+    assert layout["source"]["commit"] == became
+    assert (layout["source"]["author"], layout["source"]["email"]) == ("Lena Layout", "lena@example.com")
+    assert layout["source"]["file"] == "projects/nordlicht/annual-report.yaml"
+    concept = json.loads((work / "invoices/2026/INV-2026-0001.json").read_text())
+    assert concept["source"]["commit"] == git(work, "rev-list", "--max-parents=0", "HEAD")
+    assert run(work, "verify").code == 0
+
+
+def test_provenance_is_the_latest_move_to_done(sandbox: tuple[Path, Path]) -> None:
+    _, work = sandbox
+    set_status(work, "layout", "done")
+    commit_all(work, "Layout done (too early)")
+    set_status(work, "layout", "in_progress")
+    commit_all(work, "Layout reopened")
+    set_status(work, "layout", "done")
+    again = commit_all(work, "Layout done for real", GIT_AUTHOR_NAME="Otto")
+    assert issue(work, "--commit").code == 0
+    record = json.loads((work / "invoices/2026/INV-2026-0002.json").read_text())
+    assert (record["source"]["commit"], record["source"]["author"]) == (again, "Otto")
+
+
+def test_commit_refuses_uncommitted_project_edits(sandbox: tuple[Path, Path]) -> None:
+    _, work = sandbox
+    set_status(work, "layout", "done")
+    before = git(work, "rev-parse", "HEAD")
+    result = issue(work, "--commit")
+    assert result.code == 1
+    assert "uncommitted changes in projects/nordlicht/annual-report.yaml" in result.err
+    assert not (work / "invoices/2026").exists()
+    assert git(work, "rev-parse", "HEAD") == before
+
+
+def test_push_then_rerun_does_nothing(sandbox: tuple[Path, Path]) -> None:
+    bare, work = sandbox
+    result = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", "--push", env=GIT_ENV)
+    assert result.code == 0, result.err
+    assert "and pushed it to origin" in result.err
+    assert files_on(bare) == ["invoices/2026/INV-2026-0001.html", "invoices/2026/INV-2026-0001.json"]
+    tip = git(bare, "rev-parse", "main")
+    again = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", "--push", env=GIT_ENV)
+    assert again.code == 0 and "Nothing to issue" in again.out
+    assert git(bare, "rev-parse", "main") == tip
+
+
+def test_a_stale_checkout_catches_up_before_planning(sandbox: tuple[Path, Path], tmp_path: Path) -> None:
+    """CI may check out a commit that is no longer the tip: Billed fast-forwards, then plans."""
+    bare, work = sandbox
+    dev = clone(bare, tmp_path / "dev")
+    set_status(dev, "layout", "done")
+    commit_all(dev, "Layout done")
+    git(dev, "push", "-q", "origin", "main")
+    assert issue(work, "--commit", "--push").code == 0
+    numbers = [p for p in files_on(bare) if p.endswith(".json")]
+    assert numbers == ["invoices/2026/INV-2026-0001.json", "invoices/2026/INV-2026-0002.json"]
+
+
+def hook(repo: Path, name: str, script: str) -> None:
+    path = repo / ".git" / "hooks" / name if (repo / ".git").is_dir() else repo / "hooks" / name
+    path.write_text("#!/bin/sh\nunset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE\n" + script)
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+def test_rejected_push_replans_from_the_new_state(sandbox: tuple[Path, Path], tmp_path: Path) -> None:
+    """Between our commit and our push another run issues INV-0001 and a merge marks `layout` done. Our push is
+    rejected; we must drop our INV-0001, fetch, re-plan and issue layout as INV-0002: no number used twice."""
+    bare, work = sandbox
+    other, dev = clone(bare, tmp_path / "other"), clone(bare, tmp_path / "dev")
+    set_status(dev, "layout", "done")
+    commit_all(dev, "Layout done")
+    billed = Path(run_process.__globals__["BILLED"])
+    hook(work, "pre-push", f"""[ -e "{tmp_path}/raced" ] && exit 0
+touch "{tmp_path}/raced"
+cd "{other}" && "{billed}" issue --date {DATE} --no-pdf --commit --push >/dev/null 2>&1 || exit 1
+cd "{dev}" && git pull -q --rebase origin main && git push -q origin HEAD:main
+""")
+    result = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", "--push", env=GIT_ENV)
+    assert result.code == 0, result.err
+    log = git(bare, "log", "--format=%s", "main").splitlines()
+    assert log[:3] == ["Issue INV-2026-0002", "Layout done", "Issue INV-2026-0001"]
+    records = [json.loads(git(bare, "show", f"main:{p}")) for p in files_on(bare) if p.endswith(".json")]
+    assert [(r["number"], r["lines"][0]["ref"]) for r in records] == [("INV-2026-0001", "concept"),
+                                                                      ("INV-2026-0002", "layout")]
+    assert git(work, "rev-parse", "HEAD") == git(bare, "rev-parse", "main")
+    assert run(work, "verify").code == 0
+
+
+def test_gives_up_after_the_retries_and_leaves_nothing_behind(sandbox: tuple[Path, Path], tmp_path: Path) -> None:
+    bare, work = sandbox
+    dev = clone(bare, tmp_path / "dev")
+    hook(work, "pre-push", f"""cd "{dev}" && git pull -q --rebase origin main && date +%s%N >> moved.txt \\
+  && git add moved.txt && git commit -qm moved && git push -q origin HEAD:main
+""")
+    result = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", "--push", "--retries", "1",
+                         env=GIT_ENV)
+    assert result.code == 1
+    assert "gave up after 2 attempts" in result.err
+    assert files_on(bare) == []
+    assert not list((work / "invoices").glob("2026/*"))
+    assert git(work, "status", "--porcelain") == ""
+
+
+def test_a_push_refused_for_another_reason_is_an_error_not_a_retry(sandbox: tuple[Path, Path]) -> None:
+    bare, work = sandbox
+    hook(bare, "pre-receive", "echo 'protected branch' >&2; exit 1\n")
+    result = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", "--push", env=GIT_ENV)
+    assert result.code == 1
+    assert "git push to origin main failed" in result.err and "protected branch" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_commit_outside_git_is_a_clear_error(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "plain", {"projects/nordlicht/annual-report.yaml": PROJECT})
+    result = issue(repo, "--commit")
+    assert result.code == 1 and "not inside a git repository" in result.err
+    plain = issue(repo)  # without --commit a plain folder still works, and names no commit
+    assert plain.code == 0
+    assert json.loads((repo / "invoices/2026/INV-2026-0001.json").read_text())["source"] is None
+
+
+# --- check --base ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def issued(sandbox: tuple[Path, Path]) -> tuple[Path, Path]:
+    """Origin main with INV-2026-0001 issued and pushed; `work` is a clone on a feature branch."""
+    bare, work = sandbox
+    assert issue(work, "--commit", "--push").code == 0
+    git(work, "checkout", "-q", "-b", "feature")
+    return bare, work
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ("edit", "edits it"), ("delete", "deletes it"), ("rename", "renames it to invoices/2026/INV-2026-0009.html")])
+def test_check_base_names_an_issued_file_the_change_touches(issued: tuple[Path, Path], change: str,
+                                                            words: str) -> None:
+    _, work = issued
+    target = work / "invoices/2026/INV-2026-0001.html"
+    if change == "edit":
+        target.write_text(target.read_text().replace("Concept", "Concept (discounted)"))
+    elif change == "delete":
+        git(work, "rm", "-q", str(target))
+    else:
+        git(work, "mv", str(target), str(target.with_name("INV-2026-0009.html")))
+    commit_all(work, f"{change} an issued invoice")
+    result = run(work, "check", "--base", "origin/main")
+    assert result.code == 1
+    assert (f"invoices/2026/INV-2026-0001.html:1:1: [E061] invoices/2026/INV-2026-0001.html was already issued "
+            f"and this change {words} (since origin/main)") in result.err
+
+
+def test_check_base_sees_uncommitted_edits_too(issued: tuple[Path, Path]) -> None:
+    _, work = issued
+    path = work / "invoices/2026/INV-2026-0001.json"
+    path.write_text(path.read_text().replace("4000.00", "400.00"))
+    found = run(work, "check", "--base", "origin/main", "--json").json["findings"]
+    assert {(f["file"], f["code"]) for f in found} >= {("invoices/2026/INV-2026-0001.json", "E061")}
+
+
+def test_check_base_ignores_documents_issued_on_main_after_the_fork(issued: tuple[Path, Path],
+                                                                    tmp_path: Path) -> None:
+    """A branch that is behind main lacks the newer invoices: that is not a deletion (merge base, not tip)."""
+    bare, work = issued
+    ci = clone(bare, tmp_path / "ci")
+    set_status(ci, "print", "done")
+    commit_all(ci, "Print done")
+    assert issue(ci, "--commit", "--push").code == 0
+    git(work, "fetch", "-q", "origin")
+    set_status(work, "layout", "done")
+    commit_all(work, "Layout done")
+    result = run(work, "check", "--base", "origin/main", "--json")
+    assert result.code == 0, result.out
+    assert result.json["findings"] == []
+    git(work, "merge", "-q", "--no-edit", "origin/main")  # what a pull request's merge checkout holds
+    merged = run(work, "check", "--base", "origin/main", "--json")
+    assert merged.code == 0, merged.out
+    assert [(d["number"], d["milestones"]) for d in merged.json["plan"]] == [("INV-2026-0003", ["layout"])]
+
+
+def test_check_base_shows_the_plan_and_writes_the_job_summary(issued: tuple[Path, Path], tmp_path: Path) -> None:
+    _, work = issued
+    set_status(work, "layout", "done")
+    commit_all(work, "Layout done")
+    summary = tmp_path / "summary.md"
+    result = run_process(work, "check", "--base", "origin/main", env={**GIT_ENV,
+                                                                       "GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.code == 0, result.err
+    assert "Merging this will issue:" in result.out and "INV-2026-0002" in result.out
+    text = summary.read_text()
+    assert "Merging this will issue INV-2026-0002, €7,140.00 to Nordlicht Verlag GmbH." in text
+    assert "| INV-2026-0002 | Invoice | Nordlicht Verlag GmbH | annual-report | layout | €6,000.00 |" in text
+
+
+def test_check_base_with_an_unknown_rev_is_a_clear_error(issued: tuple[Path, Path]) -> None:
+    _, work = issued
+    result = run_process(work, "check", "--base", "origin/nope", env=GIT_ENV)
+    assert result.code == 1
+    assert "cannot compare with 'origin/nope'" in result.err and "Traceback" not in result.err
