@@ -1,0 +1,200 @@
+"""Rendering: real weasyprint PDFs read back with pypdf, byte-identical re-renders (also across processes), what an
+EU invoice must carry, and the attacks: templates or fields naming host files or the network, markup in fields."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from billed.render import BlockedFetch, _fetcher, render_html, render_pdf, render_pdfs
+from tests.conftest import CLIENT, run, run_process, write
+
+SITE = """\
+title: Website relaunch
+start: 2026-01-05
+milestones:
+  - id: design
+    title: Design and prototype
+    description: Three rounds of revisions.
+    deliverables: [Style guide, Clickable prototype]
+    amount: 1234.56
+    status: done
+    done: 2026-02-01
+"""
+
+
+def pdf_text(path: Path) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+@pytest.fixture
+def issued(repo) -> Path:
+    root = repo({"projects/nordlicht/site.yaml": SITE})
+    assert run(root, "issue", "--date", "2026-02-10").code == 0
+    return root
+
+
+def test_the_pdf_reads_back_with_number_buyer_and_total(issued):
+    text = pdf_text(issued / "invoices/2026/INV-2026-0001.pdf")
+    for expected in ("INV-2026-0001", "Nordlicht Verlag GmbH", "€1,469.13", "Design and prototype", "€234.57"):
+        assert expected in text, expected
+
+
+def test_the_invoice_carries_what_the_vat_directive_requires(issued):
+    html = (issued / "invoices/2026/INV-2026-0001.html").read_text(encoding="utf-8")
+    text = pdf_text(issued / "invoices/2026/INV-2026-0001.pdf")
+    required = {
+        "number": "INV-2026-0001", "issue date": "10 Feb 2026", "date of supply": "1 Feb 2026",
+        "seller": "Studio Nord GmbH", "seller address": "Hafenstraße 12", "seller VAT id": "DE123456789",
+        "buyer": "Nordlicht Verlag GmbH", "buyer address": "Torstraße 140", "buyer VAT id": "DE987654321",
+        "description": "Design and prototype", "deliverables": "Clickable prototype", "net per line": "€1,234.56",
+        "rate": "19%", "tax per rate": "€234.57", "total": "€1,469.13", "currency": "EUR",
+        "payment terms": "within 14 days", "due date": "24 Feb 2026", "bank": "DE89 3704 0044 0532 0130 00",
+    }
+    missing = [name for name, value in required.items() if value not in text]
+    assert not missing, missing
+    for label in ("Issue date", "Date of supply", "Due date", "VAT 19%"):
+        assert label in html
+
+
+def test_a_credit_note_names_the_invoice_it_corrects_and_has_no_payment_request(issued):
+    write(issued, {"projects/nordlicht/site.yaml": SITE.replace("status: done\n    done: 2026-02-01",
+                                                                "status: cancelled")})
+    assert run(issued, "issue", "--date", "2026-03-01").code == 0
+    text = pdf_text(issued / "invoices/2026/CN-2026-0001.pdf")
+    assert "Credit note" in text and "INV-2026-0001" in text and "Corrects invoice" in text
+    assert "Please pay" not in text and "€1,469.13" in text
+
+
+def test_re_rendering_a_record_is_byte_identical_also_in_another_process(issued):
+    folder = issued / "invoices/2026"
+    html = (folder / "INV-2026-0001.html").read_text(encoding="utf-8")
+    pdf = (folder / "INV-2026-0001.pdf").read_bytes()
+    assert render_pdf(html, issued / "templates") == pdf
+    script = ("import sys; from pathlib import Path; from billed.render import render_pdf; "
+              "sys.stdout.buffer.write(render_pdf(Path(sys.argv[1]).read_text(), Path(sys.argv[2])))")
+    other = subprocess.run([sys.executable, "-c", script, str(folder / "INV-2026-0001.html"),
+                            str(issued / "templates")], capture_output=True, check=True, timeout=120).stdout
+    assert other == pdf
+
+
+def test_the_same_repo_issued_in_two_processes_gives_identical_files(repo, tmp_path):
+    first = repo({"projects/nordlicht/site.yaml": SITE})
+    second = shutil.copytree(first, tmp_path / "second")
+    for root in (first, second):
+        assert run_process(root, "issue", "--date", "2026-02-10").code == 0
+    for suffix in ("json", "html", "pdf"):
+        name = f"invoices/2026/INV-2026-0001.{suffix}"
+        assert (first / name).read_bytes() == (second / name).read_bytes(), suffix
+
+
+def test_parallel_rendering_gives_the_same_bytes_as_serial(issued):
+    templates = issued / "templates"
+    doc = {"number": "X", "type_code": "380", "kind": "milestone", "currency": "EUR", "locale": "en_GB",
+           "series": "invoice", "issue_date": "2026-02-10", "seller": {"name": "S", "address": [], "country": "DE"},
+           "buyer": {"name": "B", "address": [], "country": "DE"}, "lines": [], "taxes": [], "total": "1.00",
+           "prepaid": [], "project_title": "P"}
+    htmls = [render_html({**doc, "number": f"INV-{i}"}, templates) for i in range(3)]
+    assert render_pdfs(htmls, templates, workers=2) == render_pdfs(htmls, templates, workers=1)
+
+
+# --- attacks ----------------------------------------------------------------------------------------------------
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    requests: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        Recorder.requests.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/css")
+        self.end_headers()
+        self.wfile.write(b"body { background: red }")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def server():
+    Recorder.requests = []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def attachments(path: Path) -> dict[str, list[bytes]]:
+    return dict(PdfReader(path).attachments)
+
+
+def test_a_template_cannot_pull_host_files_or_the_network_into_the_pdf(repo, tmp_path, server):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET-outside-templates", encoding="utf-8")
+    root = repo({"projects/nordlicht/site.yaml": SITE})
+    templates = root / "templates"
+    (templates / "inside.txt").write_text("harmless inside file", encoding="utf-8")
+    (templates / "link.txt").symlink_to(secret)
+    shutil.copy(secret, root / "secret.txt")  # reachable as ../secret.txt from templates/
+    evil = (f'<link rel="attachment" href="/etc/passwd"><link rel="attachment" href="file:///etc/passwd">'
+            f'<link rel="attachment" href="link.txt"><link rel="attachment" href="../secret.txt">'
+            f'<link rel="attachment" href="fonts/../../secret.txt">'
+            f'<link rel="stylesheet" href="http://127.0.0.1:{server}/style.css">'
+            f'<img src="file:///etc/passwd"><img src="http://127.0.0.1:{server}/x.png">'
+            f'<img src="../secret.txt"><link rel="attachment" href="inside.txt">')
+    page = templates / "invoice.html.j2"
+    page.write_text(page.read_text(encoding="utf-8").replace("</body>", evil + "</body>"), encoding="utf-8")
+    result = run(root, "issue", "--date", "2026-02-10")
+    assert result.code == 0, result.err
+    pdf = root / "invoices/2026/INV-2026-0001.pdf"
+    files = attachments(pdf)
+    assert list(files) == ["inside.txt"]  # the control: attachments do work, for files inside templates/ only
+    raw = pdf.read_bytes()
+    for leaked in (b"TOPSECRET", b"root:x:0:0"):
+        assert leaked not in raw and leaked.decode() not in pdf_text(pdf)
+    assert Recorder.requests == []
+
+
+def test_the_fetcher_serves_only_data_urls_and_files_inside_templates(tmp_path, server):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "logo.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>", encoding="utf-8")
+    (tmp_path / "outside.txt").write_text("no", encoding="utf-8")
+    (templates / "sneaky").symlink_to(tmp_path)
+    fetch = _fetcher(templates).fetch
+    assert fetch((templates / "logo.svg").as_uri()).read().startswith(b"<svg")
+    assert fetch("data:text/plain,hello").read() == b"hello"
+    for url in ("file:///etc/passwd", (tmp_path / "outside.txt").as_uri(), (templates / "sneaky/outside.txt").as_uri(),
+                (templates / "../outside.txt").as_uri(), f"http://127.0.0.1:{server}/x", "https://example.com/",
+                "ftp://127.0.0.1/x", "file://otherhost/etc/passwd", templates.as_uri()):
+        with pytest.raises(BlockedFetch):
+            fetch(url)
+    assert Recorder.requests == []
+
+
+def test_markup_in_client_and_milestone_text_is_escaped_and_harmless(repo, server):
+    name = "Evil <script>alert(1)</script> {{ 7*7 }} Ltd"
+    title = f"Design <img src=\"http://127.0.0.1:{server}/t.png\"> <link rel=attachment href=/etc/passwd> {{{{ 7*7 }}}}"
+    root = repo({"projects/nordlicht/client.yaml": CLIENT.replace("Nordlicht Verlag GmbH", json.dumps(name)),
+                 "projects/nordlicht/site.yaml": SITE.replace("Design and prototype", json.dumps(title))})
+    result = run(root, "issue", "--date", "2026-02-10")
+    assert result.code == 0, result.err
+    html = (root / "invoices/2026/INV-2026-0001.html").read_text(encoding="utf-8")
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=\"http" not in html and "&lt;img src=" in html
+    assert "<link rel=attachment" not in html and "{{ 7*7 }}" in html
+    pdf = root / "invoices/2026/INV-2026-0001.pdf"
+    assert attachments(pdf) == {} and Recorder.requests == []
+    text = pdf_text(pdf)
+    assert "<script>alert(1)</script>" in text and "{{ 7*7 }}" in text  # shown as text, never run
+    assert io.BytesIO(pdf.read_bytes()).read(4) == b"%PDF"
