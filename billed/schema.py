@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from jsonschema import Draft202012Validator
 from billed.errors import Finding
 from billed.load import Doc
 
+_NUMBER = re.compile(r"^\s*-?[0-9]+(\.[0-9]+)?\s*$")
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 _TYPE_NAMES = {"string": "text", "number": "a number", "integer": "a whole number", "boolean": "true or false",
                "object": "a mapping (key: value)", "array": "a list", "null": "nothing"}
@@ -62,6 +64,10 @@ def _translate(doc: Doc, error: Any) -> list[Finding]:
     hint = schema.get("x-hint")
     v = error.validator
     where = ".".join(str(p) for p in path) or "the file"
+    types = schema.get("type", [])
+    if isinstance(error.instance, str) and _NUMBER.match(error.instance) and {"number", "integer"} & set(
+            types if isinstance(types, list) else [types]):
+        hint = "write the number without quotes"
     if v == "additionalProperties":
         known = sorted(schema.get("properties", {}))
         out = []

@@ -1,0 +1,155 @@
+"""Semantic rules and amount resolution, rule by rule (the corpus covers how they are reported end to end)."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+from conftest import SETTINGS
+
+from billed import checks
+from billed.load import load_text
+from billed.model import Numbering, Project, build_project, build_settings
+from billed.schema import validate
+
+
+def project(text: str) -> Project:
+    doc = load_text("title: P\ncurrency: EUR\nstart: 2026-01-05\n" + textwrap.dedent(text), "p.yaml")
+    assert validate(doc, "project") == []
+    built, found = build_project(doc, "client", "p", None, None)
+    assert found == [] and built is not None
+    return built
+
+
+def findings(p: Project) -> list[tuple[int, str]]:
+    rules = [f for rule in checks.PROJECT_RULES for f in rule(p)]
+    if not rules:
+        rules = checks.resolve(p)[1]
+    return [(f.line, f.code) for f in rules]
+
+
+def amounts(p: Project) -> list[str]:
+    resolved, found = checks.resolve(p)
+    assert found == []
+    return [str(m.amount) for m in resolved.milestones]
+
+
+def ms(*amounts: str, extra: str = "") -> str:
+    quoted = [f"'{a}'" if a.endswith("%") else a for a in amounts]
+    return "milestones:\n" + "".join(f"  - {{id: m{i}, title: M{i}, amount: {a}{extra}}}\n"
+                                     for i, a in enumerate(quoted))
+
+
+def test_percentages_and_rest_resolve_to_the_cent() -> None:
+    assert amounts(project("total: 100.00\n" + ms("33.33%", "33.33%", "rest"))) == ["33.33", "33.33", "33.34"]
+    assert amounts(project("total: 100.00\n" + ms("33.3%", "33.3%", "33.4%"))) == ["33.30", "33.30", "33.40"]
+    assert amounts(project("total: 0.01\n" + ms("50%", "50%"))) == ["0.01", "0.00"]  # ties: earlier first
+
+
+def test_minor_units_per_currency() -> None:
+    p = project("total: 100\n" + ms("33.3%", "33.3%", "33.4%"))
+    assert amounts(replace(p, currency="JPY")) == ["33", "33", "34"]
+    assert amounts(replace(p, currency="KWD")) == ["33.300", "33.300", "33.400"]
+
+
+def test_without_a_total_the_milestones_are_the_total() -> None:
+    p, _ = checks.resolve(project(ms("1200.50", "0.50")))
+    assert p.total == Decimal("1201.00")
+
+
+def test_cancelled_milestones_are_out_of_the_total() -> None:
+    text = "total: 100.00\nmilestones:\n  - {id: a, title: A, amount: 60.00}\n" \
+           "  - {id: b, title: B, amount: 50.00, status: cancelled}\n  - {id: c, title: C, amount: rest}\n"
+    p, found = checks.resolve(project(text))
+    assert found == []
+    assert [str(m.amount) for m in p.milestones if m.active] == ["60.00", "40.00"]
+    assert p.total == Decimal("100.00")
+
+
+def test_deposit_resolves_and_is_not_part_of_the_total() -> None:
+    text = "total: 48000.00\ndeposit: 20%\n" + ms("50%", "rest") + "  - {id: fin, title: F, amount: 0, final: true}\n"
+    p, found = checks.resolve(project(text))
+    assert found == [] and p.deposit == Decimal("9600.00") and p.total == Decimal("48000.00")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("total: 100.00\n" + ms("50.00", "49.99"), [(4, "E033")]),
+    ("total: 100.00\n" + ms("60%", "50%", "rest"), [(7, "E037")]),
+    ("total: 100.00\ndeposit: 100.01\n" + ms("100.00", extra=", final: true"), [(5, "E037")]),
+    (ms("10%"), [(5, "E032")]),
+    ("total: 10.00\n" + ms("rest", "rest"), [(7, "E031")]),
+])
+def test_amount_rules(text: str, expected: list[tuple[int, str]]) -> None:
+    assert findings(project(text)) == expected
+
+
+def test_final_may_be_followed_by_cancelled_milestones_only() -> None:
+    text = "milestones:\n  - {id: a, title: A, amount: 1, final: true}\n  - {id: b, title: B, amount: 1, " \
+           "status: cancelled}\n"
+    assert findings(project(text)) == []
+    assert findings(project(text.replace("status: cancelled", "status: planned"))) == [(5, "E036")]
+
+
+def test_a_cancelled_final_without_deposit_is_fine() -> None:
+    text = "milestones:\n  - {id: a, title: A, amount: 1}\n  - {id: b, title: B, amount: 1, status: cancelled, " \
+           "final: true}\n"
+    assert findings(project(text)) == []
+    assert findings(project("deposit: 1.00\n" + text)) == [(7, "E036")]
+
+
+@pytest.mark.parametrize("iban", ["DE89370400440532013000", "DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432",
+                                  "gb82 west 1234 5698 7654 32", "NO9386011117947", "MT84MALT011000012345MTLCAST001S"])
+def test_valid_ibans(iban: str) -> None:
+    assert checks.iban_valid(iban)
+
+
+@pytest.mark.parametrize("iban", ["DE89370400440532013001", "DE8937040044053201300", "XX00", "", "DE89-3704-0044",
+                                  "1234567890123456"])
+def test_invalid_ibans(iban: str) -> None:
+    assert not checks.iban_valid(iban)
+
+
+def settings_with(**numbering: str):
+    doc = load_text(SETTINGS, "billed.yaml")
+    s, found = build_settings(doc)
+    assert s is not None and found == []
+    return replace(s, numbering=replace(Numbering(), **numbering))
+
+
+def test_quoted_numbers_get_a_hint() -> None:
+    text = "title: P\nstart: 2026-01-05\ntotal: '10.00'\nmilestones:\n  - {id: a, title: A, amount: '10.00'}\n"
+    doc = load_text(text, "p.yaml")
+    assert [(f.line, f.code, f.hint) for f in validate(doc, "project")] == [
+        (3, "E012", "write the number without quotes"), (5, "E013", "write the number without quotes")]
+    doc = load_text("name: X\naddress: [a]\ncountry: '49'\nemail: a@b.example\n", "c.yaml")
+    assert [f.hint for f in validate(doc, "client")] == ["two capital letters, e.g. DE, FR, GB, US"]
+
+
+@pytest.mark.parametrize(("numbering", "problem"), [
+    ({}, None),
+    ({"invoice": "{seq}", "credit_note": "C{seq}", "reset": "never"}, None),
+    ({"invoice": "R{year}{seq:05d}", "credit_note": "G{year}{seq:05d}"}, None),
+    ({"invoice": "INV-{seq:04}", "reset": "yearly"}, "needs {year}"),
+    ({"invoice": "INV-{year}"}, "has no {seq}"),
+    ({"invoice": "INV {year} {seq}"}, "not a safe file name"),
+    ({"invoice": "INV-{client}-{seq}"}, "unknown placeholders client"),
+    ({"invoice": "INV-{seq:s}"}, "cannot be formatted"),
+    ({"credit_note": "INV-{year}-{seq:04}"}, "same numbers"),
+])
+def test_numbering_patterns(numbering: dict[str, str], problem: str | None) -> None:
+    found = checks.check_numbering(settings_with(**numbering))
+    assert [f.message for f in found if problem and problem in f.message] == [f.message for f in found]
+    assert bool(found) == bool(problem)
+
+
+@pytest.mark.parametrize(("link", "ok"), [
+    ("https://pay.example.com/{number}?a={amount}&c={currency}&cl={client}&p={project}", True),
+    ("http://pay.example.com/{number}", False),
+    ("https://pay.example.com/{total}", False),
+    ("https://pay.example.com/{number", False),
+])
+def test_pay_link(link: str, ok: bool) -> None:
+    s = replace(settings_with(), pay_link=link)
+    assert (checks.check_pay_link(s) == []) is ok
