@@ -16,6 +16,7 @@ from billed import einvoice, engine, money, qr
 from billed import git as git_mod
 from billed import history as history_mod
 from billed import ledger as ledger_mod
+from billed import mail as mail_mod
 from billed import payments as payments_mod
 from billed.errors import BilledError, Finding
 from billed.ledger import Ledger, Record
@@ -300,3 +301,63 @@ def history(root: Path | None, project: str) -> list[dict[str, Any]]:
         raise BilledError(f"no project '{project}'; write it as client/project (see `billed status`)")
     return history_mod.project_history(state.repo.root, client, pid, state.repo.settings,
                                        state.repo.clients.get(client))
+
+
+# --- delivery by email (billed/mail.py) ------------------------------------------------------------------------
+
+
+def _pick(state: State, numbers: list[str] | None, on: dt.date) -> list[Record]:
+    by_number = state.ledger.by_number
+    unknown = [n for n in numbers or [] if n not in by_number]
+    if unknown:
+        raise BilledError(f"no issued document {', '.join(unknown)}; see `billed aging` or invoices/")
+    recs = [by_number[n] for n in numbers] if numbers else sorted(
+        state.ledger.records, key=lambda r: (r["issue_date"], r["series"], r["seq"]))
+    return [r for r in recs if dt.date.fromisoformat(r["issue_date"]) <= on]
+
+
+def _sender(state: State, smtp: mail_mod.Smtp | None) -> str:
+    return (smtp.sender if smtp and smtp.sender else None) or state.repo.settings.seller.email
+
+
+def send(root: Path | None, numbers: list[str] | None, on: dt.date, dry_run: bool = False,
+         resend: bool = False) -> tuple[list[dict[str, Any]], list[Finding]]:
+    """Email each issued document not sent yet (or NUMBERs only) to its client, PDF attached; log each one."""
+    state = load(root)
+    if not state.ok:
+        return [], state.findings
+    root = state.repo.root
+    done = mail_mod.sent_numbers(mail_mod.read_log(root))
+    todo = [r for r in _pick(state, numbers, on) if resend or r.number not in done]
+    smtp = None if dry_run or not todo else mail_mod.smtp_from_env()
+    sender = _sender(state, smtp)
+    items = ((r, mail_mod.compose(r, root / "templates", "email.txt.j2", sender), {"kind": "document"})
+             for r in todo)
+    return mail_mod.deliver(root, items, smtp, on), []
+
+
+def remind(root: Path | None, on: dt.date, dry_run: bool = False) -> tuple[list[dict[str, Any]], list[Finding]]:
+    """A reminder for each overdue document, at most once per billed.yaml `reminders.interval` days."""
+    state = load(root)
+    if not state.ok:
+        return [], state.findings
+    root, settings = state.repo.root, state.repo.settings
+    log = mail_mod.read_log(root)
+    due = []
+    for row in document_states(state, on):
+        last = mail_mod.last_reminder(log, row.number)
+        if row.state == "overdue" and (last is None or (on - last).days >= settings.reminder_interval):
+            due.append(row)
+    smtp = None if dry_run or not due else mail_mod.smtp_from_env()
+    sender = _sender(state, smtp)
+    by_number = state.ledger.by_number
+
+    def items() -> Any:
+        for row in due:
+            context = {"state": row.as_json(), "partly": row.paid > 0 or row.credited > 0,
+                       "text": settings.reminder_text}
+            msg = mail_mod.compose(by_number[row.number], root / "templates", "reminder.txt.j2", sender, context)
+            yield by_number[row.number], msg, {"kind": "reminder", "balance": row.as_json()["balance"],
+                                               "days_overdue": row.days_overdue}
+
+    return mail_mod.deliver(root, items(), smtp, on), []

@@ -1,0 +1,205 @@
+"""Delivering documents by email: `billed send` and `billed remind`, with an append-only send log.
+
+SMTP settings come only from the environment (never from the repo, which is shared and committed):
+BILLED_SMTP_HOST, BILLED_SMTP_PORT, BILLED_SMTP_USER, BILLED_SMTP_PASSWORD, BILLED_SMTP_SECURITY
+(starttls | ssl | none; default starttls) and BILLED_SMTP_FROM (default: the seller's email).
+
+mail/sent.log is the memory that makes sending idempotent: one JSON object per line, appended after each message
+the server accepted (so an interrupted run resends nothing that went out). A document is sent once unless
+--resend; a reminder for a document goes at most once per `reminders.interval` days.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import smtplib
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from babel.dates import format_date
+
+from billed import money
+from billed.errors import BilledError
+from billed.ledger import Record
+from billed.render import title
+
+LOG = Path("mail") / "sent.log"
+TOOLKIT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int
+    security: str
+    user: str | None
+    password: str | None
+    sender: str | None
+
+
+def smtp_from_env(env: dict[str, str] | None = None) -> Smtp:
+    """The SMTP settings, or a BilledError that names the variable to set."""
+    env = dict(os.environ if env is None else env)
+    host = env.get("BILLED_SMTP_HOST")
+    if not host:
+        raise BilledError("BILLED_SMTP_HOST is not set: export BILLED_SMTP_HOST (and _PORT, _USER, _PASSWORD, "
+                          "_SECURITY=starttls|ssl|none, _FROM) to send mail; `--dry-run` needs none of them")
+    security = env.get("BILLED_SMTP_SECURITY", "starttls").lower()
+    if security not in DEFAULT_PORTS:
+        raise BilledError(f"BILLED_SMTP_SECURITY is '{security}'; use starttls, ssl or none")
+    port_text = env.get("BILLED_SMTP_PORT") or str(DEFAULT_PORTS[security])
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise BilledError(f"BILLED_SMTP_PORT is '{port_text}'; use a port number such as 587")
+    return Smtp(host, int(port_text), security, env.get("BILLED_SMTP_USER") or None,
+                env.get("BILLED_SMTP_PASSWORD") or None, env.get("BILLED_SMTP_FROM") or None)
+
+
+# --- the send log --------------------------------------------------------------------------------------------
+
+
+def read_log(root: Path) -> list[dict[str, Any]]:
+    """Every entry of mail/sent.log; a torn last line (a crash mid-write) is ignored, nothing else is."""
+    path = root / LOG
+    if not path.exists():
+        return []
+    entries = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if i == len(lines):
+                break
+            raise BilledError(f"{LOG}:{i}: unreadable send log line ({exc}); restore it from git") from exc
+    return entries
+
+
+def append_log(root: Path, entry: dict[str, Any]) -> None:
+    path = root / LOG
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, (json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sent_numbers(log: list[dict[str, Any]]) -> set[str]:
+    return {e["number"] for e in log if e.get("kind") == "document"}
+
+
+def last_reminder(log: list[dict[str, Any]], number: str) -> dt.date | None:
+    days = [dt.date.fromisoformat(e["date"]) for e in log if e.get("kind") == "reminder" and e["number"] == number]
+    return max(days, default=None)
+
+
+# --- messages ------------------------------------------------------------------------------------------------
+
+
+def environment(templates: Path, locale: str, currency: str) -> jinja2.Environment:
+    """Plain-text templates from the repo's templates/, falling back to the toolkit's own."""
+    env = jinja2.Environment(loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(templates),
+                                                         jinja2.FileSystemLoader(TOOLKIT_TEMPLATES)]),
+                             autoescape=False, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["money"] = lambda v: money.fmt(Decimal(str(v)), currency, locale)
+    env.filters["date"] = lambda v: format_date(dt.date.fromisoformat(v), "long", locale=locale)
+    return env
+
+
+def compose(rec: Record, templates: Path, template: str, sender: str, context: dict[str, Any] | None = None,
+            attach: bool = True) -> EmailMessage:
+    """The message for one document: subject and body from the template, the PDF attached."""
+    doc = rec.data
+    env = environment(templates, doc.get("locale") or "en", doc["currency"])
+    try:
+        text = env.get_template(template).render(doc=doc, title=title(doc), **(context or {}))
+    except jinja2.TemplateError as exc:
+        raise BilledError(f"templates/{template}: {exc}") from exc
+    head, _, body = text.lstrip("\n").partition("\n\n")
+    if not head.startswith("Subject:"):
+        raise BilledError(f"templates/{template} must start with a 'Subject: ...' line and a blank line")
+    msg = EmailMessage()
+    msg["Subject"] = head.removeprefix("Subject:").strip()
+    msg["From"] = formataddr((doc["seller"]["name"], sender))
+    msg["To"] = formataddr((doc["buyer"]["name"], doc["buyer"]["email"]))
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    msg.set_content(body.strip() + "\n")
+    if attach:
+        pdf = rec.path.with_suffix(".pdf")
+        if not pdf.exists():
+            raise BilledError(f"{rec.number} has no PDF yet (issued with --no-pdf): run `billed render` first")
+        msg.add_attachment(pdf.read_bytes(), maintype="application", subtype="pdf", filename=f"{rec.number}.pdf")
+    return msg
+
+
+@dataclass
+class Outbox:
+    """A connection opened on the first message and reused: one login per run, not per document."""
+
+    smtp: Smtp
+    client: smtplib.SMTP | None = None
+
+    def send(self, msg: EmailMessage) -> None:
+        if self.client is None:
+            self.client = self._connect()
+        self.client.send_message(msg)
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.smtp
+        try:
+            if s.security == "ssl":
+                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=30,
+                                                        context=ssl.create_default_context())
+            else:
+                client = smtplib.SMTP(s.host, s.port, timeout=30)
+                if s.security == "starttls":
+                    client.starttls(context=ssl.create_default_context())
+            if s.user:
+                client.login(s.user, s.password or "")
+        except (OSError, smtplib.SMTPException) as exc:
+            raise BilledError(f"cannot connect to SMTP server {s.host}:{s.port} ({s.security}): {exc}") from exc
+        return client
+
+    def close(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self.client.quit()
+
+
+def deliver(root: Path, items: Iterator[tuple[Record, EmailMessage, dict[str, Any]]], smtp: Smtp | None,
+            on: dt.date) -> list[dict[str, Any]]:
+    """Send each message (or only list it when `smtp` is None, a dry run) and log each one the server took."""
+    out = []
+    outbox = Outbox(smtp) if smtp else None
+    try:
+        for rec, msg, extra in items:
+            entry = {"number": rec.number, "to": msg["To"], "subject": msg["Subject"], "date": on.isoformat(),
+                     **extra}
+            if outbox is not None:
+                try:
+                    outbox.send(msg)
+                except smtplib.SMTPException as exc:
+                    raise BilledError(f"the SMTP server refused {rec.number} for {msg['To']}: {exc}") from exc
+                entry |= {"sent_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                          "message_id": msg["Message-ID"]}
+                append_log(root, entry)
+            out.append(entry)
+    finally:
+        if outbox is not None:
+            outbox.close()
+    return out
