@@ -114,13 +114,14 @@ def test_findings_go_to_stderr_and_json_to_stdout(repo) -> None:
     assert run(root, "status").code == 1 and run(root, "plan").code == 1
 
 
-def _readme_project() -> str:
-    """The full project-file example of the README (the first YAML block)."""
-    return re.search(r"```yaml\n(.*?)```", README, re.S).group(1)
+def _project_example(doc: str) -> str:
+    """The full project-file example of a document (its first YAML block)."""
+    return re.search(r"```yaml\n(.*?)```", (TOOLKIT / doc).read_text(encoding="utf-8"), re.S).group(1)
 
 
-def test_readme_project_example_passes_check(tmp_path: Path) -> None:
-    text = _readme_project()
+@pytest.mark.parametrize("doc", ["README.md", "docs/format.md"])
+def test_documented_project_example_passes_check(doc: str, tmp_path: Path) -> None:
+    text = _project_example(doc)
     target = re.match(r"# (projects/\S+\.yaml)\n", text).group(1)
     client = target.split("/")[1]
     root = make_repo(tmp_path / "repo", {f"projects/{client}/client.yaml": CLIENT, target: text})

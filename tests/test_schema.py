@@ -94,3 +94,27 @@ def test_every_error_of_a_file_at_once() -> None:
     assert [(f[0], f[1], f[2]) for f in found] == [
         (1, 8, "E012"), (2, 8, "E012"), (4, 5, "E012"), (5, 5, "E011"), (5, 5, "E011"), (5, 9, "E012")]
     assert "'amount'" in found[3][3] and "'title'" in found[4][3]
+
+
+SECTIONS = {("billed", ""): "## billed.yaml", ("billed", "seller"): "### seller", ("billed", "bank"): "### bank",
+            ("billed", "numbering"): "### numbering", ("billed", "reminders"): "### reminders",
+            ("client", ""): "## projects/&lt;client&gt;/client.yaml",
+            ("project", ""): "## projects/&lt;client&gt;/&lt;project&gt;.yaml",
+            ("project", "milestones[]"): "### milestones"}
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(heading + "\n")
+    rest = text[start + len(heading) + 1:]
+    ends = [i for i in (rest.find("\n## "), rest.find("\n### ")) if i >= 0]
+    return rest[:min(ends)] if ends else rest
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_format_reference_documents_every_schema_key(name: str) -> None:
+    text = (TOOLKIT / "docs" / "format.md").read_text(encoding="utf-8")
+    schema = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
+    for path, _ in properties(schema):
+        parent, _, key = path.rpartition(".")
+        section = _section(text, SECTIONS[(name, parent)])
+        assert f"| `{key}` |" in section, f"docs/format.md does not document {name}: {path}"
