@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from billed import einvoice, engine, money, qr
+from billed import export as export_mod
 from billed import git as git_mod
 from billed import history as history_mod
 from billed import ledger as ledger_mod
@@ -361,3 +362,21 @@ def remind(root: Path | None, on: dt.date, dry_run: bool = False) -> tuple[list[
                                                "days_overdue": row.days_overdue}
 
     return mail_mod.deliver(root, items(), smtp, on), []
+
+
+# --- accounting exports (billed/export.py) ---------------------------------------------------------------------
+
+
+def export(state: State, fmt: str, on: dt.date) -> dict[str, str]:
+    """File name -> text: documents.csv and payments.csv, or billed.beancount, with everything up to `on`."""
+    rows = document_states(state, on)
+    issued = {s.number for s in rows}
+    records = [r for r in sorted(state.ledger.records, key=lambda r: (r["issue_date"], r["series"] != "invoice",
+                                                                        r["seq"])) if r.number in issued]
+    paid = [p for p in state.payments if p.date <= on]
+    if fmt == "csv":
+        return {"documents.csv": export_mod.documents_csv(records, rows),
+                "payments.csv": export_mod.payments_csv(paid, state.ledger.by_number)}
+    settings = state.repo.settings
+    return {"billed.beancount": export_mod.beancount(records, paid, f"Billed: {settings.seller.name}",
+                                                     settings.currency)}

@@ -1,0 +1,132 @@
+"""Exports for the books: CSV tables and a beancount journal, so accounting can take over from Billed.
+
+Both are pure text built from the issued records and the payment ledger up to a day; nothing is recomputed that
+the records already say (net, tax, total per document), so the books match the invoices to the cent.
+
+Beancount accounts (the journal is self-contained: it opens every account it uses):
+  Assets:Receivable:<Client>     what each client owes (invoice totals, less credit notes and payments)
+  Income:Milestones              net of milestone charges (and supplements; credit notes reverse them)
+  Liabilities:Advances           net of deposit invoices: an advance, not income, until the final invoice
+                                 deducts it (the negative "prepaid" line releases it)
+  Liabilities:VAT                output VAT as invoiced
+  Assets:Bank                    payments received
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from decimal import Decimal
+from typing import Any
+
+from billed import money
+from billed.ledger import Record
+from billed.payments import DocState, Payment
+
+ACCOUNTS = {"charge": "Income:Milestones", "deposit": "Liabilities:Advances", "prepaid": "Liabilities:Advances"}
+VAT, BANK = "Liabilities:VAT", "Assets:Bank"
+DOC_FIELDS = ("number", "series", "type_code", "kind", "issue_date", "due_date", "supply_date", "client",
+              "buyer", "buyer_vat_id", "project", "currency", "net", "tax", "total", "corrects", "prepaid",
+              "state", "credited", "paid", "balance")
+PAY_FIELDS = ("date", "invoice", "client", "project", "currency", "amount", "method", "reference", "file", "line")
+
+
+def _csv(fields: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def documents_csv(records: list[Record], states: list[DocState]) -> str:
+    """One row per document; amounts signed as owed by the client (credit notes negative)."""
+    by_number = {s.number: s for s in states}
+    rows = []
+    for rec in records:
+        state = by_number.get(rec.number)
+        if state is None:
+            continue
+        cur = rec["currency"]
+        rows.append({
+            **{k: rec.get(k) for k in ("number", "series", "type_code", "kind", "issue_date", "due_date",
+                                       "supply_date", "client", "project", "currency", "corrects")},
+            "buyer": rec["buyer"]["name"], "buyer_vat_id": rec["buyer"].get("vat_id"),
+            **{k: money.plain(rec.dec(k) * rec.sign, cur) for k in ("net", "tax", "total")},
+            "prepaid": " ".join(p["number"] for p in rec.get("prepaid") or []),
+            "state": state.state, "credited": money.plain(state.credited, cur), "paid": money.plain(state.paid, cur),
+            "balance": money.plain(state.balance, cur)})
+    return _csv(DOC_FIELDS, rows)
+
+
+def payments_csv(payments: list[Payment], records: dict[str, Record]) -> str:
+    rows = []
+    for p in payments:
+        rec = records[p.invoice]
+        rows.append({**p.as_json(), "client": rec["client"], "project": rec["project"],
+                     "currency": rec["currency"], "amount": money.plain(p.amount, rec["currency"])})
+    return _csv(PAY_FIELDS, rows)
+
+
+# --- beancount -----------------------------------------------------------------------------------------------
+
+
+def account_part(name: str) -> str:
+    """A client id as a beancount account component: capital first letter, letters, digits and dashes."""
+    part = re.sub(r"[^A-Za-z0-9-]", "-", name)
+    return part[:1].upper() + part[1:]
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "/").replace('"', "'").replace("\n", " ") + '"'
+
+
+def _posting(account: str, amount: Decimal, cur: str) -> str:
+    return f"  {account:<40} {money.plain(amount, cur):>16} {cur}"
+
+
+def document_txn(rec: Record) -> list[str]:
+    """Receivable against income, advances and VAT; every amount from the record, so it balances exactly."""
+    cur, sign = rec["currency"], rec.sign
+    receivable = f"Assets:Receivable:{account_part(rec['client'])}"
+    links = " ".join(f"^{n}" for n in dict.fromkeys([rec.number, rec.get("corrects")] +
+                                                     [p["number"] for p in rec.get("prepaid") or []]) if n)
+    narration = f"{rec.number} {rec.get('project_title') or rec['project']}"
+    lines = [f"{rec['issue_date']} * {_quote(rec['buyer']['name'])} {_quote(narration)} {links}",
+             f"  document: {_quote(rec.number)}", f"  type_code: {_quote(rec['type_code'])}",
+             _posting(receivable, rec.dec("total") * sign, cur)]
+    by_account: dict[str, Decimal] = {}
+    for line in rec["lines"]:
+        account = ACCOUNTS[line["role"]]
+        by_account[account] = by_account.get(account, money.ZERO) - Decimal(line["net"]) * sign
+    lines += [_posting(account, amount, cur) for account, amount in by_account.items() if amount]
+    if rec.dec("tax"):
+        lines.append(_posting(VAT, -rec.dec("tax") * sign, cur))
+    return lines
+
+
+def payment_txn(p: Payment, rec: Record) -> list[str]:
+    cur = rec["currency"]
+    what = f"Payment {p.invoice}" + (f" ({p.method})" if p.method else "")
+    lines = [f"{p.date.isoformat()} * {_quote(rec['buyer']['name'])} {_quote(what)} ^{p.invoice}"]
+    if p.reference:
+        lines.append(f"  reference: {_quote(p.reference)}")
+    lines += [_posting(BANK, p.amount, cur),
+              _posting(f"Assets:Receivable:{account_part(rec['client'])}", -p.amount, cur)]
+    return lines
+
+
+def beancount(records: list[Record], payments: list[Payment], title: str, currency: str) -> str:
+    """The journal: options, one open per account (on the first date), then every transaction by date."""
+    by_number = {r.number: r for r in records}
+    txns: list[tuple[str, int, list[str]]] = [(r["issue_date"], 0, document_txn(r)) for r in records]
+    txns += [(p.date.isoformat(), 1, payment_txn(p, by_number[p.invoice])) for p in payments]
+    txns.sort(key=lambda t: (t[0], t[1]))
+    accounts = sorted({f"Assets:Receivable:{account_part(r['client'])}" for r in records} |
+                      set(ACCOUNTS.values()) | {VAT, BANK})
+    head = ["; Exported by Billed: issued documents and payments. Check it with `bean-check <file>`.",
+            f"option \"title\" {_quote(title)}", f"option \"operating_currency\" {_quote(currency)}", ""]
+    start = txns[0][0] if txns else "2000-01-01"
+    head += [f"{start} open {a}" for a in accounts] + [""]
+    return "\n".join(head + ["\n".join(t[2]) + "\n" for t in txns])

@@ -1,0 +1,87 @@
+"""billed export: CSV tables and a beancount journal that bean-check accepts and that agrees with the aging."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from billed import api
+from tests.conftest import run, write
+from tests.test_payments import PROJECT
+
+BEAN_CHECK = str(Path(sys.executable).with_name("bean-check"))
+USD = PROJECT.replace("title: Website\n", "title: Website US\ncurrency: USD\n").replace("deposit: 2000.00\n", "")
+USD = USD.replace("    final: true\n", "")
+
+
+@pytest.fixture
+def books(repo) -> Path:
+    """Deposit, milestone, final with the deposit deducted, a credit note, a USD project, partial payments and
+    an overpayment: every kind of posting."""
+    root = repo({"projects/nordlicht/site.yaml": PROJECT, "projects/nordlicht/us.yaml": USD})
+    assert run(root, "issue", "--date", "2026-02-10", "--no-pdf").code == 0
+    write(root, {"projects/nordlicht/us.yaml": USD.replace("amount: 6000.00", "amount: 5000.00").replace(
+        "total: 10000.00\n", "")})
+    assert run(root, "issue", "--date", "2026-02-11", "--no-pdf").code == 0
+    for number, amount, day in (("INV-2026-0001", "2380.00", "2026-02-12"), ("INV-2026-0002", "1000.00", "2026-02-13"),
+                                ("INV-2026-0004", "5000.00", "2026-02-14"), ("INV-2026-0003", "5000.00", "2026-02-15")):
+        assert run(root, "pay", number, amount, "--date", day).code == 0, number
+    return root
+
+
+def test_csv_documents_and_payments(books, tmp_path):
+    result = run(books, "export", "--format", "csv", "--date", "2026-03-01", "--out", str(tmp_path / "out"))
+    assert result.code == 0, result.err
+    docs = list(csv.DictReader((tmp_path / "out/documents.csv").open()))
+    pays = list(csv.DictReader((tmp_path / "out/payments.csv").open()))
+    assert [d["number"] for d in docs] == ["INV-2026-0001", "INV-2026-0002", "INV-2026-0003", "INV-2026-0004",
+                                           "INV-2026-0005", "CN-2026-0001"]
+    by = {d["number"]: d for d in docs}
+    assert (by["INV-2026-0003"]["total"], by["INV-2026-0003"]["prepaid"]) == ("4760.00", "INV-2026-0001")
+    assert (by["CN-2026-0001"]["total"], by["CN-2026-0001"]["corrects"]) == ("-1190.00", "INV-2026-0005")
+    assert (by["INV-2026-0003"]["state"], by["INV-2026-0003"]["balance"]) == ("paid", "-240.00")
+    assert by["INV-2026-0004"]["currency"] == "USD"
+    assert [(p["date"], p["invoice"], p["amount"], p["currency"]) for p in pays][-2:] == [
+        ("2026-02-14", "INV-2026-0004", "5000.00", "USD"), ("2026-02-15", "INV-2026-0003", "5000.00", "EUR")]
+    # --stdout prints one table; --date leaves out what came later
+    early = run(books, "export", "--format", "csv", "--what", "payments", "--stdout", "--date", "2026-02-12")
+    assert [r["invoice"] for r in csv.DictReader(io.StringIO(early.out))] == ["INV-2026-0001"]
+
+
+def test_beancount_passes_bean_check_and_matches_the_aging(books, tmp_path):
+    result = run(books, "export", "--format", "beancount", "--date", "2026-03-01", "--out", str(tmp_path))
+    assert result.code == 0, result.err
+    journal = tmp_path / "billed.beancount"
+    check = subprocess.run([BEAN_CHECK, str(journal)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    from beancount import loader
+    from beancount.core import realization
+
+    entries, errors, _ = loader.load_file(str(journal))
+    assert errors == []
+    real = realization.realize(entries)
+    owed = {(pos.units.currency): pos.units.number for pos in
+            realization.get(real, "Assets:Receivable:Nordlicht").balance}
+    states = api.document_states(api.load(books), dt.date(2026, 3, 1))
+    for cur in ("EUR", "USD"):
+        assert owed[cur] == sum((s.balance for s in states if s.currency == cur), Decimal(0))
+    advances = realization.get(real, "Liabilities:Advances").balance
+    assert advances.is_empty()  # the deposit was deducted on the final invoice: no advance left
+    vat = {p.units.currency: p.units.number for p in realization.get(real, "Liabilities:VAT").balance}
+    assert vat["EUR"] == Decimal("-1900.00")  # 19% of the 10000.00 EUR contract, deposit included once
+    bank = {p.units.currency: p.units.number for p in realization.get(real, "Assets:Bank").balance}
+    assert bank == {"EUR": Decimal("8380.00"), "USD": Decimal("5000.00")}
+
+
+def test_export_help_and_bad_repo(books):
+    assert "bean-check" in run(books, "export", "--help").out
+    write(books, {"payments/2026.yaml": "- invoice: NOPE\n  amount: 1\n  date: 2026-02-01\n"})
+    result = run(books, "export", "--format", "csv", "--stdout")
+    assert result.code == 1 and "[E070]" in result.err
