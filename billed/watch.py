@@ -91,14 +91,14 @@ def watch(root: Path, on: dt.date | None, echo: Callable[[str], None], delay: fl
             for line in check_once(root, on or dt.date.today(), preview):
                 echo(line)
 
-    run()
     observer = Observer()
     handler = Debouncer(root, run, delay)
     observer.schedule(handler, str(root), recursive=False)  # billed.yaml; not .git/ or .venv/ below it
     for folder in RELEVANT_DIRS:
         if (root / folder).is_dir():
             observer.schedule(handler, str(root / folder), recursive=True)
-    observer.start()
+    observer.start()  # before the first check, so a save made while it runs is not missed
+    run()
     stop = stop or threading.Event()
     try:
         while not stop.wait(0.5):
