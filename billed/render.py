@@ -23,12 +23,13 @@ from babel.dates import format_date
 from billed import money
 
 TITLES = {"380": "Invoice", "381": "Credit note", "386": "Prepayment invoice", "384": "Corrective invoice"}
+LOGOS = ("logo.svg", "logo.png")  # drop one into templates/ and it is printed above the seller
 EPOCH = "1577836800"  # 2020-01-01: any fixed value makes weasyprint's font subsets reproducible
 
 
 def title(doc: dict[str, Any]) -> str:
-    if doc["type_code"] == "380" and doc["kind"] == "final":
-        return "Final invoice"
+    if doc["kind"] == "final":
+        return "Final invoice" if doc["type_code"] == "380" else "Final credit note"
     if doc["kind"] == "supplementary":
         return "Supplementary invoice"
     return TITLES[doc["type_code"]]
@@ -73,7 +74,8 @@ def _country(ctx: Any, code: str) -> str:
 
 def render_html(doc: dict[str, Any], templates: Path, extra: dict[str, Any] | None = None) -> str:
     env = environment(templates)
-    context = {"doc": doc, "title": title(doc), "qr": None, **(extra or {})}
+    logo = next((name for name in LOGOS if (templates / name).is_file()), None)
+    context = {"doc": doc, "title": title(doc), "qr": None, "logo": logo, **(extra or {})}
     return env.get_template("invoice.html.j2").render(**context)
 
 

@@ -198,3 +198,16 @@ def test_markup_in_client_and_milestone_text_is_escaped_and_harmless(repo, serve
     text = pdf_text(pdf)
     assert "<script>alert(1)</script>" in text and "{{ 7*7 }}" in text  # shown as text, never run
     assert io.BytesIO(pdf.read_bytes()).read(4) == b"%PDF"
+
+
+def test_a_logo_in_templates_is_printed(repo):
+    from PIL import Image
+
+    root = repo({"projects/nordlicht/site.yaml": SITE})
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 20), (11, 110, 79)).save(buffer, "PNG")
+    (root / "templates/logo.png").write_bytes(buffer.getvalue())
+    assert run(root, "issue", "--date", "2026-02-10").code == 0
+    assert '<img class="logo" src="logo.png"' in (root / "invoices/2026/INV-2026-0001.html").read_text()
+    images = PdfReader(root / "invoices/2026/INV-2026-0001.pdf").pages[0].images
+    assert (40, 20) in [image.image.size for image in images]
