@@ -380,3 +380,11 @@ def export(state: State, fmt: str, on: dt.date) -> dict[str, str]:
     settings = state.repo.settings
     return {"billed.beancount": export_mod.beancount(records, paid, f"Billed: {settings.seller.name}",
                                                      settings.currency)}
+
+
+def receivables(state: State, on: dt.date) -> list[dict[str, Any]]:
+    """Per client and currency on `on`: paid, outstanding, overdue and credit (gross, as invoiced)."""
+    sums = payments_mod.totals(document_states(state, on), by="client")
+    return [{"client": client, "currency": cur, **{k: money.plain(v[k], cur) for k in
+                                                   ("paid", "outstanding", "overdue", "credit")}}
+            for (client, cur), v in sorted(sums.items())]

@@ -80,6 +80,9 @@ def test_overpayment_is_a_credit_balance(issued):
     status = {r["project"]: r for r in api.status(api.load(issued), on=dt.date(2026, 1, 21))}
     assert status["nordlicht/site"]["credit"] == "120.00"
     assert status["nordlicht/site"]["paid"] == "2500.00"
+    text = run(issued, "status", "--date", "2026-01-21").out
+    assert "Receivables per client" in text
+    assert "nordlicht  EUR  €2,500.00    €4,760.00    €0.00  €120.00" in text
 
 
 def test_overdue_after_due_date_and_states_per_day(issued):

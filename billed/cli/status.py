@@ -44,6 +44,12 @@ def status(project: str | None, repo: Path | None, on: Any, as_json: bool) -> No
                 m(r["invoiced"], r["currency"]), m(r["remaining"], r["currency"]), bar(Decimal(r["progress"]))]
                for r in rows]
     click.echo(table(summary, ["project", "cur", "total", "done", "invoiced", "remaining", "progress"], {2, 3, 4, 5}))
+    owed = api.receivables(state, day(on)) if not project else []
+    if owed:
+        click.echo("\nReceivables per client (with VAT; `billed aging` for the detail):")
+        click.echo(table([[o["client"], o["currency"], *(m(o[k], o["currency"]) for k in
+                                                         ("paid", "outstanding", "overdue", "credit"))]
+                          for o in owed], ["client", "cur", "paid", "outstanding", "overdue", "credit"], {2, 3, 4, 5}))
     for r in rows:
         click.echo(f"\n{r['project']}: {r['title']}")
         if Decimal(r["deposit"]):
