@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from _dashboard import DAY, MARKER, OTHER_CLIENT_WORDS, example_repo
-from conftest import TOOLKIT
+from conftest import BILLED, TOOLKIT
 
 from billed import access
 
@@ -148,3 +148,22 @@ def test_missing_or_wrong_token_shows_nothing_private(site, page, query: str) ->
         assert word not in text, word
     if query == "":
         screenshot(page, "dashboard-ask-for-link.png")
+
+
+def test_billed_dashboard_command_serves_this_repo(page, tmp_path: Path) -> None:
+    """`billed dashboard` from inside a repo: the owner view of the repo it was started in."""
+    repo = example_repo(tmp_path / "repo", pdf=False)
+    port = free_port()
+    env = {**os.environ, "BILLED_DATE": DAY, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    for name in ("BILLED_REPO", "BILLED_MODE", "BILLED_OWNER_SECRET"):
+        env.pop(name, None)
+    proc = subprocess.Popen([BILLED, "dashboard", "--port", str(port), "--", "--server.headless", "true",
+                             "--server.address", "127.0.0.1"], cwd=repo / "projects", env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_healthy(proc, url)
+        assert "£48,000.00" in open_app(page, url, "£48,000.00")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -59,10 +58,8 @@ def dashboard(repo: Path | None, port: int | None, client_mode: bool, streamlit_
     if port:
         cmd += ["--server.port", str(port)]
     cmd += list(streamlit_args)
-    try:
-        sys.exit(subprocess.call(cmd, env=env))
-    except KeyboardInterrupt:
-        sys.exit(130)
+    sys.stdout.flush()
+    os.execve(sys.executable, cmd, env)  # become Streamlit: Ctrl-C and signals reach it directly, no orphan
 
 
 COMMANDS = [watch, dashboard]
