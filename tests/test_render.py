@@ -211,3 +211,8 @@ def test_a_logo_in_templates_is_printed(repo):
     assert '<img class="logo" src="logo.png"' in (root / "invoices/2026/INV-2026-0001.html").read_text()
     images = PdfReader(root / "invoices/2026/INV-2026-0001.pdf").pages[0].images
     assert (40, 20) in [image.image.size for image in images]
+
+
+def test_the_issued_html_carries_its_styles_so_it_opens_from_invoices(issued):
+    html = (issued / "invoices/2026/INV-2026-0001.html").read_text(encoding="utf-8")
+    assert "<style>" in html and ".totals" in html and 'rel="stylesheet"' not in html
