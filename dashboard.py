@@ -249,11 +249,11 @@ def owner_projects(root: Path, board: views.Board) -> None:
     st.markdown("#### Scope history")
     history = views.project_history(root, project.key)
     if history is None:
-        st.caption("Scope history needs `billed history` (git), which this version of Billed does not have.")
+        st.caption("No git history to read (the scope history comes from the repo's commits).")
     elif not history:
         st.caption("No recorded scope changes.")
     else:
-        st.table(history)
+        table(views.history_rows(board, history))
     st.markdown("#### Invoices")
     invoices_table(board, views.filter_invoices(board, project=project.key), "project")
 

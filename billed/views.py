@@ -340,14 +340,52 @@ def board_lanes(project: ProjectView) -> dict[str, list[MilestoneView]]:
 
 
 def project_history(root: Path, key: str) -> list[dict[str, Any]] | None:
-    """Scope changes from git (api.history), or None while this version of Billed has no history."""
+    """Scope changes from git (api.history), oldest first; None when the repo has no git history to read."""
+    root = Path(root).resolve()
+    return _history(root, key, _git_stamp(root))
+
+
+def _git_stamp(root: Path) -> tuple[int, int] | None:
+    """Changes with every commit, checkout or reset (git appends to logs/HEAD), for the price of one stat."""
+    try:
+        st = (root / ".git" / "logs" / "HEAD").stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+@functools.lru_cache(maxsize=256)
+def _history(root: Path, key: str, stamp: tuple[int, int] | None) -> list[dict[str, Any]] | None:
     history: Callable[..., Any] | None = getattr(api, "history", None)
-    if history is None:
+    if history is None or stamp is None:
         return None
     try:
         return list(history(root, key))
-    except Exception:  # noqa: BLE001 - a repo without git history must not take the dashboard down
+    except Exception:  # noqa: BLE001 - a broken or shallow git history must not take the dashboard down
         return None
+
+
+def _change_text(change: dict[str, Any]) -> str:
+    kind = change.get("change")
+    if kind in ("amount", "status"):
+        return f"{change['milestone']}: {kind} {change.get('before')} → {change.get('after')}"
+    return f"{change.get('milestone')} {kind} ({change.get('amount', '')})".replace(" ()", "")
+
+
+def history_rows(board: Board, entries: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One row per commit that changed the scope: when, who, what, and the total before and after."""
+    rows = []
+    for e in reversed(entries):  # newest first, as people read a history
+        cur = e.get("currency") or ""
+
+        def total(value: str | None, cur: str = cur) -> str:
+            return board.fmt(Decimal(value), cur) if value is not None and cur else "—"
+
+        rows.append({"date": str(e.get("date", ""))[:10], "author": e.get("author", ""),
+                     "commit": e.get("short", ""), "message": e.get("subject", ""),
+                     "changes": "; ".join(_change_text(c) for c in e.get("changes") or []) or (e.get("note") or ""),
+                     "total before": total(e.get("total_before")), "total after": total(e.get("total_after"))})
+    return rows
 
 
 # --- cached loading ----------------------------------------------------------------------------------------------
@@ -391,3 +429,4 @@ def load(root: Path, on: dt.date | None = None, client: str | None = None) -> Bo
 def cache_clear() -> None:
     _state.cache_clear()
     _board.cache_clear()
+    _history.cache_clear()

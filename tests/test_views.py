@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
 import time
 from decimal import Decimal as D
 from pathlib import Path
@@ -163,3 +164,25 @@ def test_generated_thousand_project_repo_builds_in_seconds(tmp_path: Path) -> No
     warm = time.perf_counter() - start
     print(f"1,000 projects: cold build {cold:.2f}s, cached rerun {warm:.3f}s")
     assert cold < 20 and warm < 0.5
+
+
+def git(root: Path, *args: str, author: str = "Ann Owner") -> None:
+    subprocess.run(["git", "-c", f"user.name={author}", "-c", "user.email=a@example.com", *args], cwd=root,
+                   check=True, capture_output=True)
+
+
+def test_scope_history_from_git(tmp_path: Path) -> None:
+    root = example_repo(tmp_path / "repo", pdf=False)
+    assert views.project_history(root, "nordlicht/brand-refresh") is None  # not a git repo yet
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "Start")
+    path = root / "projects/nordlicht/brand-refresh.yaml"
+    path.write_text(path.read_text().replace("amount: 1999.99", "amount: 2999.99"))
+    git(root, "commit", "-qam", "Templates got bigger", author="Bea Builder")
+    board = views.load(root, ON)
+    rows = views.history_rows(board, views.project_history(root, "nordlicht/brand-refresh"))
+    assert [r["author"] for r in rows] == ["Bea Builder", "Ann Owner"]  # newest first
+    assert rows[0]["changes"] == "templates: amount 1999.99 → 2999.99"
+    assert (rows[0]["total before"], rows[0]["total after"]) == ("€8,999.99", "€9,999.99")
+    assert rows[0]["message"] == "Templates got bigger" and len(rows[0]["commit"]) == 7
