@@ -90,9 +90,21 @@ def load_repo(root: Path) -> tuple[Repo, list[Finding]]:
     return repo, sorted(set(out))
 
 
+def _nested(folder: Path) -> list[Finding]:
+    """YAML files in sub-folders of a client folder would silently never be billed: say so."""
+    out = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.suffix not in (".yaml", ".yml")
+                      and not p.name.startswith(".")):
+        for path in sorted(sub.rglob("*.y*ml")):
+            out.append(Finding(shown(path), 1, 1, "E040", "project file is in a sub-folder of a client folder",
+                               f"move it to {shown(folder)}/: projects are read only from there"))
+    return out
+
+
 def _load_client(repo: Repo, folder: Path, out: list[Finding]) -> None:
     cid = folder.name
     files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith("."))
+    out.extend(_nested(folder))
     client_file = folder / "client.yaml"
     if not checks.NAME.match(cid):
         out.append(Finding(shown(folder), 1, 1, "E041", f"client folder name '{cid}' is not allowed",
