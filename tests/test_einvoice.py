@@ -174,3 +174,13 @@ def test_without_einvoice_the_pdf_has_no_xml(repo):
     assert run(root, "issue", "--date", "2026-01-20").code == 0
     reader = PdfReader(io.BytesIO((root / "invoices/2026/INV-2026-0001.pdf").read_bytes()))
     assert not reader.attachments
+
+
+def test_render_later_embeds_too(repo):
+    root = repo({"billed.yaml": EINVOICE, "projects/nordlicht/site.yaml": PROJECT.replace(
+        "deposit: 2000.00\n", "").replace("total: 10000.00\n", "").replace("    final: true\n", "")})
+    assert run(root, "issue", "--date", "2026-01-20", "--no-pdf").code == 0
+    assert run(root, "render").code == 0
+    xml = embedded(root, "INV-2026-0001")
+    facturx.xml_check_xsd(xml, flavor="factur-x", level="en16931")
+    assert text(xml, "//rsm:ExchangedDocument/ram:ID") == ["INV-2026-0001"]
