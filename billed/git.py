@@ -158,7 +158,7 @@ def _refs(record: dict[str, Any]) -> str:
     return ", ".join(line["ref"] for line in record.get("lines", []) if line.get("role") in ("charge", "deposit"))
 
 
-def document_paths(root: Path, records: Sequence[dict[str, Any]]) -> list[str]:
+def document_paths(records: Sequence[dict[str, Any]]) -> list[str]:
     """The files of each record, relative to `root`: the record itself and every rendering it hashes."""
     paths = []
     for r in records:
@@ -189,7 +189,7 @@ def publish(root: Path, issue: Issuer, *, push_to: str | None = None, branch: st
     if unclean := dirty(root):
         raise GitError(f"uncommitted changes in {', '.join(unclean[:5])}; commit them first (an invoice must come "
                        "from a committed state)")
-    branch = branch or current_branch(root)
+    branch = branch or (current_branch(root) if push_to else None)
     result = Published(branch=branch)
     for attempt in range(retries + 1):
         result.attempts = attempt + 1
@@ -205,11 +205,12 @@ def publish(root: Path, issue: Issuer, *, push_to: str | None = None, branch: st
             return result
         drop(root, result.commit)
         time.sleep(random.uniform(0, backoff * 2 ** attempt))
-    raise GitError(f"gave up after {retries + 1} attempts: {push_to}/{branch} kept moving; run again later")
+    raise GitError(f"gave up after {retries + 1} attempts: {push_to}/{branch} kept moving; nothing was pushed, "
+                   "run again later (a rerun issues only what is still due)")
 
 
 def _commit_written(root: Path, written: list[dict[str, Any]]) -> str:
-    paths = document_paths(root, written)
+    paths = document_paths(written)
     try:
         return commit(root, paths, message(written))
     except GitError:
