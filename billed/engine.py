@@ -175,8 +175,7 @@ class Planner:
             "seller": party(s.seller), "buyer": party(c), "lines": lines, "taxes": taxes,
             "net": money.plain(net, p.currency), "tax": money.plain(tax, p.currency),
             "total": money.plain(total, p.currency), "prepaid": prepaid or [], "corrects": corrects,
-            "tax_note": REVERSE_CHARGE if client.tax == "reverse_charge" else (
-                (client.tax_note or "Exempt from VAT.") if client.tax == "exempt" else None),
+            "tax_note": tax_note(client, taxes),
             "bank": bank(s) if not credit else None, "payment_terms": terms,
             "pay_link": None if credit or not s.pay_link else s.pay_link.format(
                 number=quote(number), amount=money.plain(total, p.currency), currency=p.currency,
@@ -191,6 +190,17 @@ class Planner:
             return None
         m = next((p.milestone(x["ref"]) for x in lines if x["role"] == "charge"), None)
         return self.source(p, m) if m else None
+
+
+def tax_note(client: Client, taxes: list[dict[str, str]]) -> str | None:
+    """Why no VAT is charged, printed on the document: every 0% needs a reason (VAT directive art. 226 (11))."""
+    if client.tax == "reverse_charge":
+        return REVERSE_CHARGE
+    if client.tax == "exempt":
+        return client.tax_note or "Exempt from VAT."
+    if any(t["category"] == "Z" for t in taxes):
+        return client.tax_note or "Zero-rated supply: VAT at 0%."
+    return None
 
 
 def rate_text(rate: Decimal) -> str:

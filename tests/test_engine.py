@@ -313,3 +313,10 @@ def test_tax_is_rounded_once_per_rate_and_a_deducted_deposit_nets_its_vat():
         {"rate": "7", "category": "S", "net": "10.00", "tax": "0.70"},
         {"rate": "19", "category": "S", "net": "0.08", "tax": "0.02"},  # 0.0152 once, not 0.01 + 0.01 - 0.00
     ]
+
+
+def test_a_zero_rate_for_a_standard_client_still_says_why(repo):
+    root = repo({"projects/nordlicht/site.yaml": SCOPE.replace("title: Site", "title: Site\ntax_rate: 0")})
+    docs = issue(root, "2026-02-10")
+    assert {d["taxes"][0]["category"] for d in docs} == {"Z"} and {d["tax"] for d in docs} == {"0.00"}
+    assert all(d["tax_note"] == "Zero-rated supply: VAT at 0%." for d in docs)
