@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import traceback
 from pathlib import Path
 
 import streamlit as st
@@ -303,7 +304,11 @@ def main() -> None:
     st.set_page_config(page_title="Billed", page_icon="🧾", layout="wide")
     root = repo_root()
     if (setting("BILLED_MODE") or "").lower() == "client":
-        client_page(root)  # the owner view is not reachable from here, whatever the URL says
+        try:
+            client_page(root)  # the owner view is not reachable from here, whatever the URL says
+        except Exception:  # noqa: BLE001 - a traceback on a client's screen could show other clients' data
+            traceback.print_exc()
+            st.error("This page cannot be shown right now. Please try again later.")
     elif owner_allowed():
         owner_page(root)
 

@@ -138,3 +138,16 @@ def test_owner_secret_guards_the_owner_view(app) -> None:
     at.text_input[0].input("correct horse battery").run()
     assert not at.exception
     assert "£48,000.00" in [m.value for m in at.metric]
+
+
+def test_a_failure_in_the_client_view_shows_no_details(app, tmp_path: Path) -> None:
+    """Any exception while drawing a client's page becomes a generic message: a traceback could show data."""
+    repo = example_repo(tmp_path / "repo", pdf=False)
+    html = repo / "invoices/2026/INV-2026-0003.html"
+    html.unlink()
+    html.mkdir()  # reading it for the download button fails
+    token = access.grant(repo, "acme")
+    at = app(token, BILLED_MODE="client", BILLED_REPO=str(repo))
+    assert not at.exception
+    assert [e.value for e in at.error] == ["This page cannot be shown right now. Please try again later."]
+    assert "IsADirectoryError" not in page_text(at) and "Traceback" not in page_text(at)
