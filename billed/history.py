@@ -78,14 +78,16 @@ def _blobs(root: Path, specs: list[str]) -> dict[str, str]:
     return found
 
 
-def _raw_statuses(text: str | None) -> dict[str, str]:
-    """Milestone id -> status straight from the YAML: provenance needs no amounts, so no model is built."""
-    if not text:
+def _raw_statuses(text: str | None) -> dict[str, str] | None:
+    """Milestone id -> status straight from the YAML (provenance needs no amounts, so no model is built);
+    None when that version is not readable YAML, so a broken commit in between does not reset anything."""
+    if text is None:
         return {}
     data = load_text(text, "history").data
     items = data.get("milestones") if isinstance(data, dict) else None
-    return {str(m["id"]): str(m.get("status", "planned")) for m in items or []
-            if isinstance(m, dict) and "id" in m}
+    if not isinstance(items, list):
+        return None
+    return {str(m["id"]): str(m.get("status", "planned")) for m in items if isinstance(m, dict) and "id" in m}
 
 
 def done_commits(root: Path, path: str) -> dict[str, dict[str, str]]:
@@ -94,6 +96,8 @@ def done_commits(root: Path, path: str) -> dict[str, dict[str, str]]:
     before: dict[str, str] = {}
     for v in versions(root, path):
         now = _raw_statuses(v.text)
+        if now is None:
+            continue
         for mid, status in now.items():
             if status == "done" and before.get(mid) != "done":
                 became[mid] = {"commit": v.commit, "author": v.author, "email": v.email, "date": v.date,

@@ -66,6 +66,12 @@ def test_provenance_is_the_latest_move_to_done(sandbox: tuple[Path, Path]) -> No
     commit_all(work, "Layout reopened")
     set_status(work, "layout", "done")
     again = commit_all(work, "Layout done for real", GIT_AUTHOR_NAME="Otto")
+    path = work / "projects/nordlicht/annual-report.yaml"
+    good = path.read_text()
+    path.write_text("title: [broken\n")
+    commit_all(work, "Broken YAML")
+    path.write_text(good)
+    commit_all(work, "Fix the YAML")  # a broken version in between does not make layout newly done
     assert issue(work, "--commit").code == 0
     record = json.loads((work / "invoices/2026/INV-2026-0002.json").read_text())
     assert (record["source"]["commit"], record["source"]["author"]) == (again, "Otto")
