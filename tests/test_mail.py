@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import io
 import json
+import shutil
 import socket
 from email import policy
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 
-from tests.conftest import SETTINGS, run, run_process, snapshot
+from tests.conftest import SETTINGS, make_repo, run, run_process, snapshot
 from tests.test_payments import PROJECT
 
 
@@ -48,13 +49,20 @@ def smtp(monkeypatch):
     controller.stop()
 
 
-@pytest.fixture
-def issued(repo) -> Path:
+@pytest.fixture(scope="module")
+def issued_once(tmp_path_factory) -> Path:
     settings = SETTINGS + "reminders:\n  interval: 10\n  text: We kindly ask you to settle this invoice.\n"
     project = PROJECT.replace("    status: done\n    done: 2026-02-10\n", "    status: in_progress\n")
-    root = repo({"billed.yaml": settings, "projects/nordlicht/site.yaml": project})
+    root = make_repo(tmp_path_factory.mktemp("mail") / "repo",
+                     {"billed.yaml": settings, "projects/nordlicht/site.yaml": project})
     assert run(root, "issue", "--date", "2026-01-20").code == 0  # INV-2026-0001 deposit, INV-2026-0002 design
     return root
+
+
+@pytest.fixture
+def issued(issued_once, tmp_path) -> Path:
+    """A fresh copy per test of the repo issued once (rendering PDFs is the slow part)."""
+    return Path(shutil.copytree(issued_once, tmp_path / "repo"))
 
 
 def test_send_delivers_each_document_once(issued, smtp):
