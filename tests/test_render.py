@@ -47,6 +47,9 @@ def test_the_pdf_reads_back_with_number_buyer_and_total(issued):
     text = pdf_text(issued / "invoices/2026/INV-2026-0001.pdf")
     for expected in ("INV-2026-0001", "Nordlicht Verlag GmbH", "€1,469.13", "Design and prototype", "€234.57"):
         assert expected in text, expected
+    meta = PdfReader(issued / "invoices/2026/INV-2026-0001.pdf").metadata
+    assert (meta["/Title"], meta["/Author"], meta["/CreationDate"]) == ("Invoice INV-2026-0001", "Studio Nord GmbH",
+                                                                        "D:20260210")  # from the record, not the clock
 
 
 def test_the_invoice_carries_what_the_vat_directive_requires(issued):
