@@ -225,11 +225,9 @@ def atomic_write(path: Path, data: bytes, exclusive: bool = False) -> None:
         os.fsync(handle.fileno())
     if exclusive:
         try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise BilledError(f"{_shown(path)} already exists: an issued record is never overwritten") from None
+            _link_new(tmp, path)
         finally:
-            tmp.unlink()
+            tmp.unlink(missing_ok=True)
     else:
         os.replace(tmp, path)
     dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -238,6 +236,18 @@ def atomic_write(path: Path, data: bytes, exclusive: bool = False) -> None:
     finally:
         os.close(dir_fd)
     _fault_point()
+
+
+def _link_new(tmp: Path, path: Path) -> None:
+    """Put `tmp` in place as `path` only if `path` does not exist (atomically where hard links work)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise BilledError(f"{_shown(path)} already exists: an issued record is never overwritten") from None
+    except OSError:  # a filesystem without hard links: check, then rename (we hold the issuing lock)
+        if path.exists():
+            raise BilledError(f"{_shown(path)} already exists: an issued record is never overwritten") from None
+        os.replace(tmp, path)
 
 
 def safe_target(invoices: Path, year: int, number: str, suffix: str) -> Path:
