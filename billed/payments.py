@@ -31,7 +31,7 @@ FOLDER = "payments"
 HEADER = ("# Payments received. Append-only: `billed pay NUMBER AMOUNT` adds entries; correct a mistake with a new\n"
           "# entry rather than an edit. Schema: schemas/payments.schema.json\n")
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
-_AMOUNT = re.compile(r"^[0-9]{1,13}(\.[0-9]{1,6})?$")
+_AMOUNT = re.compile(r"^-?[0-9]{1,13}(\.[0-9]{1,6})?$")  # a sign is let through so the rule can say why
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def _entry(doc: Doc, i: int, entry: dict[str, Any], by_number: dict[str, Record]
     amount = money.to_decimal(entry["amount"]) or money.ZERO
     if amount <= 0:
         bad.append(doc.finding((i, "amount"), "E070", f"amount {entry['amount']} must be more than zero",
-                               "a refund or a reversal is not a payment; leave the entry and ask your accountant"))
+                               "record money received as a positive amount (refunds to a client are not payments)"))
     elif amount >= money.MAX_AMOUNT:
         bad.append(doc.finding((i, "amount"), "E006", f"amount {entry['amount']} is out of range"))
     currency = rec["currency"] if rec is not None else entry.get("currency")

@@ -159,6 +159,7 @@ def test_pay_appends_without_rewriting(issued):
 @pytest.mark.parametrize(("args", "code", "text"), [
     (("INV-2026-0099", "10.00"), "E070", "no issued document INV-2026-0099"),
     (("INV-2026-0002", "0"), "E070", "must be more than zero"),
+    (("INV-2026-0002", "-5.00"), "E070", "amount -5.00 must be more than zero"),
     (("INV-2026-0002", "ten"), "E070", "is not an amount"),
     (("INV-2026-0002", "10.001"), "E021", "more decimals than EUR allows"),
     (("INV-2026-0002", "10.00", "--currency", "USD"), "E070", "is in EUR, not USD"),

@@ -13,7 +13,7 @@ from billed import api, money
 from billed.cli._common import date_option, day, emit_json, json_option, repo_option, report
 
 
-@click.command()
+@click.command(context_settings={"ignore_unknown_options": True})  # so `pay X -5` is refused as an amount
 @click.argument("number")
 @click.argument("amount")
 @date_option
