@@ -147,6 +147,10 @@ def test_a_template_cannot_pull_host_files_or_the_network_into_the_pdf(repo, tmp
     root = repo({"projects/nordlicht/site.yaml": SITE})
     templates = root / "templates"
     (templates / "inside.txt").write_text("harmless inside file", encoding="utf-8")
+    (templates / "evil.svg").write_text(  # a logo can reach out too: SVG resources go through the same fetcher
+        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="10" height="10">'
+        f'<image href="http://127.0.0.1:{server}/svg.png" width="5" height="5"/>'
+        f'<image xlink:href="file:///etc/passwd" width="5" height="5"/></svg>', encoding="utf-8")
     (templates / "link.txt").symlink_to(secret)
     shutil.copy(secret, root / "secret.txt")  # reachable as ../secret.txt from templates/
     evil = (f'<link rel="attachment" href="/etc/passwd"><link rel="attachment" href="file:///etc/passwd">'
@@ -154,7 +158,8 @@ def test_a_template_cannot_pull_host_files_or_the_network_into_the_pdf(repo, tmp
             f'<link rel="attachment" href="fonts/../../secret.txt">'
             f'<link rel="stylesheet" href="http://127.0.0.1:{server}/style.css">'
             f'<img src="file:///etc/passwd"><img src="http://127.0.0.1:{server}/x.png">'
-            f'<img src="../secret.txt"><link rel="attachment" href="inside.txt">')
+            f'<img src="../secret.txt"><img src="evil.svg"><object data="file:///etc/passwd"></object>'
+            f'<link rel="attachment" href="inside.txt">')
     page = templates / "invoice.html.j2"
     page.write_text(page.read_text(encoding="utf-8").replace("</body>", evil + "</body>"), encoding="utf-8")
     result = run(root, "issue", "--date", "2026-02-10")
