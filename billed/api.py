@@ -328,13 +328,10 @@ def send(root: Path | None, numbers: list[str] | None, on: dt.date, dry_run: boo
     if not state.ok:
         return [], state.findings
     root = state.repo.root
-    done = mail_mod.sent_numbers(mail_mod.read_log(root))
-    todo = [r for r in _pick(state, numbers, on) if resend or r.number not in done]
+    todo = mail_mod.unsent(_pick(state, numbers, on), mail_mod.read_log(root), resend)
     smtp = None if dry_run or not todo else mail_mod.smtp_from_env()
-    sender = _sender(state, smtp)
-    items = ((r, mail_mod.compose(r, root / "templates", "email.txt.j2", sender), {"kind": "document"})
-             for r in todo)
-    return mail_mod.deliver(root, items, smtp, on), []
+    messages = mail_mod.documents(todo, root / "templates", _sender(state, smtp))
+    return mail_mod.deliver(root, messages, smtp, on), []
 
 
 def remind(root: Path | None, on: dt.date, dry_run: bool = False) -> tuple[list[dict[str, Any]], list[Finding]]:
@@ -343,25 +340,12 @@ def remind(root: Path | None, on: dt.date, dry_run: bool = False) -> tuple[list[
     if not state.ok:
         return [], state.findings
     root, settings = state.repo.root, state.repo.settings
-    log = mail_mod.read_log(root)
-    due = []
-    for row in document_states(state, on):
-        last = mail_mod.last_reminder(log, row.number)
-        if row.state == "overdue" and (last is None or (on - last).days >= settings.reminder_interval):
-            due.append(row)
+    due = mail_mod.due_reminders(document_states(state, on), mail_mod.read_log(root), on,
+                                 settings.reminder_interval)
     smtp = None if dry_run or not due else mail_mod.smtp_from_env()
-    sender = _sender(state, smtp)
-    by_number = state.ledger.by_number
-
-    def items() -> Any:
-        for row in due:
-            context = {"state": row.as_json(), "partly": row.paid > 0 or row.credited > 0,
-                       "text": settings.reminder_text}
-            msg = mail_mod.compose(by_number[row.number], root / "templates", "reminder.txt.j2", sender, context)
-            yield by_number[row.number], msg, {"kind": "reminder", "balance": row.as_json()["balance"],
-                                               "days_overdue": row.days_overdue}
-
-    return mail_mod.deliver(root, items(), smtp, on), []
+    messages = mail_mod.reminders(due, state.ledger.by_number, root / "templates", _sender(state, smtp),
+                                  settings.reminder_text)
+    return mail_mod.deliver(root, messages, smtp, on), []
 
 
 # --- accounting exports (billed/export.py) ---------------------------------------------------------------------

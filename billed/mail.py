@@ -31,11 +31,13 @@ from babel.dates import format_date
 from billed import money
 from billed.errors import BilledError
 from billed.ledger import Record
+from billed.payments import DocState
 from billed.render import title
 
 LOG = Path("mail") / "sent.log"
 TOOLKIT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+Message = tuple[Record, EmailMessage, dict[str, Any]]  # the document, its email, what the log adds about it
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,21 @@ def last_reminder(log: list[dict[str, Any]], number: str) -> dt.date | None:
     return max(days, default=None)
 
 
+def unsent(recs: list[Record], log: list[dict[str, Any]], resend: bool) -> list[Record]:
+    done = sent_numbers(log)
+    return [r for r in recs if resend or r.number not in done]
+
+
+def due_reminders(rows: list[DocState], log: list[dict[str, Any]], on: dt.date, interval: int) -> list[DocState]:
+    """Overdue documents whose last reminder (if any) is at least `interval` days before `on`."""
+    due = []
+    for row in rows:
+        last = last_reminder(log, row.number)
+        if row.state == "overdue" and (last is None or (on - last).days >= interval):
+            due.append(row)
+    return due
+
+
 # --- messages ------------------------------------------------------------------------------------------------
 
 
@@ -147,6 +164,21 @@ def compose(rec: Record, templates: Path, template: str, sender: str, context: d
     return msg
 
 
+def documents(recs: list[Record], templates: Path, sender: str) -> Iterator[Message]:
+    for rec in recs:
+        yield rec, compose(rec, templates, "email.txt.j2", sender), {"kind": "document"}
+
+
+def reminders(rows: list[DocState], by_number: dict[str, Record], templates: Path, sender: str,
+              text: str) -> Iterator[Message]:
+    for row in rows:
+        state = row.as_json()
+        context = {"state": state, "partly": row.paid > 0 or row.credited > 0, "text": text}
+        msg = compose(by_number[row.number], templates, "reminder.txt.j2", sender, context)
+        yield by_number[row.number], msg, {"kind": "reminder", "balance": state["balance"],
+                                           "days_overdue": row.days_overdue}
+
+
 @dataclass
 class Outbox:
     """A connection opened on the first message and reused: one login per run, not per document."""
@@ -181,7 +213,7 @@ class Outbox:
                 self.client.quit()
 
 
-def deliver(root: Path, items: Iterator[tuple[Record, EmailMessage, dict[str, Any]]], smtp: Smtp | None,
+def deliver(root: Path, items: Iterator[Message], smtp: Smtp | None,
             on: dt.date) -> list[dict[str, Any]]:
     """Send each message (or only list it when `smtp` is None, a dry run) and log each one the server took."""
     out = []
