@@ -150,7 +150,7 @@ def compose(rec: Record, templates: Path, template: str, sender: str, context: d
     if not head.startswith("Subject:"):
         raise BilledError(f"templates/{template} must start with a 'Subject: ...' line and a blank line")
     msg = EmailMessage()
-    msg["Subject"] = head.removeprefix("Subject:").strip()
+    msg["Subject"] = " ".join(head.removeprefix("Subject:").split())  # one line: no header injection
     msg["From"] = formataddr((doc["seller"]["name"], sender))
     msg["To"] = formataddr((doc["buyer"]["name"], doc["buyer"]["email"]))
     msg["Date"] = formatdate(localtime=True)
