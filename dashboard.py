@@ -90,8 +90,6 @@ def portfolio_section(board: views.Board) -> None:
     for totals in views.portfolio(board).values():
         st.subheader(totals.currency)
         totals_metrics(board, totals)
-    if not board.tracked:
-        st.caption("Payments are not tracked in this version of Billed: paid and outstanding show —.")
 
 
 def milestone_card(board: views.Board, project: views.ProjectView, m: views.MilestoneView) -> None:

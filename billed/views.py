@@ -16,7 +16,7 @@ import datetime as dt
 import functools
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -40,19 +40,18 @@ class Totals:
     done: Decimal = money.ZERO
     invoiced: Decimal = money.ZERO  # net, credit notes subtracted
     billed: Decimal = money.ZERO  # gross of the same documents
-    paid: Decimal | None = None  # gross; None while payments are not tracked
+    paid: Decimal = money.ZERO  # gross, from the payments ledger
     remaining: Decimal = money.ZERO  # contract - invoiced
 
     @property
-    def outstanding(self) -> Decimal | None:
-        return None if self.paid is None else self.billed - self.paid
+    def outstanding(self) -> Decimal:
+        return self.billed - self.paid
 
     def __add__(self, other: Totals) -> Totals:
         if other.currency != self.currency:
             raise ValueError(f"cannot add {other.currency} to {self.currency}")
-        paid = None if self.paid is None and other.paid is None else (self.paid or 0) + (other.paid or 0)
         return Totals(self.currency, self.contract + other.contract, self.done + other.done,
-                      self.invoiced + other.invoiced, self.billed + other.billed, paid,
+                      self.invoiced + other.invoiced, self.billed + other.billed, self.paid + other.paid,
                       self.remaining + other.remaining)
 
 
@@ -68,7 +67,7 @@ class InvoiceView:
     currency: str
     net: Decimal  # signed: negative for credit notes
     total: Decimal  # signed gross
-    state: str  # open, overdue, paid, partially paid, credited, ... (from payments when tracked)
+    state: str  # open, partially paid, overdue, paid, credited (api.document_states)
     paid: Decimal | None
     pdf: Path | None
     html: Path | None
@@ -118,7 +117,6 @@ class Board:
     payments: list[tuple[dt.date, str, Decimal, str]] = field(default_factory=list)  # date, currency, gross, number
     findings: list[str] = field(default_factory=list)  # owner only: problems in the repo, as file:line lines
     clients: dict[str, str] = field(default_factory=dict)  # id -> legal name
-    tracked: bool = False  # payments are known (the payments ledger exists in this version of Billed)
 
     def fmt(self, amount: Decimal | None, currency: str) -> str:
         return "—" if amount is None else _fmt(amount, currency, self.locale)
@@ -137,24 +135,12 @@ def _date(text: str | None) -> dt.date | None:
     return dt.date.fromisoformat(text) if text else None
 
 
-def _fallback_state(rec: Any, on: dt.date) -> str:
-    """Without a payments ledger Billed only knows whether a document is past its due date."""
-    if rec["series"] == "credit_note":
-        return "credit note"
-    due = _date(rec.get("due_date"))
-    return "overdue" if due and due < on else "open"
-
-
-def _payment_info(state: api.State, on: dt.date) -> tuple[dict[str, dict[str, Any]], list[tuple], bool]:
-    """Per document number its payment state and amount paid, and the dated payments (from api.document_states)."""
-    states: Callable[..., Any] | None = getattr(api, "document_states", None)
-    if states is None:
-        return {}, [], False
-    rows = states(state, on)
+def _payment_info(state: api.State, on: dt.date) -> tuple[dict[str, dict[str, Any]], list[tuple]]:
+    """Per document number its payment state and amount paid, and every dated payment (api.document_states)."""
+    rows = api.document_states(state, on)
     info = {r.number: {"state": r.state.replace("_", " "), "paid": r.paid if r.series == "invoice" else None}
             for r in rows}
-    payments = [(p.date, r.currency, p.amount, r.number) for r in rows for p in r.payments]
-    return info, sorted(payments), True
+    return info, sorted((p.date, r.currency, p.amount, r.number) for r in rows for p in r.payments)
 
 
 def _invoice(rec: Any, on: dt.date, pay: dict[str, Any] | None) -> InvoiceView:
@@ -165,7 +151,7 @@ def _invoice(rec: Any, on: dt.date, pay: dict[str, Any] | None) -> InvoiceView:
         project=f"{rec['client']}/{rec['project']}", project_title=rec.get("project_title", rec["project"]),
         issue_date=_date(rec["issue_date"]), due_date=_date(rec.get("due_date")), currency=rec["currency"],
         net=Decimal(rec["net"]) * rec.sign, total=Decimal(rec["total"]) * rec.sign,
-        state=(pay or {}).get("state") or _fallback_state(rec, on), paid=paid,
+        state=pay["state"] if pay else "not yet issued", paid=paid,
         pdf=pdf if pdf.exists() else None, html=html if html.exists() else None)
 
 
@@ -180,9 +166,9 @@ def _milestones(row: dict[str, Any], states: dict[str, str]) -> tuple[MilestoneV
     return tuple(out)
 
 
-def _project(row: dict[str, Any], mine: list[InvoiceView], client_name: str, p: Any, tracked: bool) -> ProjectView:
+def _project(row: dict[str, Any], mine: list[InvoiceView], client_name: str, p: Any) -> ProjectView:
     cur = row["currency"]
-    paid = sum((i.paid or money.ZERO for i in mine), money.ZERO) if tracked else None
+    paid = sum((i.paid or money.ZERO for i in mine), money.ZERO)
     totals = Totals(cur, Decimal(row["total"]), Decimal(row["done"]), Decimal(row["invoiced"]),
                     sum((i.total for i in mine), money.ZERO), paid, Decimal(row["remaining"]))
     return ProjectView(
@@ -223,7 +209,7 @@ def build(state: api.State, on: dt.date, client: str | None = None) -> Board:
     else:
         board.findings = [f.render() for f in state.findings]
     repo = state.repo
-    pay, board.payments, board.tracked = _payment_info(state, on)
+    pay, board.payments = _payment_info(state, on)
     board.invoices = sorted((_invoice(r, on, pay.get(r.number)) for r in state.ledger.records),
                             key=lambda i: (i.issue_date, i.number))
     board.clients = {cid: c.party.name for cid, c in sorted(repo.clients.items())}
@@ -233,7 +219,7 @@ def build(state: api.State, on: dt.date, client: str | None = None) -> Board:
     for row in api.status(state, on=on):
         key = row["project"]
         board.projects.append(_project(row, by_project[key], board.clients.get(row["client"], row["client"]),
-                                       repo.projects[key], board.tracked))
+                                       repo.projects[key]))
     return board
 
 
@@ -356,11 +342,10 @@ def _git_stamp(root: Path) -> tuple[int, int] | None:
 
 @functools.lru_cache(maxsize=256)
 def _history(root: Path, key: str, stamp: tuple[int, int] | None) -> list[dict[str, Any]] | None:
-    history: Callable[..., Any] | None = getattr(api, "history", None)
-    if history is None or stamp is None:
+    if stamp is None:
         return None
     try:
-        return list(history(root, key))
+        return api.history(root, key)
     except Exception:  # noqa: BLE001 - a broken or shallow git history must not take the dashboard down
         return None
 

@@ -114,7 +114,6 @@ def test_unknown_client_gets_an_empty_board(example: Path) -> None:
     assert board.projects == [] and board.invoices == [] and board.clients == {}
 
 
-@pytest.mark.skipif(not hasattr(api, "record_payment"), reason="payments are not in this version of Billed")
 def test_payments_show_as_paid_and_outstanding(tmp_path: Path) -> None:
     root = example_repo(tmp_path / "repo", pdf=False)
     _, problems = api.record_payment(root, "INV-2026-0002", "7200.00", dt.date(2026, 11, 28))
