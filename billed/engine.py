@@ -63,9 +63,12 @@ class Billed:
 
 
 def billed_state(records: list[Record]) -> dict[str, Billed]:
-    """Per project key, what has been billed so far."""
+    """Per project key, what has been billed so far. Records are taken in date order and, on one day, first bills
+    before the corrections of them (the two series have no common order of their own)."""
     state: dict[str, Billed] = defaultdict(Billed)
-    for rec in sorted(records, key=lambda r: (r["issue_date"], r["series"], r["year"], r["seq"])):
+    order = {"deposit": 0, "milestone": 0, "final": 0}
+    for rec in sorted(records, key=lambda r: (r["issue_date"], order.get(r["kind"], 1), r["series"], r["year"],
+                                              r["seq"])):
         state[f"{rec['client']}/{rec['project']}"].add(rec.data, rec.sign)
     return state
 

@@ -320,3 +320,13 @@ def test_a_zero_rate_for_a_standard_client_still_says_why(repo):
     docs = issue(root, "2026-02-10")
     assert {d["taxes"][0]["category"] for d in docs} == {"Z"} and {d["tax"] for d in docs} == {"0.00"}
     assert all(d["tax_note"] == "Zero-rated supply: VAT at 0%." for d in docs)
+
+
+def test_a_correction_issued_the_same_day_is_listed_after_the_invoice_it_corrects(repo):
+    root = repo({"projects/nordlicht/site.yaml": SCOPE})
+    a, _ = issue(root, "2026-02-10")
+    set_project(root, SCOPE.replace("1000.00", "900.00"))
+    [credit] = issue(root, "2026-02-10")
+    status = run(root, "status", "--json").json
+    [ms_a] = [m for p in status for m in p["milestones"] if m["id"] == "a"]
+    assert ms_a["documents"] == [a["number"], credit["number"]] and credit["corrects"] == a["number"]
