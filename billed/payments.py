@@ -10,7 +10,6 @@ correcting entry, not by editing history.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import os
 import re
@@ -22,7 +21,7 @@ from typing import Any
 
 from billed import money
 from billed.errors import Finding
-from billed.ledger import Ledger, Record
+from billed.ledger import Ledger, Record, locked
 from billed.load import Doc, load_file, load_text
 from billed.repo import shown
 from billed.schema import validate
@@ -192,8 +191,7 @@ def append(root: Path, ledger: Ledger, number: str, amount: str, day: dt.date, m
     path = root / FOLDER / f"{day.year}.yaml"
     where = shown(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(root / "invoices"):  # the issuing lock (already git-ignored): one writer per checkout
         old = path.read_bytes() if path.exists() else HEADER.encode("utf-8")
         sep = b"" if not old or old.endswith(b"\n") else b"\n"
         text = amount.strip()
