@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -341,3 +342,31 @@ def test_the_pre_commit_hook_runs_billed_check(bare: Path, tmp_path: Path) -> No
     (repo / "projects/nordlicht/annual-report.yaml").write_text("title: [broken\n")
     bad = subprocess.run(hook["entry"].split(), cwd=repo, env=env, capture_output=True, text=True)
     assert bad.returncode == 1 and "[E002]" in bad.stderr
+
+
+def test_the_template_itself_passes_its_pull_request_check(tmp_path: Path) -> None:
+    """Forked as it is, this repository's example billing files pass the PR check, and the summary lists the plan."""
+    seed = tmp_path / "fork"
+    seed.mkdir()
+    for name in ("billed.yaml", ".gitignore"):
+        (seed / name).write_bytes((TOOLKIT / name).read_bytes())
+    for folder in ("projects", "templates", ".github"):
+        shutil.copytree(TOOLKIT / folder, seed / folder)
+    git(seed, "init", "-q", "-b", "main")
+    commit_all(seed, "Fork of Billed")
+    bare = tmp_path / "fork.git"
+    git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
+
+    def describe(repo: Path) -> None:
+        path = repo / "projects/acme/robot-portal.yaml"
+        path.write_text(path.read_text(encoding="utf-8").replace("title: Robot fleet portal\n",
+                                                                 "title: Robot fleet portal (phase 1)\n"))
+
+    runner = pull_request(bare, tmp_path, "retitle", describe)
+    assert runner.run_job(CHECK, "check")
+    plan = subprocess.run([str(BIN / "billed"), "plan", "--json"], cwd=runner.workspace, capture_output=True,
+                          text=True, env={**os.environ, **GIT_ENV}, check=True)
+    numbers = [d["number"] for d in json.loads(plan.stdout)]
+    summary = runner.summary.read_text()
+    assert numbers and f"Merging this will issue {numbers[0]}, " in summary
+    assert all(f"| {n} |" in summary for n in numbers)
