@@ -17,8 +17,11 @@ from pathlib import Path
 
 import pytest
 from conftest import TOOLKIT, make_repo, run, run_process, snapshot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from billed.errors import CATALOGUE, Finding
+from billed.repo import load_repo
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
@@ -177,3 +180,41 @@ def test_errors_doc_lists_every_code_with_an_example() -> None:
     assert ERRORS_DOC.read_text(encoding="utf-8") == text, "regenerate with BILLED_UPDATE_CORPUS=1"
     for code in CATALOGUE:
         assert f"## {code}\n" in text
+
+
+EXAMPLE_FILES = ["billed.yaml"] + sorted(str(p.relative_to(TOOLKIT)) for p in (TOOLKIT / "projects").rglob("*.yaml"))
+TOKENS = [":", "- ", " ", "\n", "\t", "%", "'", '"', "[", "]", "{", "}", "&a ", "*a", "#", "~", "!!str ", "0", ".5",
+          "1e3", ".nan", "rest", "done", "true", "final: true", "status: done", "amount: 0", "deposit: 100%",
+          "2026-02-30", "id: x", "\x00", "\ufeff"]
+EDIT = st.tuples(st.floats(0, 1), st.sampled_from(["insert", "delete", "swap"]), st.sampled_from(TOKENS),
+                 st.integers(1, 30))
+
+
+def _mutate(text: str, edits: list[tuple[float, str, str, int]]) -> str:
+    for where, op, token, size in edits:
+        i = int(where * len(text))
+        if op == "insert":
+            text = text[:i] + token + text[i:]
+        elif op == "delete":
+            text = text[:i] + text[i + size:]
+        else:
+            lines = text.split("\n")
+            a, b = i % len(lines), (i + size) % len(lines)
+            lines[a], lines[b] = lines[b], lines[a]
+            text = "\n".join(lines)
+    return text
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(EXAMPLE_FILES), edits=st.lists(EDIT, min_size=1, max_size=4))
+def test_any_edit_of_the_example_gives_findings_never_a_crash(tmp_path: Path, name: str, edits: list) -> None:
+    """Random edits of the example repo: whatever they break, loading returns located findings from the catalogue."""
+    root = tmp_path / "fuzz"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    shutil.copy(TOOLKIT / "billed.yaml", root / "billed.yaml")
+    shutil.copytree(TOOLKIT / "projects", root / "projects")
+    (root / name).write_text(_mutate((TOOLKIT / name).read_text(encoding="utf-8"), edits), encoding="utf-8")
+    _, found = load_repo(root)
+    for f in found:
+        assert f.code in CATALOGUE and f.line >= 1 and f.col >= 1 and f.message
