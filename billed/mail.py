@@ -127,11 +127,11 @@ def due_reminders(rows: list[DocState], log: list[dict[str, Any]], on: dt.date, 
 # --- messages ------------------------------------------------------------------------------------------------
 
 
-def environment(templates: Path, locale: str, currency: str) -> jinja2.Environment:
-    """Plain-text templates from the repo's templates/, falling back to the toolkit's own."""
+def environment(templates: Path, locale: str, currency: str, html: bool = False) -> jinja2.Environment:
+    """Templates from the repo's templates/, falling back to the toolkit's own; HTML ones autoescaped."""
     env = jinja2.Environment(loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(templates),
                                                          jinja2.FileSystemLoader(TOOLKIT_TEMPLATES)]),
-                             autoescape=False, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+                             autoescape=html, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["money"] = lambda v: money.fmt(Decimal(str(v)), currency, locale)
     env.filters["date"] = lambda v: format_date(dt.date.fromisoformat(v), "long", locale=locale)
     return env
@@ -156,6 +156,9 @@ def compose(rec: Record, templates: Path, template: str, sender: str, context: d
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     msg.set_content(body.strip() + "\n")
+    html = _html_part(templates, template.replace(".txt.j2", ".html.j2"), doc, context)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
     if attach:
         pdf = rec.path.with_suffix(".pdf")
         if not pdf.exists():
@@ -177,6 +180,18 @@ def reminders(rows: list[DocState], by_number: dict[str, Record], templates: Pat
         msg = compose(by_number[row.number], templates, "reminder.txt.j2", sender, context)
         yield by_number[row.number], msg, {"kind": "reminder", "balance": state["balance"],
                                            "days_overdue": row.days_overdue}
+
+
+def _html_part(templates: Path, name: str, doc: dict[str, Any], context: dict[str, Any] | None) -> str | None:
+    """The optional HTML alternative (e.g. email.html.j2); None when there is no such template."""
+    env = environment(templates, doc.get("locale") or "en", doc["currency"], html=True)
+    try:
+        html = env.get_template(name).render(doc=doc, title=title(doc), **(context or {}))
+    except jinja2.TemplateNotFound:
+        return None
+    except jinja2.TemplateError as exc:
+        raise BilledError(f"templates/{name}: {exc}") from exc
+    return html if html.strip() else None
 
 
 @dataclass

@@ -79,6 +79,8 @@ def test_send_delivers_each_document_once(issued, smtp):
     assert "Amount due: €2,380.00" in body
     assert "https://pay.example.com/INV-2026-0001?amount=2380.00&currency=EUR" in body
     assert "DE89370400440532013000" in body
+    html = msg.get_body(("html",)).get_content()
+    assert '<a href="https://pay.example.com/INV-2026-0001?amount=2380.00&amp;currency=EUR">' in html
     attachments = list(msg.iter_attachments())
     assert [a.get_filename() for a in attachments] == ["INV-2026-0001.pdf"]
     pdf = attachments[0].get_content()
