@@ -80,10 +80,13 @@ def totals_metrics(board: views.Board, totals: views.Totals) -> None:
     cur = totals.currency
     rows = [[("Contract value", totals.contract), ("Done", totals.done), ("Invoiced (net)", totals.invoiced),
              ("Remaining", totals.remaining)],
-            [("Billed (gross)", totals.billed), ("Paid", totals.paid), ("Outstanding", totals.outstanding)]]
+            [("Billed (gross)", totals.billed), ("Paid", totals.paid), ("Outstanding", totals.outstanding),
+             ("Overdue", totals.overdue)]]
     for figures in rows:
-        for col, (label, amount) in zip(st.columns(4), figures, strict=False):
+        for col, (label, amount) in zip(st.columns(4), figures, strict=True):
             col.metric(f"{label} · {cur}", board.fmt(amount, cur))
+    if totals.credit:
+        st.caption(f"Credit owed to the client (overpaid or credited): {board.fmt(totals.credit, cur)}")
 
 
 def portfolio_section(board: views.Board) -> None:

@@ -164,12 +164,15 @@ def status(state: State, only: str | None = None, on: dt.date | None = None) -> 
     on = on or dt.date.today()
     billed = engine.billed_state(state.ledger.records)
     owed = payments_mod.totals(document_states(state, on), by="project")
+    by_project: dict[str, list[Record]] = {}  # grouped once: a lookup per project is quadratic on big ledgers
+    for rec in state.ledger.records:
+        by_project.setdefault(f"{rec['client']}/{rec['project']}", []).append(rec)
     out = []
     for key, p in sorted(state.repo.projects.items()):
         if only and only not in (key, p.id):
             continue
         b = billed[key]
-        recs = state.ledger.for_project(key)
+        recs = by_project.get(key, [])
         invoiced = sum((signed(r) for r in recs), money.ZERO)
         active = [m for m in p.milestones if m.active]
         done = sum((m.amount for m in active if m.status == "done"), money.ZERO)

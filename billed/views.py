@@ -28,12 +28,13 @@ from billed.render import title as document_title
 LANES = {"done": "done", "in_progress": "in progress", "planned": "upcoming", "cancelled": "cancelled"}
 WATCHED = ("projects", "invoices", "payments")  # folders whose YAML/JSON files make up the dashboard's data
 NO_DATE = "no date"
+AMOUNTS = ("contract", "done", "invoiced", "billed", "paid", "remaining", "outstanding", "overdue", "credit")
 STATES = ("open", "partially paid", "overdue", "paid", "credited")  # document states, as the dashboard filters
 
 
 @dataclass(frozen=True)
 class Totals:
-    """One currency's figures for a scope (portfolio, client or project)."""
+    """One currency's figures for a scope (portfolio, client or project), as `billed status` computes them."""
 
     currency: str
     contract: Decimal = money.ZERO
@@ -42,17 +43,14 @@ class Totals:
     billed: Decimal = money.ZERO  # gross of the same documents
     paid: Decimal = money.ZERO  # gross, from the payments ledger
     remaining: Decimal = money.ZERO  # contract - invoiced
-
-    @property
-    def outstanding(self) -> Decimal:
-        return self.billed - self.paid
+    outstanding: Decimal = money.ZERO  # gross still owed on open documents
+    overdue: Decimal = money.ZERO  # the part of outstanding past its due date
+    credit: Decimal = money.ZERO  # owed to the client: overpayments and unapplied credit notes
 
     def __add__(self, other: Totals) -> Totals:
         if other.currency != self.currency:
             raise ValueError(f"cannot add {other.currency} to {self.currency}")
-        return Totals(self.currency, self.contract + other.contract, self.done + other.done,
-                      self.invoiced + other.invoiced, self.billed + other.billed, self.paid + other.paid,
-                      self.remaining + other.remaining)
+        return Totals(self.currency, *(getattr(self, k) + getattr(other, k) for k in AMOUNTS))
 
 
 @dataclass(frozen=True)
@@ -168,9 +166,9 @@ def _milestones(row: dict[str, Any], states: dict[str, str]) -> tuple[MilestoneV
 
 def _project(row: dict[str, Any], mine: list[InvoiceView], client_name: str, p: Any) -> ProjectView:
     cur = row["currency"]
-    paid = sum((i.paid or money.ZERO for i in mine), money.ZERO)
-    totals = Totals(cur, Decimal(row["total"]), Decimal(row["done"]), Decimal(row["invoiced"]),
-                    sum((i.total for i in mine), money.ZERO), paid, Decimal(row["remaining"]))
+    amounts = {k: Decimal(row[k]) for k in ("done", "invoiced", "remaining", "paid", "outstanding", "overdue",
+                                            "credit")}
+    totals = Totals(cur, contract=Decimal(row["total"]), billed=sum((i.total for i in mine), money.ZERO), **amounts)
     return ProjectView(
         key=row["project"], client=row["client"], client_name=client_name, title=row["title"],
         description=p.description, currency=cur, start=p.start, deposit=Decimal(row["deposit"]),
@@ -253,8 +251,8 @@ def totals_rows(board: Board) -> list[dict[str, str]]:
 
 
 def formatted(board: Board, t: Totals) -> dict[str, str]:
-    keys = ("contract", "done", "invoiced", "remaining", "billed", "paid", "outstanding")
-    return {k: board.fmt(getattr(t, k), t.currency) for k in keys}
+    return {k: board.fmt(getattr(t, k), t.currency) for k in ("contract", "done", "invoiced", "remaining", "billed",
+                                                              "paid", "outstanding", "overdue", "credit")}
 
 
 def inline_html(path: Path) -> str:
