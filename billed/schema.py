@@ -63,7 +63,7 @@ def _translate(doc: Doc, error: Any) -> list[Finding]:
     schema = error.schema if isinstance(error.schema, dict) else {}
     hint = schema.get("x-hint")
     v = error.validator
-    where = ".".join(str(p) for p in path) or "the file"
+    where = _where(doc, path)
     types = schema.get("type", [])
     if isinstance(error.instance, str) and _NUMBER.match(error.instance) and {"number", "integer"} & set(
             types if isinstance(types, list) else [types]):
@@ -97,6 +97,18 @@ def _translate(doc: Doc, error: Any) -> list[Finding]:
     if v in ("minItems", "minLength"):
         return [doc.finding(path, "E013", f"{where}: must not be empty", hint)]
     return [doc.finding(path, "E013", f"{where}: {error.instance!r} is not valid", hint or error.message)]
+
+
+def _where(doc: Doc, path: tuple[Any, ...]) -> str:
+    """A path as people name it: `seller.email`, `milestone 'design' status`, `milestone 3` (counted from 1)."""
+    if len(path) >= 2 and path[0] == "milestones" and isinstance(path[1], int):
+        items = doc.data.get("milestones") if isinstance(doc.data, dict) else None
+        item = items[path[1]] if isinstance(items, list) and path[1] < len(items) else None
+        mid = item.get("id") if isinstance(item, dict) else None
+        named = isinstance(mid, str) and mid and path[2:3] != ("id",)  # a bad id is no name for itself
+        name = f"milestone '{mid}'" if named else f"milestone {path[1] + 1}"
+        return " ".join([name, ".".join(str(p) for p in path[2:])]).strip()
+    return ".".join(str(p) for p in path) or "the file"
 
 
 def _describe(schema: dict[str, Any], key: str) -> str:

@@ -64,7 +64,7 @@ def messages(text: str, name: str = "project") -> list[tuple[int, int, str, str,
 
 def test_unknown_key_points_at_the_key_with_a_suggestion() -> None:
     found = messages("title: x\nstart: 2026-01-01\nmilestones:\n  - id: a\n    title: A\n    amont: 1\n    zzz: 2\n")
-    assert found[0] == (4, 5, "E011", "missing required key 'amount' in milestones.0",
+    assert found[0] == (4, 5, "E011", "missing required key 'amount' in milestone 'a'",
                         "add `amount:` here (an exact amount (1500.00), a percentage of the contract total ('25%'), "
                         "or 'rest')")
     assert found[1] == (6, 5, "E010", "unknown key 'amont'", "did you mean 'amount'?")
@@ -78,8 +78,8 @@ def test_type_enum_and_bounds_messages() -> None:
     assert [(line, col, code) for line, col, code, _, _ in found] == [
         (3, 11, "E013"), (4, 16, "E013"), (8, 13, "E012"), (9, 13, "E013")]
     assert found[0][3] == "tax_rate: 120 is out of range (maximum 100)"
-    assert found[2][3] == "milestones.0.amount: expected a number or text, got true/false"
-    assert found[3][3:] == ("milestones.0.status: 'Done' is not allowed", "did you mean 'done'?")
+    assert found[2][3] == "milestone 'a' amount: expected a number or text, got true/false"
+    assert found[3][3:] == ("milestone 'a' status: 'Done' is not allowed", "did you mean 'done'?")
 
 
 def test_x_hint_is_the_hint() -> None:
