@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from billed import api
 from tests._gitsandbox import GIT_ENV, PROJECT, clone, commit_all, files_on, git, origin, set_status
 from tests.conftest import make_repo, run, run_process
 
@@ -253,3 +254,24 @@ def test_check_base_with_an_unknown_rev_is_a_clear_error(issued: tuple[Path, Pat
     result = run_process(work, "check", "--base", "origin/nope", env=GIT_ENV)
     assert result.code == 1
     assert "cannot compare with 'origin/nope'" in result.err and "Traceback" not in result.err
+
+
+def test_a_billing_repo_in_a_subfolder_of_a_bigger_git_repo(tmp_path: Path) -> None:
+    """Paths git prints are relative to the top level; Billed's are relative to billed.yaml. Both must line up."""
+    top = tmp_path / "company"
+    billing = make_repo(top / "finance" / "billing", {"projects/nordlicht/annual-report.yaml": PROJECT})
+    (top / "README.md").write_text("company monorepo\n")
+    git(top, "init", "-q", "-b", "main")
+    done = commit_all(top, "Monorepo with billing")
+    assert issue(billing, "--commit").code == 0
+    record = json.loads((billing / "invoices/2026/INV-2026-0001.json").read_text())
+    assert record["source"]["commit"] == done
+    assert record["source"]["file"] == "finance/billing/projects/nordlicht/annual-report.yaml"
+    assert git(top, "show", "--name-only", "--format=", "HEAD").splitlines() == [
+        "finance/billing/invoices/2026/INV-2026-0001.html", "finance/billing/invoices/2026/INV-2026-0001.json"]
+    git(top, "branch", "base")
+    path = billing / "invoices/2026/INV-2026-0001.json"
+    path.write_text(path.read_text().replace("Concept", "Konzept"))
+    found = run(billing, "check", "--base", "base", "--json").json["findings"]
+    assert ("invoices/2026/INV-2026-0001.json", "E061") in {(f["file"], f["code"]) for f in found}
+    assert [e["subject"] for e in api.history(billing, "nordlicht/annual-report")] == ["Monorepo with billing"]
