@@ -78,14 +78,17 @@ def read_text(path: Path, shown: str) -> tuple[str | None, list[Finding]]:
 
     if path.is_dir():
         return bad("is a directory, expected a YAML file", "remove or rename the directory")
+    if path.exists() and not path.is_file():  # a FIFO or device would block or never end
+        return bad("not a regular file, expected a YAML file", "replace it with a plain text file")
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)  # never more: a huge file is reported, not read into memory
     except FileNotFoundError:
         return bad("file not found", "create it, or pass --repo DIR if this is not the billing repo")
     except OSError as exc:
         return bad(f"cannot read file: {exc.strerror or exc}", "check the file's permissions")
     if len(raw) > MAX_BYTES:
-        return bad(f"file is {len(raw):,} bytes, more than the {MAX_BYTES:,} a billing file may have",
+        return bad(f"file is larger than the {MAX_BYTES:,} bytes a billing file may have",
                    "split the project, or move attachments out of projects/")
     if b"\x00" in raw:
         return bad("binary file (contains NUL bytes), expected YAML text",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -84,7 +85,7 @@ def test_alias_bomb_is_stopped_fast() -> None:
     (b"# only a comment\n\n", "file is empty"),
     (b"a: 1\x00", "binary file"),
     (b"a: caf\xe9\n", "not valid UTF-8"),
-    (b"a" * (load.MAX_BYTES + 1), "more than the"),
+    (b"a" * (load.MAX_BYTES + 1), "larger than the 2,000,000 bytes"),
 ])
 def test_unreadable_files(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "f.yaml"
@@ -98,6 +99,15 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
     assert "not found" in load_file(tmp_path / "nope.yaml").findings[0].message
     (tmp_path / "dir.yaml").mkdir()
     assert "directory" in load_file(tmp_path / "dir.yaml").findings[0].message
+
+
+def test_special_files_are_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)  # reading it would block forever
+    assert "not a regular file" in load_file(fifo).findings[0].message
+    link = tmp_path / "zero.yaml"
+    link.symlink_to("/dev/zero")  # reading it would never end
+    assert "not a regular file" in load_file(link).findings[0].message
 
 
 def test_non_utf8_position_and_bom(tmp_path: Path) -> None:
