@@ -6,6 +6,7 @@ of both views go to test-artifacts/; with BILLED_UPDATE_SCREENSHOTS=1 they also 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import socket
@@ -20,7 +21,7 @@ import pytest
 from _dashboard import DAY, MARKER, OTHER_CLIENT_WORDS, example_repo
 from conftest import BILLED, TOOLKIT
 
-from billed import access
+from billed import access, api
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = TOOLKIT / "test-artifacts"
@@ -63,6 +64,8 @@ def wait_healthy(proc: subprocess.Popen, url: str, timeout: float = 60) -> None:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     repo = example_repo(tmp_path_factory.mktemp("browser") / "repo")
+    _, problems = api.record_payment(repo, "INV-2026-0001", "9600.00", dt.date.fromisoformat(DAY))  # the deposit
+    assert problems == []
     token_a, token_b = access.grant(repo, "acme"), access.grant(repo, "kaffeehaus")
     servers = {"owner": serve(repo, "owner"), "client": serve(repo, "client")}
     try:
@@ -130,7 +133,8 @@ def test_owner_view_shows_the_example_figures(site, page) -> None:
 
 def test_client_link_shows_their_projects_and_none_of_another_client(site, page) -> None:
     text = open_app(page, f"{site['client']}?token={site['a']}", "Show document")  # the last element of the page
-    for part in ("ACME Robotics Ltd", "Discovery and requirements", "£48,000.00", "INV-2026-0003"):
+    for part in ("ACME Robotics Ltd", "Discovery and requirements", "£48,000.00", "INV-2026-0003", "£9,600.00",
+                 "£16,800.00"):  # the deposit paid; outstanding the two milestone invoices
         assert part in text, part
     assert MARKER not in text
     for word in OTHER_CLIENT_WORDS:
