@@ -258,7 +258,8 @@ def formatted(board: Board, t: Totals) -> dict[str, str]:
 def inline_html(path: Path) -> str:
     """An issued HTML document with its stylesheet inlined, to show it in the page (the browser cannot fetch
     templates/ from the dashboard). Fonts fall back to the browser's; the PDF is the document of record."""
-    html = path.read_text(encoding="utf-8")
+    html = path.read_text(encoding="utf-8").replace(  # links out (the pay link) must not carry the ?token= URL
+        "<head>", '<head><meta name="referrer" content="no-referrer">', 1)
     css = path.parents[2] / "templates" / "invoice.css"
     if css.is_file():
         html = html.replace('<link rel="stylesheet" href="invoice.css">', f"<style>{css.read_text('utf-8')}</style>")

@@ -185,3 +185,9 @@ def test_scope_history_from_git(tmp_path: Path) -> None:
     assert rows[0]["changes"] == "templates: amount 1999.99 → 2999.99"
     assert (rows[0]["total before"], rows[0]["total after"]) == ("€8,999.99", "€9,999.99")
     assert rows[0]["message"] == "Templates got bigger" and len(rows[0]["commit"]) == 7
+
+
+def test_inline_document_has_its_style_and_sends_no_referrer(example: Path) -> None:
+    html = views.inline_html(example / "invoices/2026/INV-2026-0002.html")
+    assert '<meta name="referrer" content="no-referrer">' in html  # the page URL holds a client's token
+    assert "<style>" in html and 'href="invoice.css"' not in html

@@ -63,6 +63,8 @@ def share(client: str | None, repo: Path | None, base_url: str | None, label: st
         emit_json({"client": client, "url": url})
         return
     click.echo(url)
+    if not (base_url or os.environ.get(URL_ENV)):
+        click.echo(f"(a local address: pass --url or set {URL_ENV} to your hosted dashboard's address)", err=True)
     click.echo(f"Give this link to {client}; it is shown only once. Commit access.yaml so the hosted dashboard "
                "knows it.", err=True)
 
