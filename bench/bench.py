@@ -1,0 +1,228 @@
+"""Billed's benchmark: every command side by side at several repo sizes, against two baselines, in one run.
+
+Each measurement runs the real console script (or a small Python child) as a child process and takes its wall
+time and peak RSS (os.wait4's rusage, the child alone). Baselines on the same data: the floor (read and parse
+every YAML file with PyYAML's C loader, nothing else) and `bean-check` on a beancount ledger with one transaction
+per milestone. Prints every figure, its ratio to the baselines, its growth with size, and whether each target in
+bench/README.md holds; `--json FILE` also writes the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402
+
+BIN = Path(sys.executable).parent
+BILLED = str(BIN / "billed")
+BEAN_CHECK = str(BIN / "bean-check")
+
+FLOOR = """
+import sys, yaml
+from pathlib import Path
+root = Path(sys.argv[1])
+files = [root / "billed.yaml", *sorted((root / "projects").glob("*/*.yaml"))]
+for f in files:
+    yaml.load(f.read_bytes().decode("utf-8"), Loader=yaml.CSafeLoader)
+print(len(files))
+"""
+
+DASHBOARD = """
+import datetime as dt, sys
+from pathlib import Path
+from billed import views
+board = views.load(Path(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]))
+print(len(board.projects))
+"""
+
+WEASYPRINT_ALONE = """
+import os, sys, logging
+from pathlib import Path
+os.environ.setdefault("SOURCE_DATE_EPOCH", "1577836800")
+logging.getLogger("weasyprint").setLevel(logging.ERROR)
+from weasyprint import HTML
+templates = Path(sys.argv[1]).resolve().as_uri() + "/"
+for path in sys.argv[2:]:
+    HTML(string=Path(path).read_text(encoding="utf-8"), base_url=templates).write_pdf()
+"""
+
+BILLED_PDFS = """
+import sys
+from pathlib import Path
+from billed.render import render_pdfs
+htmls = [Path(p).read_text(encoding="utf-8") for p in sys.argv[2:]]
+pdfs = render_pdfs(htmls, Path(sys.argv[1]))
+assert all(p.startswith(b"%PDF") for p in pdfs)
+"""
+
+
+def measure(cmd: list[str], cwd: Path | None = None, ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
+    """(seconds, peak MB) of one child process; its output is discarded, a failure stops the bench."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in ok:
+        raise SystemExit(f"bench: {' '.join(cmd)} exited {proc.returncode}:\n{err[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def best(cmd: list[str], repeat: int, cwd: Path | None = None) -> tuple[float, float]:
+    runs = [measure(cmd, cwd) for _ in range(repeat)]
+    return min(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def machine() -> dict[str, Any]:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())
+    mem = next((int(ln.split()[1]) // 1024 for ln in Path("/proc/meminfo").read_text().splitlines()
+                if ln.startswith("MemTotal")), 0)
+    return {"nproc": os.cpu_count(), "cpu": cpu, "ram_mb": mem, "python": platform.python_version()}
+
+
+def one_size(work: Path, size: int, seed: int, repeat: int) -> dict[str, Any]:
+    root, ledger = work / f"repo-{size}", work / f"ledger-{size}.beancount"
+    t0 = time.perf_counter()
+    milestones = generate.generate(root, size, seed)
+    generate.beancount(ledger, milestones, seed)
+    out: dict[str, Any] = {"projects": size, "milestones": milestones, "generate": time.perf_counter() - t0}
+    out["issued_before"] = sum(1 for _ in (root / "invoices").glob("*/*.json"))
+    py = sys.executable
+    old, new = str(generate.LEDGER_DATE), str(generate.NEW_DATE)
+    out["floor"] = best([py, "-c", FLOOR, str(root)], repeat)
+    out["bean_check"] = best([BEAN_CHECK, str(ledger)], repeat)
+    out["check"] = best([BILLED, "check", "--repo", str(root)], repeat)
+    out["plan_nochange"] = best([BILLED, "plan", "--repo", str(root), "--date", old], repeat)
+    out["plan"] = best([BILLED, "plan", "--repo", str(root), "--date", new, "--json"], repeat)
+    out["status"] = best([BILLED, "status", "--repo", str(root), "--date", old, "--json"], repeat)
+    if (HERE.parent / "billed" / "views.py").exists():
+        try:  # the dashboard is young: a failure there is reported, it does not stop the other figures
+            out["dashboard"] = best([py, "-c", DASHBOARD, str(root), old], repeat)
+        except SystemExit as exc:
+            out["dashboard_error"] = str(exc).strip().splitlines()[-1]
+    else:
+        out["dashboard_error"] = "billed/views.py does not exist"
+    out["issue"] = measure([BILLED, "issue", "--repo", str(root), "--date", new, "--no-pdf", "--json"])
+    out["issued_new"] = sum(1 for _ in (root / "invoices").glob("*/*.json")) - out["issued_before"]
+    out["check_after"] = measure([BILLED, "check", "--repo", str(root)])
+    return out
+
+
+def pdf_bench(root: Path, count: int) -> dict[str, Any]:
+    """Bare weasyprint on the same HTML, one after another, vs Billed's parallel rendering (every core)."""
+    htmls = sorted((root / "invoices").glob("*/*.html"))[-count:]
+    templates = str(root / "templates")
+    py = sys.executable
+    alone, _ = measure([py, "-c", WEASYPRINT_ALONE, templates, *map(str, htmls)])
+    billed, mem = measure([py, "-c", BILLED_PDFS, templates, *map(str, htmls)])
+    cores = os.cpu_count() or 1
+    return {"documents": len(htmls), "weasyprint_sequential": alone, "per_document": alone / len(htmls),
+            "billed_parallel": billed, "ideal_parallel": alone / cores, "ratio": billed / (alone / cores),
+            "speedup": alone / billed, "cores": cores, "peak_mb": mem}
+
+
+def fmt_t(value: float) -> str:
+    return f"{value:8.2f}s" if value >= 1 else f"{value * 1000:7.0f}ms"
+
+
+ROWS = [("floor", "parse floor (CSafeLoader)"), ("bean_check", "bean-check (baseline)"), ("check", "billed check"),
+        ("plan_nochange", "billed plan (no change)"), ("plan", "billed plan (new docs)"),
+        ("status", "billed status --json"), ("dashboard", "dashboard data load"),
+        ("issue", "billed issue --no-pdf"), ("check_after", "billed check after issue")]
+
+
+def report(results: list[dict[str, Any]], pdf: dict[str, Any] | None, info: dict[str, Any]) -> list[str]:
+    """The side-by-side table, ratios, growth and targets, as printable lines; returns the failed targets."""
+    print(f"\nmachine: {info['nproc']} cores, {info['cpu']}, {info['ram_mb']} MB RAM, Python {info['python']}")
+    sizes = [r["projects"] for r in results]
+    print("\n" + f"{'':30}" + "".join(f"{s:>12,} proj" for s in sizes))
+    print(f"{'milestones':30}" + "".join(f"{r['milestones']:>17,}" for r in results))
+    print(f"{'issued documents (ledger)':30}" + "".join(f"{r['issued_before']:>17,}" for r in results))
+    print(f"{'new documents issued':30}" + "".join(f"{r['issued_new']:>17,}" for r in results))
+    print(f"{'generate (setup)':30}" + "".join(f"{fmt_t(r['generate']):>17}" for r in results))
+    for key, label in ROWS:
+        if all(key in r for r in results):
+            print(f"{label:30}" + "".join(f"{fmt_t(r[key][0]):>10} {r[key][1]:4.0f}MB" for r in results))
+    print("\nratios" + " " * 24 + "".join(f"{s:>12,} proj" for s in sizes))
+    for name, num, den in (("check / floor", "check", "floor"), ("check / bean-check", "check", "bean_check"),
+                           ("no-change plan / check", "plan_nochange", "check"), ("status / check", "status", "check")):
+        print(f"{name:30}" + "".join(f"{r[num][0] / r[den][0]:>17.2f}" for r in results))
+    print(f"{'issue per new document':30}" + "".join(
+        f"{fmt_t(r['issue'][0] / max(1, r['issued_new'])):>17}" for r in results))
+    print("\ngrowth per 10x projects (1 = flat, 10 = linear)")
+    for key, label in ROWS:
+        if all(key in r for r in results) and len(results) > 1:
+            steps = [f"{b[key][0] / a[key][0]:.1f}x" for a, b in zip(results, results[1:], strict=False)]
+            print(f"  {label:28} " + " then ".join(steps))
+    for r in results:
+        if "dashboard_error" in r:
+            print(f"dashboard data load at {r['projects']:,} not measured: {r['dashboard_error']}")
+    if pdf:
+        print(f"\nPDF: {pdf['documents']} documents; weasyprint alone {pdf['per_document'] * 1000:.0f} ms/document, "
+              f"{pdf['weasyprint_sequential']:.2f}s one after another; Billed on {pdf['cores']} cores "
+              f"{pdf['billed_parallel']:.2f}s (speed-up {pdf['speedup']:.2f}x, ideal {pdf['cores']}x); ratio to "
+              f"weasyprint alone spread over every core: {pdf['ratio']:.2f}")
+    return targets(results[-1], pdf)
+
+
+def targets(big: dict[str, Any], pdf: dict[str, Any] | None) -> list[str]:
+    checks = [
+        (f"check within 2x the parse floor at {big['projects']:,}", big["check"][0] <= 2 * big["floor"][0]),
+        (f"check faster than bean-check at {big['projects']:,}", big["check"][0] < big["bean_check"][0]),
+        ("no-change plan no slower than check", big["plan_nochange"][0] <= big["check"][0] * 1.05),
+        (f"peak memory under 500 MB at {big['projects']:,}",
+         max(v[1] for v in big.values() if isinstance(v, tuple)) < 500),
+    ]
+    if pdf:
+        checks.append(("PDF total within 1.2x of weasyprint alone on every core", pdf["ratio"] <= 1.2))
+    print("\ntargets")
+    for label, ok in checks:
+        print(f"  [{'PASS' if ok else 'FAIL'}] {label}")
+    return [label for label, ok in checks if not ok]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100,1000,10000", help="project counts, comma-separated")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure below 10,000 projects (best)")
+    parser.add_argument("--pdf-docs", type=int, default=24, help="documents for the PDF comparison (0: skip)")
+    parser.add_argument("--work", type=Path, help="keep generated repos here (default: a temp dir, removed)")
+    parser.add_argument("--json", type=Path, help="write the figures as JSON to this file")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="billed-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    try:
+        results = []
+        for size in (int(s) for s in args.sizes.split(",")):
+            print(f"measuring {size:,} projects ...", file=sys.stderr, flush=True)
+            results.append(one_size(work, size, args.seed, args.repeat if size < 10_000 else 1))
+        pdf = pdf_bench(work / f"repo-{results[0]['projects']}", args.pdf_docs) if args.pdf_docs else None
+        failed = report(results, pdf, info)
+        if args.json:
+            args.json.write_text(json.dumps({"machine": info, "sizes": results, "pdf": pdf}, indent=2) + "\n")
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+    sys.exit(0 if not failed else 4)
+
+
+if __name__ == "__main__":
+    main()
