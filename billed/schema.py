@@ -54,11 +54,36 @@ def validate(doc: Doc, name: str) -> list[Finding]:
     for error in validator(name).iter_errors(doc.data):
         if error.validator not in ("required", "additionalProperties"):
             doc.invalid.add(tuple(error.absolute_path))
-        findings.update(_translate(doc, error))
+        findings.update(_translate(doc, error, name))
     return sorted(findings)
 
 
-def _translate(doc: Doc, error: Any) -> list[Finding]:
+@cache
+def _homes(name: str) -> dict[str, str]:
+    """Where each key of a schema belongs, for an unknown key that is really a known key in the wrong place."""
+    homes: dict[str, str] = {}
+
+    def walk(node: dict[str, Any], place: str) -> None:
+        for key, sub in node.get("properties", {}).items():
+            homes.setdefault(key, place)
+            walk(sub, f"under `{key}:`")
+            if isinstance(sub.get("items"), dict):
+                walk(sub["items"], "in a milestone" if key == "milestones" else f"in an item of `{key}:`")
+
+    walk(validator(name).schema, "at the top of the file")
+    return homes
+
+
+def _unknown_key_tip(key: str, known: list[str], name: str) -> str:
+    if key in _homes(name):
+        return f"'{key}' belongs {_homes(name)[key]}; check the indentation"
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return f"known keys here: {', '.join(known)}"
+
+
+def _translate(doc: Doc, error: Any, name: str) -> list[Finding]:
     path = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     hint = schema.get("x-hint")
@@ -72,9 +97,8 @@ def _translate(doc: Doc, error: Any) -> list[Finding]:
         known = sorted(schema.get("properties", {}))
         out = []
         for key in sorted(set(error.instance) - set(known)):
-            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-            tip = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(known)}"
-            out.append(doc.finding((*path, key), "E010", f"unknown key '{key}'", tip, key=True))
+            out.append(doc.finding((*path, key), "E010", f"unknown key '{key}'", _unknown_key_tip(str(key), known,
+                                   name), key=True))
         return out
     if v == "required":
         missing = [k for k in error.validator_value if k not in error.instance]

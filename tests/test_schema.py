@@ -72,6 +72,17 @@ def test_unknown_key_points_at_the_key_with_a_suggestion() -> None:
     assert found[2][4].startswith("known keys here: amount, deliverables, description, done")
 
 
+def test_a_known_key_in_the_wrong_place_says_where_it_belongs() -> None:
+    found = messages("title: x\nstart: 2026-01-01\nfinal: true\nmilestones:\n  - id: a\n    title: A\n    amount: 1\n"
+                     "    deposit: 5\n")
+    assert [(f[0], f[1], f[3], f[4]) for f in found] == [
+        (3, 1, "unknown key 'final'", "'final' belongs in a milestone; check the indentation"),
+        (8, 5, "unknown key 'deposit'", "'deposit' belongs at the top of the file; check the indentation")]
+    found = messages("seller: {name: S, address: [a], country: DE, email: a@b.example}\ncurrency: EUR\n"
+                     "iban: DE89370400440532013000\n", "billed")
+    assert found[0][4] == "'iban' belongs under `bank:`; check the indentation"
+
+
 def test_type_enum_and_bounds_messages() -> None:
     found = messages("title: x\nstart: 2026-01-01\ntax_rate: 120\npayment_terms: -1\nmilestones:\n"
                      "  - id: a\n    title: A\n    amount: true\n    status: Done\n")
