@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -24,8 +25,8 @@ from billed.render import title
               help="Also review the change since REV (e.g. origin/main): an issued file under invoices/ that it "
               "edits, deletes or renames is an error (E061), and the documents merging it would issue are shown.")
 @click.option("--summary", "summary_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              envvar="GITHUB_STEP_SUMMARY", help="Append the result as Markdown to FILE (default: "
-              "$GITHUB_STEP_SUMMARY, the job summary page in GitHub Actions).")
+              help="Append the result as Markdown to FILE (default with --base: $GITHUB_STEP_SUMMARY, the job "
+              "summary page in GitHub Actions).")
 def check(repo: Path | None, as_json: bool, base: str | None, summary_file: Path | None) -> None:
     """Validate every file of the billing repo and verify the issued documents.
 
@@ -52,6 +53,8 @@ def check(repo: Path | None, as_json: bool, base: str | None, summary_file: Path
         locale = state.repo.settings.locale if state.repo.settings else "en"
         click.echo(f"\nMerging this will issue:\n{plan_table(docs, locale)}" if docs else
                    "\nMerging this issues no new document.")
+    job_summary = os.environ.get("GITHUB_STEP_SUMMARY") if base else None  # the PR review is what it is for
+    summary_file = summary_file or (Path(job_summary) if job_summary else None)
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as handle:
             handle.write(markdown(findings, docs, base, state.repo.settings.locale if state.repo.settings else "en"))
