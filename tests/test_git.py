@@ -20,6 +20,7 @@ def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process runs call git too: give them the sandbox identity, never the machine's global config."""
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)  # in CI: keep the real job summary clean
 
 
 @pytest.fixture

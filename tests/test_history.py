@@ -30,6 +30,7 @@ milestones:
 def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)  # in CI: keep the real job summary clean
 
 
 @pytest.fixture
