@@ -109,3 +109,11 @@ def test_status_refuses_an_invalid_repo(root: Path) -> None:
     assert result.code == 1
     assert "robot-portal.yaml:1:1: [E011] missing required key 'start'" in result.err
     assert run(root, "status", "--json").json[0]["code"] == "E011"
+
+
+def test_no_projects_yet(tmp_path: Path) -> None:
+    run(tmp_path, "init", "books")
+    (tmp_path / "books" / "projects" / "example-client" / "website.yaml").unlink()
+    result = run(tmp_path / "books", "status")
+    assert result.code == 0 and result.out.startswith("No projects yet")
+    assert run(tmp_path / "books", "status", "--json").json == []

@@ -35,6 +35,9 @@ def status(project: str | None, repo: Path | None, on: Any, as_json: bool) -> No
     if as_json:
         emit_json(rows)
         return
+    if not rows:
+        click.echo("No projects yet: add one as projects/<client>/<project>.yaml (see `billed init`).")
+        return
     loc = state.repo.settings.locale
 
     def m(value: str, cur: str) -> str:
