@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
+from billed.api import find_root
 from billed.cli._common import date_option, repo_option
-from billed.repo import find_root
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard.py"
 
