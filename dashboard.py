@@ -76,7 +76,7 @@ def table(rows: list[dict[str, str]], small: int = 60) -> None:
 
 
 def totals_metrics(board: views.Board, totals: views.Totals) -> None:
-    """The seven figures of one currency, as metrics (net first, then what the client pays)."""
+    """The figures of one currency as metrics: net progress first, then what the client pays (gross)."""
     cur = totals.currency
     rows = [[("Contract value", totals.contract), ("Done", totals.done), ("Invoiced (net)", totals.invoiced),
              ("Remaining", totals.remaining)],
