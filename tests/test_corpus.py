@@ -30,7 +30,8 @@ FINDING = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): \[(?P<code>E\d
 # Codes about the ledger and payments are exercised by the engine/ledger/payments tests, not by broken inputs.
 ENGINE_CODES = {code for code in CATALOGUE if code[:3] in ("E05", "E06", "E07")}
 ERRORS_DOC = TOOLKIT / "docs" / "errors.md"
-SHOWCASE = {"E002": "yaml-malformed", "E012": "wrong-types"}  # the clearest example where the smallest is not
+# The clearest example of a code where the smallest case is not.
+SHOWCASE = {"E002": "yaml-malformed", "E010": "unknown-keys", "E011": "missing-keys", "E012": "wrong-types"}
 
 
 def materialize(case: str, root: Path) -> Path:
