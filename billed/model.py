@@ -172,7 +172,8 @@ def _currency(doc: Doc, path: PathKey, code: Any, out: list[Finding]) -> str | N
     if not _usable(doc, path, code, str):
         return None
     if not money.is_currency(code):
-        out.append(doc.finding(path, "E020", f"unknown currency '{code}'", "use an ISO 4217 code such as EUR"))
+        out.append(doc.finding(path, "E020", f"unknown currency '{code}'",
+                               "use the ISO 4217 code of a currency in use today, e.g. EUR, USD, GBP"))
         return None
     return str(code)
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from functools import cache
 
+from babel.core import get_global
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
 MAX_AMOUNT = Decimal(10) ** 12  # a trillion in any currency is a typo, not a contract
@@ -22,8 +23,14 @@ _PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
 
 @cache
 def currencies() -> frozenset[str]:
-    """ISO 4217 codes known to CLDR."""
-    return frozenset(list_currencies())
+    """ISO 4217 codes that are legal tender somewhere today, from CLDR's territory data.
+
+    CLDR also lists withdrawn currencies (DEM, FRF, HRK), funds codes (CLF, CHE) and codes for no currency,
+    tests and metals (XXX, XTS, XAU); nobody invoices in those, so they are unknown here.
+    """
+    current = {code for spans in get_global("territory_currencies").values()
+               for code, _start, end, tender in spans if end is None and tender}
+    return frozenset(current & set(list_currencies()))
 
 
 def is_currency(code: object) -> bool:

@@ -88,3 +88,10 @@ def test_percent_milestones_and_rest_add_up_to_the_contract_total(tmp_path_facto
     project = repo.projects["nordlicht/p"]
     assert sum((m.amount for m in project.milestones), Decimal(0)) == contract
     assert all(money.fits_minor_units(m.amount, currency) for m in project.milestones)
+
+
+def test_only_currencies_in_use_today_are_known():
+    for code in ("EUR", "USD", "JPY", "KWD", "CHF", "XOF", "SLE"):
+        assert money.is_currency(code), code
+    for code in ("DEM", "HRK", "SLL", "XXX", "XTS", "XAU", "CLF", "EURO", "eur", None, 978):
+        assert not money.is_currency(code), code
