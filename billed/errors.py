@@ -25,6 +25,7 @@ CATALOGUE: dict[str, str] = {
     "E021": "amount has more decimals than the currency allows",
     "E022": "invalid date",
     "E023": "invalid percentage",
+    "E024": "unknown locale or language (not in CLDR)",
     "E030": "milestone id is not unique in its project",
     "E031": "more than one milestone takes the rest",
     "E032": "percentage or rest without a contract total",

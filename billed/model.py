@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
+
 from billed import money
 from billed.errors import Finding
 from billed.load import Doc, PathKey
@@ -178,6 +180,19 @@ def _currency(doc: Doc, path: PathKey, code: Any, out: list[Finding]) -> str | N
     return str(code)
 
 
+def _locale(doc: Doc, path: PathKey, code: Any, out: list[Finding]) -> str | None:
+    """A locale babel can format with: checked here, or the first document to print with it would fail."""
+    if not _usable(doc, path, code, str):
+        return None
+    try:
+        Locale.parse(code)
+    except (UnknownLocaleError, ValueError):
+        out.append(doc.finding(path, "E024", f"unknown locale '{code}'",
+                               "a language, optionally with a country: en, en_GB, de_DE, de_AT, fr_FR"))
+        return None
+    return code
+
+
 def _rate(value: Any) -> Decimal | None:
     return money.to_decimal(value)
 
@@ -195,6 +210,7 @@ def build_settings(doc: Doc, valid: bool = True) -> tuple[Settings | None, list[
     the caller keeps them only when there are no findings."""
     data, out = doc.data, []
     currency = _currency(doc, ("currency",), data.get("currency"), out)
+    _locale(doc, ("locale",), data.get("locale"), out)
     if not valid:
         return None, out
     bank = data.get("bank")
@@ -222,6 +238,7 @@ def build_settings(doc: Doc, valid: bool = True) -> tuple[Settings | None, list[
 def build_client(doc: Doc, cid: str, valid: bool = True) -> tuple[Client | None, list[Finding]]:
     data, out = doc.data, []
     currency = _currency(doc, ("currency",), data.get("currency"), out)
+    _locale(doc, ("language",), data.get("language"), out)
     if not valid:
         return None, out
     client = Client(id=cid, party=_party(data), currency=currency, language=data.get("language"),
