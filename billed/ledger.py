@@ -253,8 +253,9 @@ def _link_new(tmp: Path, path: Path) -> None:
 def safe_target(invoices: Path, year: int, number: str, suffix: str) -> Path:
     """The file for a document, guaranteed inside invoices/ (numbers are checked, but never trust a path)."""
     target = (invoices / str(year) / f"{number}.{suffix}").resolve()
-    if invoices.resolve() not in target.parents:
-        raise ValueError(f"refusing to write outside invoices/: {target}")
+    if invoices.parent.resolve() / invoices.name not in target.parents:  # invoices/ itself may be a symlink
+        raise BilledError(f"refusing to write outside invoices/: {target} (is invoices/ or a year folder a "
+                          "symlink?)")
     return target
 
 
@@ -273,7 +274,14 @@ def clean_orphans(invoices: Path) -> None:
 
 @contextlib.contextmanager
 def locked(invoices: Path) -> Iterator[None]:
-    """One issuing run per checkout at a time (runs in other clones are serialised by git push, see git.py)."""
+    """One issuing run per checkout at a time (runs in other clones are serialised by git push, see git.py).
+
+    A symlinked invoices/ or year folder (git can commit one) would send writes, and orphan clean-up, outside the
+    repo: refused before anything is touched."""
+    links = [invoices] + (list(invoices.iterdir()) if invoices.is_dir() else [])
+    if any(p.is_symlink() for p in links):  # .lock too: opening it for writing would truncate the link's target
+        raise BilledError(f"refusing to issue: {invoices} or a folder in it is a symlink; documents must stay in "
+                          "the repo's own invoices/ folder")
     invoices.mkdir(parents=True, exist_ok=True)
     with open(invoices / ".lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
