@@ -168,9 +168,17 @@ def _over_hundred(pcts: list[Milestone]) -> Milestone | None:
     return None
 
 
+SAMPLE_SEQS = (1, 7, 10, 99, 100, 1000, 123456)  # enough to catch widths, separators and collisions
+
+
+def _placeholders(pattern: str) -> set[str]:
+    """Names of the {fields} of a str.format pattern; ValueError when braces do not balance."""
+    return {f or "{}" for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+
+
 def _pattern_problem(pattern: str, reset: str) -> str | None:
     try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+        fields = _placeholders(pattern)
     except ValueError as exc:
         return f"cannot be read ({exc})"
     if fields - {"seq", "year"}:
@@ -178,13 +186,16 @@ def _pattern_problem(pattern: str, reset: str) -> str | None:
     if "seq" not in fields:
         return "has no {seq} placeholder"
     try:
-        sample = pattern.format(year=2026, seq=7)
-    except (ValueError, KeyError, IndexError) as exc:
+        samples = [pattern.format(year=2026, seq=seq) for seq in SAMPLE_SEQS]
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
         return f"cannot be formatted ({exc})"
     if reset == "yearly" and "year" not in fields:
         return "needs {year} when numbering resets yearly"
-    if not NUMBER.match(sample):
-        return f"gives '{sample}', which is not a safe file name (letters, digits, . _ -)"
+    bad = next((sample for sample in samples if not NUMBER.match(sample)), None)
+    if bad is not None:
+        return f"gives '{bad}', which is not a safe file name (letters, digits, . _ -)"
+    if len(set(samples)) < len(samples):
+        return "gives the same number for different sequence numbers"
     return None
 
 
@@ -196,7 +207,9 @@ def check_numbering(s: Settings) -> list[Finding]:
         if problem:
             out.append(s.loc.finding(("numbering", series), "E042", f"numbering pattern {problem}",
                                      "e.g. INV-{year}-{seq:04}"))
-    if not out and n.invoice.format(year=2026, seq=1) == n.credit_note.format(year=2026, seq=1):
+    numbers = [{getattr(n, series).format(year=2026, seq=seq) for seq in SAMPLE_SEQS}
+               for series in ("invoice", "credit_note")] if not out else [set(), set()]
+    if numbers[0] & numbers[1]:
         out.append(s.loc.finding(("numbering", "credit_note"), "E042", "invoices and credit notes would get the "
                                  "same numbers", "give each series its own prefix, e.g. INV- and CN-"))
     return out
@@ -221,16 +234,18 @@ def check_bank(s: Settings) -> list[Finding]:
 def check_pay_link(s: Settings) -> list[Finding]:
     if not s.pay_link:
         return []
+    sample = {"number": "INV-2026-0001", "amount": "1234.50", "currency": "EUR", "client": "acme", "project": "site"}
+    problem = None
     try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(s.pay_link) if f is not None}
-    except ValueError as exc:
-        fields, problem = set(), f"cannot be formatted ({exc})"
-    else:
-        problem = None
+        fields = _placeholders(s.pay_link)
         if fields - PAY_FIELDS:
             problem = f"uses unknown placeholders {', '.join(sorted(fields - PAY_FIELDS))}"
-        elif not s.pay_link.startswith("https://"):
-            problem = "must start with https://"
+        else:
+            s.pay_link.format(**sample)  # format specs such as {amount:,} fail only here
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+        problem = f"cannot be formatted ({exc})"
+    if problem is None and not s.pay_link.startswith("https://"):
+        problem = "must start with https://"
     if problem:
         return [s.loc.finding(("pay_link",), "E044", f"payment link {problem}",
                               f"placeholders: {', '.join(sorted(PAY_FIELDS))}")]

@@ -137,6 +137,11 @@ def test_quoted_numbers_get_a_hint() -> None:
     ({"invoice": "INV-{client}-{seq}"}, "unknown placeholders client"),
     ({"invoice": "INV-{seq:s}"}, "cannot be formatted"),
     ({"credit_note": "INV-{year}-{seq:04}"}, "same numbers"),
+    ({"invoice": "R-{year}-{seq}", "credit_note": "R-{year}-{seq:02}"}, "same numbers"),  # R-2026-10 twice
+    ({"invoice": "INV-{year}-{seq:,}"}, "not a safe file name"),  # INV-2026-1,000
+    ({"invoice": "INV-{year}-{seq:02}{seq:.1}"}, "cannot be formatted"),
+    ({"invoice": "INV-{year}-{seq:%}"}, "not a safe file name"),
+    ({"invoice": "INV-{}-{seq}"}, "unknown placeholders {}"),
 ])
 def test_numbering_patterns(numbering: dict[str, str], problem: str | None) -> None:
     found = checks.check_numbering(settings_with(**numbering))
@@ -149,6 +154,9 @@ def test_numbering_patterns(numbering: dict[str, str], problem: str | None) -> N
     ("http://pay.example.com/{number}", False),
     ("https://pay.example.com/{total}", False),
     ("https://pay.example.com/{number", False),
+    ("https://pay.example.com/{amount:,}", False),  # a format spec text cannot take
+    ("https://pay.example.com/{number.x}", False),
+    ("https://pay.example.com/{}", False),
 ])
 def test_pay_link(link: str, ok: bool) -> None:
     s = replace(settings_with(), pay_link=link)
