@@ -1,9 +1,10 @@
 """Exactly-once, proven on random histories: a hypothesis state machine drives a real billing repo.
 
 Steps: complete, start, raise or lower, cancel and add milestones, let time pass (across years), issue, rerun,
-and crash an issuing run after its k-th file write (the real console script with BILLED_FAULT_AFTER_WRITES) and
-recover by rerunning. After every step: `billed check` clean (verify included), numbering gapless per series and
-year, no issued file ever changed or vanished; and once issued, every milestone is billed exactly once: net of
+crash an issuing run after its k-th file write (the real console script with BILLED_FAULT_AFTER_WRITES) and
+recover by rerunning, and race two `billed issue --commit --push` runs from two clones of a real bare origin.
+After every step: `billed check` clean (verify included), numbering gapless per series and year, no issued file
+ever changed or vanished; and once issued, every milestone is billed exactly once: net of
 credit notes its billed amount is its current amount when done and 0 otherwise, the deposit is billed once and
 deducted once on the final invoice. BILLED_STATEFUL_EXAMPLES=N runs N histories instead of the suite's few.
 """
@@ -15,13 +16,14 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from conftest import make_repo, run, run_process
+from conftest import BILLED, make_repo, run, run_process
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -69,6 +71,11 @@ def issued_files(root: Path) -> dict[str, str]:
     return out
 
 
+def git_env() -> dict[str, str]:
+    return {**os.environ, "GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@example.com", "GIT_COMMITTER_NAME": "A",
+            "GIT_COMMITTER_EMAIL": "a@example.com", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+
+
 class History(RuleBasedStateMachine):
     """Project `a` has a deposit and a final milestone that stays last; project `b` has neither."""
 
@@ -83,6 +90,10 @@ class History(RuleBasedStateMachine):
         self.synced = False  # true right after a successful issue with no edit since
         self.seen: dict[str, str] = {}
         self.save()
+
+    def git(self, cwd: Path, *args: str) -> None:
+        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=git_env())
+        assert proc.returncode == 0, f"git {args}: {proc.stderr}"
 
     def teardown(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -162,6 +173,31 @@ class History(RuleBasedStateMachine):
         assert "Traceback" not in crashed.err
         self.check_files()
         self.issue()
+
+    @rule()
+    def race_two_clones(self) -> None:
+        """Publish the history so far to a bare origin, then two clones issue and push at the same moment."""
+        other = self.tmp / "other"
+        if not (self.root / ".git").exists():
+            (self.root / ".gitignore").write_text("invoices/.lock\n", encoding="utf-8")
+            self.git(self.root, "init", "-q", "-b", "main")
+            self.git(self.tmp, "init", "-q", "--bare", "-b", "main", "origin.git")
+            self.git(self.root, "remote", "add", "origin", str(self.tmp / "origin.git"))
+        self.git(self.root, "add", "-A")
+        self.git(self.root, "commit", "-q", "--allow-empty", "-m", "history so far")
+        self.git(self.root, "push", "-q", "origin", "main")
+        if not other.exists():
+            self.git(self.tmp, "clone", "-q", str(self.tmp / "origin.git"), str(other))
+        self.git(other, "pull", "-q", "--ff-only", "origin", "main")
+        cmd = [BILLED, "issue", "--no-pdf", "--commit", "--push", "--date", str(self.today)]
+        procs = [subprocess.Popen(cmd, cwd=cwd, env=git_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for cwd in (self.root, other)]
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0 and "Traceback" not in err, err
+        self.git(self.root, "pull", "-q", "--ff-only", "origin", "main")
+        self.synced = True
+        event(f"raced, documents in the ledger: {min(len(records(self.root)) // 5 * 5, 20)}+")
 
     # --- invariants --------------------------------------------------------------------------------------------
     @invariant()
