@@ -39,5 +39,8 @@ test: $(VENV)/.dev system
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
+bench: $(VENV)/.dev
+	bench/run
+
 clean:
 	rm -rf build $(VENV)
