@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from billed import einvoice, engine, money, qr
+from billed import checks, einvoice, engine, money, qr
 from billed import export as export_mod
 from billed import git as git_mod
 from billed import history as history_mod
@@ -54,10 +54,23 @@ def load(root: Path | None = None, verify: bool = True) -> State:
         found += ledger_mod.verify(ledger, repo.settings is None or repo.settings.numbering.reset == "yearly")
     else:
         found += ledger.findings
+    _pin_invoiced_shares(repo, ledger)
     files = {f"{d.parent.name}/{d.stem}" for d in (root / "projects").glob("*/*.y*ml")}
     found += engine.ledger_findings(repo.projects, ledger, {k: k for k in files})
     paid, problems = payments_mod.read(root, ledger)
     return State(repo, ledger, sorted(set(found + problems)), paid)
+
+
+def _pin_invoiced_shares(repo: Repo, ledger: Ledger) -> None:
+    """Re-resolve projects whose percentage milestones were invoiced, keeping their invoiced cents (checks.resolve)."""
+    if not ledger.records:
+        return
+    billed = engine.billed_state(ledger.records)
+    for key, project in list(repo.projects.items()):
+        charged = billed[key].charged if key in billed else {}
+        pins = {m.id: charged[m.id] for m in project.milestones if m.spec == "percent" and charged.get(m.id)}
+        if pins:
+            repo.projects[key], _ = checks.resolve(project, pins)
 
 
 def plan(state: State, on: dt.date, source: engine.Source | None = None) -> list[dict[str, Any]]:

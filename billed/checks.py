@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
@@ -98,14 +98,40 @@ PROJECT_RULES: list[Callable[[Project], list[Finding]]] = [
 ]
 
 
-def resolve(p: Project) -> tuple[Project, list[Finding]]:
-    """Exact amounts for every milestone and the deposit; milestones (not the deposit) add up to the total."""
+def resolve(p: Project, pinned: Mapping[str, Decimal] | None = None) -> tuple[Project, list[Finding]]:
+    """Exact amounts for every milestone and the deposit; milestones (not the deposit) add up to the total.
+
+    `pinned` holds what percentage milestones were already invoiced at. Sharing out the cents depends on every
+    percentage, so editing an unbilled milestone could move a cent onto or off an invoiced one and plan a
+    0.01 credit note; a pinned milestone whose exact share is still within one minor unit of its invoiced
+    amount keeps that amount, and the others share out what is left. When the pins cannot be honoured exactly
+    (the total or its own percentage changed), the plain allocation is used and the engine corrects the
+    difference.
+    """
+    if pinned:
+        unit = Decimal(1).scaleb(-money.minor_units(p.currency))
+        total = p.total_given
+        keep = {m.id: pinned[m.id] for m in p.milestones if m.active and m.spec == "percent" and m.id in pinned
+                and total is not None and m.value is not None
+                and abs(total * m.value / money.HUNDRED - pinned[m.id]) < unit}
+        if keep:
+            resolved, out = _resolve(p, keep)
+            if resolved is not None:
+                return resolved, out
+    resolved, out = _resolve(p, {})
+    return (resolved or p), out
+
+
+def _resolve(p: Project, keep: Mapping[str, Decimal]) -> tuple[Project | None, list[Finding]]:
+    """The allocation itself; None (with no findings) when the pins in `keep` cannot add up exactly."""
     cur, total = p.currency, p.total_given
     active = [m for m in p.milestones if m.active]
     fixed = sum((m.value for m in active if m.spec == "fixed" and m.value is not None), money.ZERO)
     pcts = [m for m in active if m.spec == "percent"]
+    free = [m for m in pcts if m.id not in keep]
+    held = sum(keep.values(), money.ZERO)
     rest = next((m for m in active if m.spec == "rest"), None)
-    amounts: dict[str, Decimal] = {}
+    amounts: dict[str, Decimal] = dict(keep)
     out: list[Finding] = []
     over = _over_hundred(pcts)
     if total is None:
@@ -123,19 +149,27 @@ def resolve(p: Project) -> tuple[Project, list[Finding]]:
                                          f"{money.plain(total, cur)} {cur}",
                                          "adjust an amount, or let one milestone take `amount: rest`"))
                 return p, out
-            target = total - fixed
+            target = total - fixed - held
         else:
-            target = money.quantize(exact, cur)
-            left = total - fixed - target
+            target = money.quantize(sum((total * m.value / money.HUNDRED for m in free if m.value is not None),
+                                        money.ZERO), cur)
+            left = total - fixed - held - target
             if left < 0:
+                if keep:
+                    return None, []
                 out.append(rest.loc.finding(("amount",), "E033", f"nothing is left for '{rest.id}': the other "
                                             f"milestones exceed the total by {money.plain(-left, cur)} {cur}",
                                             "raise `total:` or lower the other milestones"))
                 return p, out
             amounts[rest.id] = left
-        if pcts:
-            for m, part in zip(pcts, money.allocate(target, [m.value for m in pcts], cur), strict=True):
-                amounts[m.id] = part
+        if free:
+            parts = (money.round_to(target, [total * (m.value or money.ZERO) / money.HUNDRED for m in free], cur)
+                     if keep else money.allocate(target, [m.value for m in free], cur))
+            if keep and (sum(parts, money.ZERO) != target or not _near(free, parts, total, cur)):
+                return None, []
+            amounts.update((m.id, part) for m, part in zip(free, parts, strict=True))
+        elif keep and rest is None and target != 0:
+            return None, []
     resolved = []
     for m in p.milestones:
         if m.id in amounts and m.active:
@@ -156,6 +190,13 @@ def resolve(p: Project) -> tuple[Project, list[Finding]]:
         out.append(p.loc.finding(("deposit",), "E037", f"deposit {money.plain(deposit, cur)} {cur} is more than the "
                                  f"project total {money.plain(total, cur)} {cur}", "lower the deposit"))
     return replace(p, milestones=tuple(resolved), deposit=deposit, resolved=True), out
+
+
+def _near(ms: list[Milestone], parts: list[Decimal], total: Decimal, cur: str) -> bool:
+    """Every part non-negative and within one minor unit of its exact share."""
+    unit = Decimal(1).scaleb(-money.minor_units(cur))
+    return all(part >= 0 and abs(part - total * (m.value or money.ZERO) / money.HUNDRED) < unit
+               for m, part in zip(ms, parts, strict=True))
 
 
 def _over_hundred(pcts: list[Milestone]) -> Milestone | None:

@@ -87,12 +87,7 @@ def percent_of(total: Decimal, percent: Decimal, currency: str) -> Decimal:
 
 
 def allocate(target: Decimal, shares: Sequence[Decimal], currency: str) -> list[Decimal]:
-    """Split `target` in proportion to `shares`, to the minor unit, with parts summing exactly to `target`.
-
-    Largest remainder: every part gets its exact share rounded down, then the units left over go one each to the
-    parts with the largest remainders; ties go to the earlier part, so the result is deterministic.
-    """
-    unit = _unit(currency)
+    """Split `target` in proportion to `shares`, to the minor unit, with parts summing exactly to `target`."""
     weight = sum(shares, ZERO)
     if not shares:
         return []
@@ -100,12 +95,24 @@ def allocate(target: Decimal, shares: Sequence[Decimal], currency: str) -> list[
         raise ValueError("cannot allocate over shares that sum to zero")
     with localcontext() as ctx:
         ctx.prec = 60
-        exact = [target * share / weight for share in shares]
+        return round_to(target, [target * share / weight for share in shares], currency)
+
+
+def round_to(target: Decimal, exact: Sequence[Decimal], currency: str) -> list[Decimal]:
+    """Round exact amounts to the minor unit so that they sum to `target` (largest remainder).
+
+    Every part gets its exact value rounded down, then the units left over go one each to the parts with the
+    largest remainders; ties go to the earlier part, so the result is deterministic. If `target` is below the
+    rounded-down sum (a caller holding some parts fixed), units are taken from the smallest remainders instead.
+    """
+    unit = _unit(currency)
+    with localcontext() as ctx:
+        ctx.prec = 60
         floors = [value.quantize(unit, rounding=ROUND_DOWN) for value in exact]
         left = int(((target - sum(floors, ZERO)) / unit).to_integral_value())
-        order = sorted(range(len(shares)), key=lambda i: (-(exact[i] - floors[i]), i))
-        for i in order[:left]:
-            floors[i] += unit
+        order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
+        for i in order[:left] if left >= 0 else order[::-1][:-left]:
+            floors[i] += unit if left >= 0 else -unit
     return floors
 
 
