@@ -70,10 +70,12 @@ assert all(p.startswith(b"%PDF") for p in pdfs)
 """
 
 
-def measure(cmd: list[str], cwd: Path | None = None, ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
+def measure(cmd: list[str], cwd: Path | None = None, ok: tuple[int, ...] = (0,),
+            env: dict[str, str] | None = None) -> tuple[float, float]:
     """(seconds, peak MB) of one child process; its output is discarded, a failure stops the bench."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, **(env or {})})
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -107,7 +109,9 @@ def one_size(work: Path, size: int, seed: int, repeat: int) -> dict[str, Any]:
     old, new = str(generate.LEDGER_DATE), str(generate.NEW_DATE)
     out["floor"] = best([py, "-c", FLOOR, str(root)], repeat)
     out["bean_check"] = best([BEAN_CHECK, str(ledger)], repeat)
-    out["check"] = best([BILLED, "check", "--repo", str(root)], repeat)
+    out["check_nocache"] = measure([BILLED, "check", "--repo", str(root)], env={"BILLED_CACHE": "0"})
+    out["check_first"] = measure([BILLED, "check", "--repo", str(root)])  # fills billed/cache.py's cache
+    out["check"] = best([BILLED, "check", "--repo", str(root)], max(2, repeat))
     out["plan_nochange"] = best([BILLED, "plan", "--repo", str(root), "--date", old], repeat)
     out["plan"] = best([BILLED, "plan", "--repo", str(root), "--date", new, "--json"], repeat)
     out["status"] = best([BILLED, "status", "--repo", str(root), "--date", old, "--json"], repeat)
@@ -141,7 +145,9 @@ def fmt_t(value: float) -> str:
     return f"{value:8.2f}s" if value >= 1 else f"{value * 1000:7.0f}ms"
 
 
-ROWS = [("floor", "parse floor (CSafeLoader)"), ("bean_check", "bean-check (baseline)"), ("check", "billed check"),
+ROWS = [("floor", "parse floor (CSafeLoader)"), ("bean_check", "bean-check (baseline)"),
+        ("check_nocache", "billed check, no cache"), ("check_first", "billed check, 1st run"),
+        ("check", "billed check (cached)"),
         ("plan_nochange", "billed plan (no change)"), ("plan", "billed plan (new docs)"),
         ("status", "billed status --json"), ("dashboard", "dashboard data load"),
         ("issue", "billed issue --no-pdf"), ("check_after", "billed check after issue")]
@@ -161,6 +167,8 @@ def report(results: list[dict[str, Any]], pdf: dict[str, Any] | None, info: dict
             print(f"{label:30}" + "".join(f"{fmt_t(r[key][0]):>10} {r[key][1]:4.0f}MB" for r in results))
     print("\nratios" + " " * 24 + "".join(f"{s:>12,} proj" for s in sizes))
     for name, num, den in (("check / floor", "check", "floor"), ("check / bean-check", "check", "bean_check"),
+                           ("uncached check / floor", "check_nocache", "floor"),
+                           ("uncached check / bean-check", "check_nocache", "bean_check"),
                            ("no-change plan / check", "plan_nochange", "check"), ("status / check", "status", "check")):
         print(f"{name:30}" + "".join(f"{r[num][0] / r[den][0]:>17.2f}" for r in results))
     print(f"{'issue per new document':30}" + "".join(

@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from billed import cache
 from billed.errors import BilledError, Finding
 
 FORMAT = 1
@@ -148,6 +149,7 @@ def verify(ledger: Ledger, yearly: bool) -> list[Finding]:
     against git (`billed check --base`).
     """
     out = list(ledger.findings)
+    seen = cache.store(ledger.root, "verified")
     chains: dict[str, list[Record]] = defaultdict(list)
     for rec in ledger.records:
         chains[rec["series"]].append(rec)
@@ -155,7 +157,7 @@ def verify(ledger: Ledger, yearly: bool) -> list[Finding]:
         prev_hash = None
         expected: dict[Any, int] = defaultdict(lambda: 1)
         for rec in recs:
-            problems = _content_problems(rec)
+            problems = _content_problems(rec, seen)
             bucket = rec["year"] if yearly else None
             if rec["seq"] < expected[bucket]:
                 problems.append(f"{rec.number}: sequence number {rec['seq']} is used twice in the {series} series")
@@ -169,16 +171,24 @@ def verify(ledger: Ledger, yearly: bool) -> list[Finding]:
             prev_hash = rec["hash"]
             out += [Finding(_shown(rec.path), 1, 1, "E060", p, _RESTORE) for p in problems]
             out += _file_findings(rec)
+    cache.flush(ledger.root)
     return sorted(out)
 
 
-def _content_problems(rec: Record) -> list[str]:
-    """The record's own integrity: its hash, its exact bytes, its place."""
+def _content_problems(rec: Record, seen: cache.Store | None = None) -> list[str]:
+    """The record's own integrity: its hash, its exact bytes, its place. Bytes that passed before (a content-hash
+    cache hit) pass again without re-serialising the record, which was ~20% of `check` at 10,000 projects."""
     problems = []
-    if digest(canonical(rec.data)) != rec["hash"]:
+    raw = rec.path.read_bytes()
+    key = cache.key(b"record", raw) if seen is not None else b""
+    if seen is not None and seen.get(key):
+        pass
+    elif digest(canonical(rec.data)) != rec["hash"]:
         problems.append(f"{rec.number} was edited after it was issued (its hash does not match)")
-    elif rec.path.read_bytes() != pretty(rec.data):
+    elif raw != pretty(rec.data):
         problems.append(f"{rec.number}: the file's bytes were changed after it was issued")
+    elif seen is not None:
+        seen.put(key, True)
     if not rec.in_place:
         problems.append(f"{rec.number} is stored as {rec.path.name} in {rec.path.parent.name}/ (renamed or moved)")
     return problems

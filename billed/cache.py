@@ -1,0 +1,122 @@
+"""A content-hash cache of parsed and schema-checked YAML files, and of issued records that already verified.
+
+Measured at 10,000 projects (bench/README.md): YAML composition and jsonschema validation were ~45% of `billed
+check`, re-serialising every record to compare its bytes another ~20%, and both redo identical work on files that
+did not change since the last run. Entries are keyed by a SHA-1 of the exact file content (plus the shown path and
+schema, which appear in findings), never by mtime, so an edit, however small or however timed, is a miss. The
+key also covers the source of the code that produced the entry (loader, schema module, schemas), so a new Billed
+never trusts an old entry.
+
+The cache lives outside the repo (`$XDG_CACHE_HOME/billed/`, or BILLED_CACHE_DIR), one folder per repo, so
+Billed still writes nothing inside a repo it only reads. It is only ever an accelerator: unreadable, stale or
+foreign cache files are ignored, a failed write is ignored, and BILLED_CACHE=0 turns it off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+FORMAT = b"billed-cache-1"
+
+
+def enabled() -> bool:
+    return os.environ.get("BILLED_CACHE", "1") != "0"
+
+
+@cache
+def _code_stamp() -> bytes:
+    """What the cached values were computed by: these sources, the schemas and the Python version."""
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha1(FORMAT + sys.version.encode())
+    for path in [here / "load.py", here / "schema.py", here / "ledger.py", here / "repo.py", here / "cache.py",
+                 here / "errors.py",
+                 *sorted((here.parent / "schemas").glob("*.json"))]:
+        with contextlib.suppress(OSError):
+            h.update(path.name.encode() + path.read_bytes())
+    return h.digest()
+
+
+def _folder(root: Path) -> Path:
+    base = os.environ.get("BILLED_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "billed")
+    return Path(base) / hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:20]
+
+
+class Store:
+    """key -> pickled value, read once per process and rewritten (pruned to what this run used) on flush."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.old: dict[bytes, bytes] = {}
+        self.used: dict[bytes, bytes] = {}
+        self.dirty = False
+        try:
+            with open(path, "rb") as handle:
+                stamp, table = pickle.load(handle)
+            if stamp == _code_stamp() and isinstance(table, dict):
+                self.old = table
+        except Exception:  # noqa: BLE001 - any unreadable cache is simply no cache
+            self.old = {}
+
+    def get(self, key: bytes) -> Any:
+        blob = self.used.get(key) or self.old.get(key)
+        if blob is None:
+            return None
+        self.used[key] = blob
+        return pickle.loads(blob)
+
+    def put(self, key: bytes, value: Any) -> None:
+        self.used[key] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        self.dirty = True
+
+    def flush(self) -> None:
+        """Write when something was added or a third of the entries went stale; never fail the command."""
+        if not self.dirty and len(self.used) * 3 >= len(self.old) * 2:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump((_code_stamp(), self.used), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.path)
+            self.old, self.dirty = dict(self.used), False
+        except OSError:
+            with contextlib.suppress(OSError, UnboundLocalError):
+                os.unlink(tmp)
+
+
+_stores: dict[tuple[Path, str], Store] = {}
+
+
+def store(root: Path, kind: str) -> Store | None:
+    if not enabled():
+        return None
+    key = (root, kind)
+    if key not in _stores:
+        _stores[key] = Store(_folder(root) / f"{kind}.pickle")
+    return _stores[key]
+
+
+def flush(root: Path) -> None:
+    """Write and forget the repo's stores: the next load reads the file again (another process may have written
+    it, and a long-running dashboard must not keep every entry it ever saw)."""
+    for (r, kind), s in list(_stores.items()):
+        if r == root:
+            s.flush()
+            del _stores[(r, kind)]
+
+
+def key(*parts: str | bytes) -> bytes:
+    h = hashlib.sha1()
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "big") + data)
+    return h.digest()
