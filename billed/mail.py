@@ -33,9 +33,10 @@ from billed.errors import BilledError
 from billed.ledger import Record
 from billed.payments import DocState
 from billed.render import title
+from billed.resources import toolkit_dir
 
 LOG = Path("mail") / "sent.log"
-TOOLKIT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TOOLKIT_TEMPLATES = toolkit_dir("templates")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 Message = tuple[Record, EmailMessage, dict[str, Any]]  # the document, its email, what the log adds about it
 

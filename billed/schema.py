@@ -11,16 +11,16 @@ import json
 import re
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from billed.errors import Finding
 from billed.load import Doc
+from billed.resources import toolkit_dir
 
 _NUMBER = re.compile(r"^\s*-?[0-9]+(\.[0-9]+)?\s*$")
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = toolkit_dir("schemas")
 _TYPE_NAMES = {"string": "text", "number": "a number", "integer": "a whole number", "boolean": "true or false",
                "object": "a mapping (key: value)", "array": "a list", "null": "nothing"}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-TOOLKIT = Path(__file__).resolve().parents[2]
+from billed.resources import toolkit_dir
 
 FILES = {
     "billed.yaml": """\
@@ -70,7 +70,7 @@ def init(directory: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     for folder in ("templates", "schemas"):
-        shutil.copytree(TOOLKIT / folder, directory / folder, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(toolkit_dir(folder), directory / folder, ignore=shutil.ignore_patterns("__pycache__"))
     click.echo(f"Created a billing repo in {directory}. Next: edit billed.yaml, then `billed check`.")
 
 

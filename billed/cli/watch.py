@@ -11,8 +11,9 @@ import click
 
 from billed.api import find_root
 from billed.cli._common import date_option, repo_option
+from billed.resources import toolkit_path
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard.py"
+DASHBOARD = toolkit_path("dashboard.py")
 
 
 @click.command()
