@@ -125,5 +125,7 @@ def render_pdfs(htmls: list[str], templates: Path, workers: int | None = None,
     workers = workers or os.cpu_count() or 1
     if len(htmls) < 2 or workers == 1:
         return [render_pdf(h, templates, variant) for h in htmls]
+    import weasyprint  # noqa: F401 - imported before the pool forks, so no worker pays the ~1 s import again
+
     with ProcessPoolExecutor(max_workers=min(workers, len(htmls))) as pool:
         return list(pool.map(_render_one, [(h, str(templates), variant) for h in htmls], chunksize=4))

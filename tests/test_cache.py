@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,12 @@ def test_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     root = make_repo(tmp_path / "repo", {"projects/nordlicht/web.yaml": PROJECT})
     assert run(root, "check").code == 0
     assert not (tmp_path / "cache").exists()
+
+
+def test_a_changed_html_is_caught_even_with_its_old_mtime(cached: Path) -> None:
+    html = next((cached / "invoices").glob("*/*.html"))
+    st = html.stat()
+    html.write_bytes(html.read_bytes().replace(b"Design", b"Dezign"))
+    os.utime(html, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and mtime: only ctime tells
+    result = run(cached, "check")
+    assert result.code == 1 and "was changed after it was issued" in result.err
