@@ -24,6 +24,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from billed.resources import toolkit_dir
+
 FORMAT = b"billed-cache-1"
 
 
@@ -38,7 +40,7 @@ def _code_stamp() -> bytes:
     h = hashlib.sha1(FORMAT + sys.version.encode())
     for path in [here / "load.py", here / "schema.py", here / "ledger.py", here / "repo.py", here / "cache.py",
                  here / "errors.py",
-                 *sorted((here.parent / "schemas").glob("*.json"))]:
+                 *sorted(toolkit_dir("schemas").glob("*.json"))]:
         with contextlib.suppress(OSError):
             h.update(path.name.encode() + path.read_bytes())
     return h.digest()
