@@ -26,7 +26,16 @@ from billed import access, api
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = TOOLKIT / "test-artifacts"
 SCREENSHOTS = TOOLKIT / "docs" / "screenshots"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (scripts/system-deps)")
+# `make test` installs Chromium (scripts/system-deps). Where it cannot, these tests fail rather than pass
+# silently; BILLED_SKIP_BROWSER=1 skips them on purpose (and says so in the summary).
+pytestmark = pytest.mark.skipif(os.environ.get("BILLED_SKIP_BROWSER") == "1", reason="BILLED_SKIP_BROWSER=1")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _chromium_installed() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/system-deps as root (apt-get install chromium), "
+                    "or set BILLED_SKIP_BROWSER=1 to skip the browser tests")
 
 
 def free_port() -> int:
