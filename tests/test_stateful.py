@@ -6,7 +6,8 @@ recover by rerunning, and race two `billed issue --commit --push` runs from two 
 After every step: `billed check` clean (verify included), numbering gapless per series and year, no issued file
 ever changed or vanished; and once issued, every milestone is billed exactly once: net of
 credit notes its billed amount is its current amount when done and 0 otherwise, the deposit is billed once and
-deducted once on the final invoice. BILLED_STATEFUL_EXAMPLES=N runs N histories instead of the suite's few.
+deducted once on the final invoice. BILLED_STATEFUL_EXAMPLES=N runs N histories instead of the suite's few,
+BILLED_STATEFUL_STEPS=M makes each up to M steps long (12 by default).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 EXAMPLES = int(os.environ.get("BILLED_STATEFUL_EXAMPLES", "12"))
+STEPS = int(os.environ.get("BILLED_STATEFUL_STEPS", "12"))
 START = dt.date(2026, 1, 5)
 DEPOSIT = Decimal("500.00")
 AMOUNTS = st.integers(60_000, 500_000).map(lambda cents: Decimal(cents) / 100)
@@ -257,6 +259,6 @@ class History(RuleBasedStateMachine):
                 assert deposits[key] == 0 and owed[key] == done
 
 
-History.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=12, deadline=None,
+History.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
                                      suppress_health_check=list(HealthCheck))
 TestHistory = History.TestCase
