@@ -4,10 +4,9 @@ dashboard tests (views, AppTest, browser) so they all look at the same figures."
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
-from conftest import TOOLKIT, run
+from conftest import copy_example, run
 
 DAY = "2026-11-25"
 MARKER = "ZZINTERNALMARKER"
@@ -32,10 +31,7 @@ def mark_internal(path: Path, n: int) -> int:
 
 def example_repo(root: Path, pdf: bool = True) -> Path:
     """A copy of the example (billed.yaml, projects, templates), every internal field marked, issued on DAY."""
-    root.mkdir(parents=True, exist_ok=True)
-    for name in ("billed.yaml", "projects", "templates"):
-        src = TOOLKIT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
+    copy_example(root)
     n = 0
     for path in [root / "billed.yaml", *sorted((root / "projects").glob("*/*.yaml"))]:
         n = mark_internal(path, n)

@@ -101,6 +101,21 @@ def run_process(root: Path, *args: str, env: dict[str, str] | None = None, timeo
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+EXAMPLE = ("billed.yaml", "projects", "templates")
+
+
+def copy_example(root: Path) -> Path:
+    """A copy of the bundled example repo (billed.yaml, projects/, templates/), as `make example` makes it."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in EXAMPLE:
+        src = TOOLKIT / name
+        if src.is_dir():
+            shutil.copytree(src, root / name, dirs_exist_ok=True)
+        else:
+            shutil.copy(src, root / name)
+    return root
+
+
 @pytest.fixture
 def repo(tmp_path: Path):
     def factory(files: dict[str, str | bytes] | None = None, base: bool = True) -> Path:

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import CLIENT, TOOLKIT, make_repo, run, run_process, snapshot
+from conftest import CLIENT, TOOLKIT, copy_example, make_repo, run, run_process, snapshot
 
 from billed.cli import cli
 
 README = (TOOLKIT / "README.md").read_text(encoding="utf-8")
-
-
-def example(root: Path) -> Path:
-    """A copy of the bundled example repo (billed.yaml, projects/, templates/), as `make example` makes it."""
-    root.mkdir(parents=True)
-    shutil.copy(TOOLKIT / "billed.yaml", root / "billed.yaml")
-    for folder in ("projects", "templates"):
-        shutil.copytree(TOOLKIT / folder, root / folder)
-    return root
 
 
 @pytest.mark.parametrize("name", sorted(cli.commands))
@@ -44,7 +34,7 @@ def test_group_help_and_version(tmp_path: Path) -> None:
 
 
 def test_clean_repo_exits_0_with_a_summary(tmp_path: Path) -> None:
-    root = example(tmp_path / "repo")
+    root = copy_example(tmp_path / "repo")
     result = run(root, "check")
     assert result.code == 0, result.err
     assert result.out.startswith("OK: 4 projects, 3 clients, 0 issued documents verified.")
@@ -66,7 +56,7 @@ def test_findings_exit_1_with_a_count(repo) -> None:
 @pytest.mark.parametrize("args", [("check", "--bogus"), ("check", "extra"), ("status", "--date", "someday"),
                                   ("nosuchcommand",), ("check", "--repo")])
 def test_usage_errors_exit_2(args: tuple[str, ...], tmp_path: Path) -> None:
-    root = example(tmp_path / "repo")
+    root = copy_example(tmp_path / "repo")
     result = run_process(root, *args)
     assert result.code == 2, result
     assert "Traceback" not in result.err
@@ -91,7 +81,7 @@ def test_no_billing_repo_anywhere_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_works_from_any_sub_folder_and_with_repo(tmp_path: Path) -> None:
-    root = example(tmp_path / "repo")
+    root = copy_example(tmp_path / "repo")
     deep = root / "projects" / "acme"
     assert run(deep, "check").code == 0
     assert run(tmp_path, "check", "--repo", str(root)).code == 0
@@ -145,7 +135,7 @@ def test_readme_command_table_matches_the_cli(tmp_path: Path) -> None:
 
 def test_readme_commands_run_on_the_example(tmp_path: Path) -> None:
     """The README's command table, run in order on a copy of the example (PDF rendering left to its own tests)."""
-    root = example(tmp_path / "repo")
+    root = copy_example(tmp_path / "repo")
     steps = [("init", str(tmp_path / "new")), ("check",), ("check", "--json"), ("status",), ("status", "--json"),
              ("status", "webshop"), ("plan", "--date", "2026-11-25"), ("plan", "--date", "2026-11-25", "--json"),
              ("issue", "--date", "2026-11-25", "--no-pdf"), ("verify",), ("check",)]
