@@ -177,7 +177,7 @@ def report(results: list[dict[str, Any]], pdf: dict[str, Any] | None, info: dict
         print(f"{name:30}" + "".join(f"{r[num][0] / r[den][0]:>17.2f}" for r in results))
     print(f"{'issue per new document':30}" + "".join(
         f"{fmt_t(r['issue'][0] / max(1, r['issued_new'])):>17}" for r in results))
-    print("\ngrowth per 10x projects (1 = flat, 10 = linear)")
+    print("\ngrowth from each size to the next (for 10x the projects: 1 = flat, 10 = linear)")
     for key, label in ROWS:
         if all(key in r for r in results) and len(results) > 1:
             steps = [f"{b[key][0] / a[key][0]:.1f}x" for a, b in zip(results, results[1:], strict=False)]
