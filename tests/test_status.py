@@ -6,8 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import run
-from test_cli import example
+from conftest import copy_example, run
 
 # project -> (currency, total, done, deposit). Worked out from projects/ by hand:
 # acme: discovery 15% + design 20% of 48000.00 are done; the deposit is 20%.
@@ -31,7 +30,7 @@ def _sum(text: str) -> str:
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    return example(tmp_path / "repo")
+    return copy_example(tmp_path / "repo")
 
 
 def test_status_json_per_project(root: Path) -> None:
