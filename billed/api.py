@@ -85,16 +85,23 @@ def plan(state: State, on: dt.date, source: engine.Source | None = None) -> list
 
 def issue(root: Path | None, on: dt.date, pdf: bool = True, progress: Progress | None = None,
           source: engine.Source | None = None) -> tuple[list[dict[str, Any]], list[Finding]]:
-    """Issue the plan exactly once. Under a lock, re-reads the ledger so a concurrent run cannot double-issue."""
-    state = load(root)
-    if not state.ok:
-        return [], state.findings
-    invoices = state.repo.invoices
-    with ledger_mod.locked(invoices):
-        ledger_mod.clean_orphans(invoices)
-        state = load(state.repo.root)
+    """Issue the plan exactly once, loading and planning under a lock so a concurrent run cannot double-issue.
+
+    The repo is loaded once, under the lock. Only when the lock file does not exist yet (a first issue) is it
+    validated before, so that invalid input never leaves even an invoices/.lock behind; loading is most of
+    issue's time on a large repo (bench/README.md), so the common case must not pay for it twice.
+    """
+    root = find_root(root)
+    invoices = root / "invoices"
+    if not (invoices / ".lock").is_file():
+        state = load(root)
         if not state.ok:
             return [], state.findings
+    with ledger_mod.locked(invoices):
+        state = load(root)
+        if not state.ok:
+            return [], state.findings
+        ledger_mod.clean_orphans(invoices)  # only now: files of a tampered ledger are evidence, not orphans
         docs = plan(state, on, source or history_mod.source(state.repo.root))  # provenance from git
         written = write_documents(state, docs, pdf, progress)
     return written, []
