@@ -3,8 +3,9 @@
 Payments never go into the issued records (those never change); they are plain YAML lists next to them, read
 with the same exact loader (Decimal amounts, line numbers) and checked against the issued documents. A document's
 state is derived, never stored: its total, minus the credit notes that correct it, minus the payments dated on or
-before the day asked about. So `--date` replays any past day, and a wrong payment is fixed by appending a
-correcting entry, not by editing history.
+before the day asked about. So `--date` replays any past day. `billed pay` only ever appends; there is no
+negative "reversal" entry yet (amounts must be > 0), so a mistaken entry is corrected by editing it in a
+reviewed commit, and git keeps what it said.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from billed.repo import shown
 from billed.schema import validate
 
 FOLDER = "payments"
-HEADER = ("# Payments received. Append-only: `billed pay NUMBER AMOUNT` adds entries; correct a mistake with a new\n"
-          "# entry rather than an edit. Schema: schemas/payments.schema.json\n")
+HEADER = ("# Payments received. `billed pay NUMBER AMOUNT` appends entries; fix a mistaken entry in a reviewed\n"
+          "# commit (git keeps what it said). Schema: schemas/payments.schema.json\n")
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 _AMOUNT = re.compile(r"^-?[0-9]{1,13}(\.[0-9]{1,6})?$")  # a sign is let through so the rule can say why
 
