@@ -10,6 +10,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import make_repo
 
 GIT_ENV = {
@@ -106,3 +108,12 @@ def read_all(bare: Path, paths: list[str], rev: str = "main") -> list[str]:
         texts.append(data[end + 1:end + 1 + size].decode("utf-8"))
         pos = end + 2 + size
     return texts
+
+
+@pytest.fixture(autouse=True)
+def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process runs call git too: give them the sandbox identity, never the machine's global config.
+    Autouse in every test module that imports it."""
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)  # in CI: keep the real job summary clean

@@ -9,18 +9,20 @@ from pathlib import Path
 import pytest
 
 from billed import api
-from tests._gitsandbox import GIT_ENV, PROJECT, clone, commit_all, files_on, git, origin, set_status
+from tests._gitsandbox import (
+    GIT_ENV,
+    PROJECT,
+    clone,
+    commit_all,
+    files_on,
+    git,
+    git_identity,  # noqa: F401 - autouse: git identity for in-process runs
+    origin,
+    set_status,
+)
 from tests.conftest import make_repo, run, run_process
 
 DATE = "2026-06-01"
-
-
-@pytest.fixture(autouse=True)
-def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In-process runs call git too: give them the sandbox identity, never the machine's global config."""
-    for key, value in GIT_ENV.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)  # in CI: keep the real job summary clean
 
 
 @pytest.fixture

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from billed import api
-from tests._gitsandbox import GIT_ENV, PROJECT, commit_all, git, set_status
+from tests._gitsandbox import (
+    PROJECT,
+    commit_all,
+    git,
+    git_identity,  # noqa: F401 - autouse: git identity for in-process runs
+    set_status,
+)
 from tests.conftest import make_repo, run
 
 PERCENT = """\
@@ -24,13 +30,6 @@ milestones:
     title: New identity
     amount: rest
 """
-
-
-@pytest.fixture(autouse=True)
-def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in GIT_ENV.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)  # in CI: keep the real job summary clean
 
 
 @pytest.fixture
