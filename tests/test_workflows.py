@@ -275,6 +275,22 @@ def test_merge_runs_the_issuing_job_and_a_rerun_does_nothing(bare: Path, tmp_pat
     assert git(bare, "rev-parse", "main") == tip
 
 
+def test_a_repo_still_holding_the_example_issues_nothing(bare: Path, tmp_path: Path) -> None:
+    """Made from the template, the first push to main must not issue the example's invoices (never removable)."""
+    dev = clone(bare, tmp_path / "dev")
+    (dev / ".billed-example").write_bytes((TOOLKIT / ".billed-example").read_bytes())
+    set_status(dev, "layout", "done")
+    commit_all(dev, "Created from template")
+    git(dev, "push", "-q", "origin", "main")
+    tip = git(bare, "rev-parse", "main")
+    checkout = clone(bare, tmp_path / "runner")
+    runner = Runner(checkout, tmp_path / "tmp", "push", push_event(checkout, "Created from template"),
+                    "refs/heads/main", tip)
+    assert runner.run_job(ISSUE, "issue")
+    assert "bundled example is still here" in runner.log[-1].stdout
+    assert git(bare, "rev-parse", "main") == tip and not (checkout / "invoices/2026").exists()
+
+
 def pull_request(bare: Path, tmp_path: Path, name: str, change) -> Runner:
     """A feature branch pushed to origin, checked out as GitHub does for a PR: the merge into main, detached."""
     dev = clone(bare, tmp_path / f"{name}-dev")
