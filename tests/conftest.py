@@ -49,6 +49,19 @@ email: rechnungen@nordlicht.example
 """
 
 
+WEBSITE = """\
+title: Website
+start: 2026-01-05
+milestones:
+  - id: design
+    title: Design
+    amount: 1000.00
+    status: done
+    done: 2026-02-01
+"""
+"""One done milestone of 1000.00: the smallest project that issues an invoice."""
+
+
 @dataclass
 class Result:
     code: int

@@ -7,18 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import WEBSITE as PROJECT
 from conftest import make_repo, run
-
-PROJECT = """\
-title: Website
-start: 2026-01-05
-milestones:
-  - id: design
-    title: Design
-    amount: 1000.00
-    status: done
-    done: 2026-02-01
-"""
 
 
 @pytest.fixture

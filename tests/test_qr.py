@@ -9,18 +9,9 @@ import zxingcpp
 from pypdf import PdfReader
 
 from billed.qr import data_url, epc_fields
-from tests.conftest import SETTINGS, run
+from tests.conftest import SETTINGS, WEBSITE, run
 
-PROJECT = """\
-title: Website
-start: 2026-01-05
-milestones:
-  - id: design
-    title: Design
-    amount: 1234.56
-    status: done
-    done: 2026-01-20
-"""
+PROJECT = WEBSITE.replace("amount: 1000.00", "amount: 1234.56").replace("done: 2026-02-01", "done: 2026-01-20")
 
 
 def decoded(pdf: Path) -> list[str]:

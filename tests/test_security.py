@@ -15,17 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CLIENT, SETTINGS, make_repo, run, run_process, snapshot
-
-PROJECT = """\
-title: Website
-start: 2026-01-05
-milestones:
-  - id: design
-    title: Design
-    amount: 1000.00
-    status: done
-    done: 2026-02-01
-"""
+from conftest import WEBSITE as PROJECT
 
 
 def outside(parent: Path, repo: Path) -> dict[str, bytes]:
