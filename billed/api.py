@@ -114,12 +114,12 @@ def write_documents(state: State, docs: list[dict[str, Any]], pdf: bool, progres
     heads = {s: (r["hash"] if (r := state.ledger.last(s)) else None) for s in ledger_mod.SERIES}
     invoices = state.repo.invoices
     written: list[dict[str, Any]] = []
+    dates = {**issue_dates(state), **{d["number"]: d["issue_date"] for d in docs}}  # for e-invoice references
     for start in range(0, len(docs), batch):
         chunk = docs[start:start + batch]
         htmls = [render_html(d, templates, extra=extras(d)) for d in chunk]
         pdfs = render_pdfs(htmls, templates, variant=pdf_variant(state)) if pdf else [None] * len(chunk)
         if pdf and pdf_variant(state):  # the hash below is of these final bytes: the PDF/A-3 with its XML
-            dates = {**issue_dates(state), **{d["number"]: d["issue_date"] for d in docs}}
             pdfs = [einvoice.embed(data, d, dates) for data, d in zip(pdfs, chunk, strict=True)]
         for doc, html, data in zip(chunk, htmls, pdfs, strict=True):
             files = {}
@@ -165,7 +165,8 @@ def render_missing(root: Path | None) -> tuple[list[Path], list[Finding]]:
     data = render_pdfs([r.path.with_suffix(".html").read_text(encoding="utf-8") for r in todo], templates,
                        variant=pdf_variant(state))
     if pdf_variant(state):
-        data = [einvoice.embed(pdf, r.data, issue_dates(state)) for pdf, r in zip(data, todo, strict=True)]
+        dates = issue_dates(state)
+        data = [einvoice.embed(pdf, r.data, dates) for pdf, r in zip(data, todo, strict=True)]
     out = []
     for rec, pdf in zip(todo, data, strict=True):
         target = rec.path.with_suffix(".pdf")
@@ -184,15 +185,12 @@ def status(state: State, only: str | None = None, on: dt.date | None = None) -> 
     on = on or dt.date.today()
     billed = engine.billed_state(state.ledger.records)
     owed = payments_mod.totals(document_states(state, on), by="project")
-    by_project: dict[str, list[Record]] = {}  # grouped once: a lookup per project is quadratic on big ledgers
-    for rec in state.ledger.records:
-        by_project.setdefault(f"{rec['client']}/{rec['project']}", []).append(rec)
     out = []
     for key, p in sorted(state.repo.projects.items()):
         if only and only not in (key, p.id):
             continue
         b = billed[key]
-        recs = by_project.get(key, [])
+        recs = state.ledger.for_project(key)
         invoiced = sum((signed(r) for r in recs), money.ZERO)
         active = [m for m in p.milestones if m.active]
         done = sum((m.amount for m in active if m.status == "done"), money.ZERO)

@@ -252,10 +252,7 @@ def plan(projects: dict[str, Project], clients: dict[str, Client], settings: Set
 def ledger_findings(projects: dict[str, Project], ledger: Ledger, project_files: dict[str, str]) -> list[Finding]:
     """Edits to projects that would rewrite history: removing, renaming or un-doing what was invoiced."""
     out: list[Finding] = []
-    by_project: dict[str, list[Record]] = defaultdict(list)
-    for rec in ledger.records:
-        by_project[f"{rec['client']}/{rec['project']}"].append(rec)
-    for key, recs in sorted(by_project.items()):
+    for key, recs in sorted(ledger.by_project.items()):
         state = billed_state(recs)[key]
         first = recs[0]
         p = projects.get(key)

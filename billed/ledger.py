@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -87,13 +88,22 @@ class Ledger:
     records: list[Record] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
-    @property
+    # Indexes built once per ledger (records are only appended while reading): per-project or per-number
+    # lookups in a loop over 10,000 projects would otherwise rescan every record each time.
+    @cached_property
     def by_number(self) -> dict[str, Record]:
         return {r.number: r for r in self.records}
 
+    @cached_property
+    def by_project(self) -> dict[str, list[Record]]:
+        """client/project -> its records, in ledger order."""
+        groups: dict[str, list[Record]] = defaultdict(list)
+        for rec in self.records:
+            groups[f"{rec['client']}/{rec['project']}"].append(rec)
+        return dict(groups)
+
     def for_project(self, key: str) -> list[Record]:
-        client, _, project = key.partition("/")
-        return [r for r in self.records if r["client"] == client and r["project"] == project]
+        return self.by_project.get(key, [])
 
     def last(self, series: str) -> Record | None:
         items = [r for r in self.records if r["series"] == series]
