@@ -270,7 +270,8 @@ def record_payment(root: Path | None, number: str, amount: str, on: dt.date, met
                                          currency)
     if found or payment is None:
         return None, found
-    row = next(s for s in document_states(load(state.repo.root), on) if s.number == number)
+    row = next(s for s in payments_mod.states(state.ledger.records, [*state.payments, payment], on)
+               if s.number == number)
     return {"payment": payment.as_json(), "document": row.as_json()}, []
 
 

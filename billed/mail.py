@@ -105,9 +105,14 @@ def sent_numbers(log: list[dict[str, Any]]) -> set[str]:
     return {e["number"] for e in log if e.get("kind") == "document"}
 
 
-def last_reminder(log: list[dict[str, Any]], number: str) -> dt.date | None:
-    days = [dt.date.fromisoformat(e["date"]) for e in log if e.get("kind") == "reminder" and e["number"] == number]
-    return max(days, default=None)
+def last_reminders(log: list[dict[str, Any]]) -> dict[str, dt.date]:
+    """The date of the latest reminder per document, from one pass over the send log."""
+    last: dict[str, dt.date] = {}
+    for e in log:
+        if e.get("kind") == "reminder":
+            day = dt.date.fromisoformat(e["date"])
+            last[e["number"]] = max(last.get(e["number"], day), day)
+    return last
 
 
 def unsent(recs: list[Record], log: list[dict[str, Any]], resend: bool) -> list[Record]:
@@ -117,12 +122,9 @@ def unsent(recs: list[Record], log: list[dict[str, Any]], resend: bool) -> list[
 
 def due_reminders(rows: list[DocState], log: list[dict[str, Any]], on: dt.date, interval: int) -> list[DocState]:
     """Overdue documents whose last reminder (if any) is at least `interval` days before `on`."""
-    due = []
-    for row in rows:
-        last = last_reminder(log, row.number)
-        if row.state == "overdue" and (last is None or (on - last).days >= interval):
-            due.append(row)
-    return due
+    last = last_reminders(log)
+    return [row for row in rows if row.state == "overdue"
+            and (row.number not in last or (on - last[row.number]).days >= interval)]
 
 
 # --- messages ------------------------------------------------------------------------------------------------

@@ -191,7 +191,6 @@ def append(root: Path, ledger: Ledger, number: str, amount: str, day: dt.date, m
     added at the end); the whole resulting file is validated first, and nothing is written on any finding."""
     path = root / FOLDER / f"{day.year}.yaml"
     where = shown(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     with locked(root / "invoices"):  # the issuing lock (already git-ignored): one writer per checkout
         old = path.read_bytes() if path.exists() else HEADER.encode("utf-8")
         sep = b"" if not old or old.endswith(b"\n") else b"\n"
@@ -213,6 +212,7 @@ def append(root: Path, ledger: Ledger, number: str, amount: str, day: dt.date, m
                              "keep one `- invoice: ...` block per payment")]
         if found:
             return None, found
+        path.parent.mkdir(parents=True, exist_ok=True)  # only now: a refused payment leaves no folder behind
         _write_append(path, sep + added if before is not None else old + added)
     return items[-1] if items else None, []
 

@@ -330,3 +330,29 @@ def test_a_correction_issued_the_same_day_is_listed_after_the_invoice_it_correct
     status = run(root, "status", "--json").json
     [ms_a] = [m for p in status for m in p["milestones"] if m["id"] == "a"]
     assert ms_a["documents"] == [a["number"], credit["number"]] and credit["corrects"] == a["number"]
+
+
+def test_a_backdated_issue_date_is_refused_and_writes_nothing(repo):
+    """Numbers follow dates: issuing before the latest issued document would number out of date order."""
+    root = repo({"projects/nordlicht/site.yaml": """\
+        title: Site
+        start: 2026-01-05
+        milestones:
+          - {id: a, title: Alpha, amount: 100.00, status: done, done: 2026-02-01}
+          - {id: b, title: Beta, amount: 200.00, status: done, done: 2026-02-02}
+        """})
+    assert run(root, "issue", "--date", "2026-03-01", "--no-pdf").code == 0
+    write(root, {"projects/nordlicht/site.yaml": """\
+        title: Site
+        start: 2026-01-05
+        milestones:
+          - {id: a, title: Alpha, amount: 100.00, status: done, done: 2026-02-01}
+          - {id: b, title: Beta, amount: 150.00, status: done, done: 2026-02-02}
+        """})
+    before = snapshot(root)
+    for command in ("plan", "issue"):
+        result = run(root, command, "--date", "2026-02-28")
+        assert result.code == 1 and "in the order of their dates" in result.err, result.err
+        assert "Traceback" not in result.err
+    assert snapshot(root) == before
+    assert run(root, "issue", "--date", "2026-03-01", "--no-pdf").code == 0  # the same day is fine

@@ -216,3 +216,10 @@ def test_pay_help_and_json(issued):
     result = run(issued, "pay", "INV-2026-0003", "4760.00", "--date", "2026-02-11", "--json")
     assert result.json["document"]["state"] == "paid"
     assert result.json["payment"]["file"].endswith("payments/2026.yaml")
+
+
+def test_a_refused_first_payment_leaves_no_payments_folder(issued):
+    assert not (issued / "payments").exists()
+    result = run(issued, "pay", "INV-2026-0099", "10.00", "--date", "2026-01-25")
+    assert result.code == 1 and "[E070]" in result.err
+    assert not (issued / "payments").exists()
