@@ -108,6 +108,11 @@ def resolve(p: Project, pinned: Mapping[str, Decimal] | None = None) -> tuple[Pr
     (the total or its own percentage changed), the plain allocation is used and the engine corrects the
     difference.
     """
+    with money.exact():
+        return _pinned_or_plain(p, pinned)
+
+
+def _pinned_or_plain(p: Project, pinned: Mapping[str, Decimal] | None) -> tuple[Project, list[Finding]]:
     if pinned:
         unit = Decimal(1).scaleb(-money.minor_units(p.currency))
         total = p.total_given

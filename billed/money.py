@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from contextlib import AbstractContextManager
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 from functools import cache
 
 from babel.core import get_global
@@ -18,7 +19,7 @@ from babel.numbers import format_currency, get_currency_precision, list_currenci
 MAX_AMOUNT = Decimal(10) ** 12  # a trillion in any currency is a typo, not a contract
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
-_PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
+_PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]{1,40})?)\s*%\s*$")  # <= 40 decimals: shares stay exact in money.exact()
 
 
 @cache
@@ -46,6 +47,12 @@ def minor_units(currency: str) -> int:
 @cache
 def _unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
+
+
+def exact() -> AbstractContextManager[Context]:
+    """A decimal context wide enough that sums and shares of amounts (< 10^12) and percentages (<= 40 decimals)
+    are exact: the default 28 digits silently round them, and then a split that adds up looks like it does not."""
+    return localcontext(prec=100)
 
 
 def quantize(amount: Decimal, currency: str) -> Decimal:

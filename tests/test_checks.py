@@ -161,3 +161,21 @@ def test_numbering_patterns(numbering: dict[str, str], problem: str | None) -> N
 def test_pay_link(link: str, ok: bool) -> None:
     s = replace(settings_with(), pay_link=link)
     assert (checks.check_pay_link(s) == []) is ok
+
+
+def test_percentages_with_many_decimals_that_add_up_are_not_a_mismatch(tmp_path):
+    """At 28 digits (Decimal's default) total * 20-decimal shares were rounded and an exact split gave E033."""
+    from conftest import make_repo, run
+
+    shares = ["3.30376667170205181996", "7.11085022428522499395", "0.13455058590201385606", "6.039556873148788154",
+              "83.41127564496192117603"]  # exactly 100%
+    lines = "\n".join(f"  - {{id: m{i}, title: M{i}, amount: '{s}%'}}" for i, s in enumerate(shares))
+    root = make_repo(tmp_path / "r", {"projects/nordlicht/p.yaml":
+                     f"title: P\ntotal: 678993680738.92\nstart: 2026-01-05\nmilestones:\n{lines}\n"})
+    result = run(root, "status", "--json")
+    assert result.code == 0, result.err
+    assert result.json[0]["total"] == "678993680738.92"
+    too_fine = make_repo(tmp_path / "s", {"projects/nordlicht/p.yaml": "title: P\ntotal: 100.00\nstart: 2026-01-05\n"
+                         "milestones:\n  - {id: a, title: A, amount: '50.00000000000000000000000000000000000000001%'}\n"
+                         "  - {id: b, title: B, amount: rest}\n"})
+    assert "[E023]" in run(too_fine, "check").err
