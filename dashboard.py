@@ -181,15 +181,16 @@ def charts(board: views.Board) -> None:
 
 
 def owner_allowed() -> bool:
-    """OIDC login when configured, else the owner password when one is set, else open (a local dashboard)."""
+    """OIDC login (limited to BILLED_OWNER_EMAILS) when configured, else the owner password when one is set, else
+    open (a local dashboard)."""
     if oidc_configured():
         if not st.user.is_logged_in:
             st.title("Billed")
             st.button("Log in", on_click=st.login)
             return False
-        allowed = {e.strip().lower() for e in (setting("BILLED_OWNER_EMAILS") or "").split(",") if e.strip()}
-        if allowed and str(st.user.get("email", "")).lower() not in allowed:
-            st.error("This account may not open the owner view.")
+        if not access.owner_email_ok(str(st.user.get("email", "")), setting("BILLED_OWNER_EMAILS")):
+            st.error("This account may not open the owner view (the owner's addresses are listed in "
+                     "BILLED_OWNER_EMAILS).")
             return False
         return True
     secret = setting("BILLED_OWNER_SECRET")
@@ -303,15 +304,14 @@ def client_page(root: Path) -> None:
 
 def main() -> None:
     st.set_page_config(page_title="Billed", page_icon="🧾", layout="wide")
-    root = repo_root()
     if (setting("BILLED_MODE") or "").lower() == "client":
-        try:
-            client_page(root)  # the owner view is not reachable from here, whatever the URL says
+        try:  # repo_root() too: a misconfigured BILLED_REPO must not put a traceback on a client's screen
+            client_page(repo_root())  # the owner view is not reachable from here, whatever the URL says
         except Exception:  # noqa: BLE001 - a traceback on a client's screen could show other clients' data
             traceback.print_exc()
             st.error("This page cannot be shown right now. Please try again later.")
     elif owner_allowed():
-        owner_page(root)
+        owner_page(repo_root())
 
 
 main()

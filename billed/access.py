@@ -105,6 +105,13 @@ def link(base_url: str, token: str) -> str:
     return f"{base_url}{sep}{urlencode({'token': token})}"
 
 
+def owner_email_ok(email: str, allowlist: str | None) -> bool:
+    """Whether an OIDC-logged-in account may open the owner view. Fails closed: with no BILLED_OWNER_EMAILS, an
+    OIDC provider such as Google would otherwise let in anyone who has an account there."""
+    allowed = {e.strip().lower() for e in (allowlist or "").split(",") if e.strip()}
+    return bool(email) and email.strip().lower() in allowed
+
+
 def owner_ok(secret: str | None, presented: str | None) -> bool:
     """The owner's password check for a hosted dashboard: constant time, and no secret configured means no access."""
     if not secret or not presented:

@@ -82,3 +82,13 @@ def test_share_unknown_client_is_a_clear_error(repo) -> None:
     assert out.code == 1 and "no client 'nobody'" in out.err and "nordlicht" in out.err
     assert not (root / "access.yaml").exists()
     assert run(root, "share").code == 2
+
+
+def test_oidc_owner_access_fails_closed_without_an_allowlist():
+    from billed.access import owner_email_ok
+
+    assert not owner_email_ok("anyone@gmail.com", None)  # any Google account must not see every client
+    assert not owner_email_ok("anyone@gmail.com", " , ")
+    assert not owner_email_ok("", "owner@studio.example")
+    assert owner_email_ok("Owner@Studio.example", "owner@studio.example, partner@studio.example")
+    assert not owner_email_ok("client@acme.example", "owner@studio.example")
