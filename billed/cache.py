@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.metadata
 import os
 import pickle
 import sys
 import tempfile
+import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -35,9 +37,11 @@ def enabled() -> bool:
 
 @cache
 def _code_stamp() -> bytes:
-    """What the cached values were computed by: these sources, the schemas and the Python version."""
+    """What the cached values were computed by: these sources, the schemas, PyYAML, jsonschema and Python."""
     here = Path(__file__).resolve().parent
     h = hashlib.sha1(FORMAT + sys.version.encode())
+    for dist in ("pyyaml", "jsonschema"):  # their messages and parse results are cached too
+        h.update(f"{dist}={importlib.metadata.version(dist)}".encode())
     for path in [here / "load.py", here / "schema.py", here / "ledger.py", here / "repo.py", here / "cache.py",
                  here / "errors.py",
                  *sorted(toolkit_dir("schemas").glob("*.json"))]:
@@ -95,25 +99,34 @@ class Store:
                 os.unlink(tmp)
 
 
-_stores: dict[tuple[Path, str], Store] = {}
+_local = threading.local()  # one registry per thread: the dashboard loads repos from concurrent sessions
+
+
+def _stores() -> dict[tuple[Path, str], Store]:
+    if not hasattr(_local, "stores"):
+        _local.stores = {}
+    return _local.stores
 
 
 def store(root: Path, kind: str) -> Store | None:
     if not enabled():
         return None
+    stores = _stores()
     key = (root, kind)
-    if key not in _stores:
-        _stores[key] = Store(_folder(root) / f"{kind}.pickle")
-    return _stores[key]
+    if key not in stores:
+        stores[key] = Store(_folder(root) / f"{kind}.pickle")
+    return stores[key]
 
 
 def flush(root: Path) -> None:
     """Write and forget the repo's stores: the next load reads the file again (another process may have written
-    it, and a long-running dashboard must not keep every entry it ever saw)."""
-    for (r, kind), s in list(_stores.items()):
+    it, and a long-running dashboard must not keep every entry it ever saw). Files are replaced atomically, so
+    two threads or processes flushing at once leave one complete cache."""
+    stores = _stores()
+    for (r, kind), s in list(stores.items()):
         if r == root:
             s.flush()
-            del _stores[(r, kind)]
+            del stores[(r, kind)]
 
 
 def key(*parts: str | bytes) -> bytes:

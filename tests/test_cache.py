@@ -63,3 +63,15 @@ def test_a_changed_html_is_caught_even_with_its_old_mtime(cached: Path) -> None:
     os.utime(html, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and mtime: only ctime tells
     result = run(cached, "check")
     assert result.code == 1 and "was changed after it was issued" in result.err
+
+
+def test_entries_from_other_code_or_library_versions_are_not_trusted(cached: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from billed import cache
+
+    [pickle_file] = [p for p in (tmp_path / "cache").rglob("docs.pickle")]
+    assert cache.Store(pickle_file).old  # the cached run left entries that this code trusts
+    stamp = cache._code_stamp()
+    monkeypatch.setattr(cache, "_code_stamp", lambda: stamp + b"-jsonschema-upgraded")
+    assert cache.Store(pickle_file).old == {}
+    assert run(cached, "check").code == 0
