@@ -239,15 +239,14 @@ def owner_projects(root: Path, board: views.Board) -> None:
     if not board.projects:
         st.info("No projects yet: add one under projects/<client>/.")
         return
-    names = {cid: name for cid, name in board.clients.items()}
-    client = st.selectbox("Client", ["all", *names], format_func=lambda c: names.get(c, "All clients"))
-    projects = [p for p in board.projects if client == "all" or p.client == client]
+    client = st.selectbox("Client", ["all", *board.clients],
+                          format_func=lambda c: board.clients.get(c, "All clients"))
+    projects = {p.key: p for p in board.projects if client == "all" or p.client == client}
     if not projects:
         st.info("This client has no projects.")
         return
-    keys = [p.key for p in projects]
-    key = st.selectbox("Project", keys, format_func=lambda k: next(p.title for p in projects if p.key == k))
-    project = next(p for p in projects if p.key == key)
+    key = st.selectbox("Project", list(projects), format_func=lambda k: projects[k].title)  # a dict: O(1) a row
+    project = projects[key]
     project_section(board, project)
     st.markdown("#### Scope history")
     history = views.project_history(root, project.key)

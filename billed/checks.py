@@ -194,7 +194,7 @@ def _resolve(p: Project, keep: Mapping[str, Decimal]) -> tuple[Project | None, l
     if deposit > total:
         out.append(p.loc.finding(("deposit",), "E037", f"deposit {money.plain(deposit, cur)} {cur} is more than the "
                                  f"project total {money.plain(total, cur)} {cur}", "lower the deposit"))
-    return replace(p, milestones=tuple(resolved), deposit=deposit, resolved=True), out
+    return replace(p, milestones=tuple(resolved), deposit=deposit), out
 
 
 def _near(ms: list[Milestone], parts: list[Decimal], total: Decimal, cur: str) -> bool:

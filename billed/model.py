@@ -131,7 +131,6 @@ class Project:
     loc: Loc
     description: str = ""
     deposit: Decimal = money.ZERO
-    resolved: bool = False
 
     @property
     def key(self) -> str:

@@ -24,7 +24,6 @@ class Repo:
     settings: Settings | None = None
     clients: dict[str, Client] = field(default_factory=dict)
     projects: dict[str, Project] = field(default_factory=dict)
-    docs: dict[str, Doc] = field(default_factory=dict)
 
     @property
     def invoices(self) -> Path:
@@ -49,12 +48,10 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-def _read(path: Path, schema: str, docs: dict[str, Doc], out: list[Finding],
-          root: Path | None = None) -> tuple[Doc | None, bool]:
+def _read(path: Path, schema: str, out: list[Finding], root: Path | None = None) -> tuple[Doc | None, bool]:
     """(doc, schema-valid). The doc is None only when it cannot be read as a mapping at all; an invalid one still
     goes through the field checks so every problem of the file is reported in one run."""
     doc, problems = _load_validated(path, schema, root)
-    docs[doc.path] = doc
     out.extend(doc.findings)
     if problems is None and any(f.code != "E003" for f in doc.findings):
         return None, False  # (a duplicate key leaves complete data, the last value, worth checking further)
@@ -89,7 +86,7 @@ def _load_validated(path: Path, schema: str, root: Path | None) -> tuple[Doc, li
 def load_repo(root: Path) -> tuple[Repo, list[Finding]]:
     repo = Repo(root=root)
     out: list[Finding] = []
-    doc, valid = _read(root / CONFIG, "billed", repo.docs, out, root)
+    doc, valid = _read(root / CONFIG, "billed", out, root)
     if doc is not None:
         settings, found = build_settings(doc, valid)
         out.extend(found)
@@ -136,7 +133,7 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding]) -> None:
         out.append(Finding(shown(folder), 1, 1, "E040", f"client folder '{cid}' has no client.yaml",
                            "add projects/<client>/client.yaml with the client's name, address and email"))
     else:
-        doc, valid = _read(client_file, "client", repo.docs, out, repo.root)
+        doc, valid = _read(client_file, "client", out, repo.root)
         if doc is not None:
             client, found = build_client(doc, cid, valid)
             out.extend(found)
@@ -150,7 +147,7 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding]) -> None:
             out.append(Finding(shown(path), 1, 1, "E041", f"project file name '{path.stem}' is not allowed",
                                "lowercase letters, digits, - and _ (it is used in file names)"))
             continue
-        doc, valid = _read(path, "project", repo.docs, out, repo.root)
+        doc, valid = _read(path, "project", out, repo.root)
         if doc is None:
             continue
         project, found = build_project(doc, cid, path.stem, repo.settings, client, valid)
