@@ -187,8 +187,7 @@ def only_client(state: api.State, client: str) -> api.State:
     records = [r for r in state.ledger.records if r["client"] == client]
     numbers = {r.number for r in records}
     changes: dict[str, Any] = {
-        "repo": replace(repo, clients={k: c for k, c in repo.clients.items() if k == client}, projects=keep,
-                        docs={}),
+        "repo": replace(repo, clients={k: c for k, c in repo.clients.items() if k == client}, projects=keep),
         "ledger": replace(state.ledger, records=records, findings=[]), "findings": []}
     if hasattr(state, "payments"):
         changes["payments"] = [p for p in state.payments if p.invoice in numbers]
