@@ -58,6 +58,16 @@ def is_repo(root: Path) -> bool:
         return False
 
 
+def git_dir(root: Path) -> Path | None:
+    """The repository's git folder, wherever it is: a billing repo may be a sub-folder of a bigger repo, or a
+    worktree whose .git is a file. None outside git."""
+    try:
+        proc = git(root, "rev-parse", "--absolute-git-dir", check=False)
+    except GitError:  # no git binary: no history
+        return None
+    return Path(proc.stdout.decode().strip()) if proc.returncode == 0 else None
+
+
 def head(root: Path) -> str:
     return out(root, "rev-parse", "HEAD")
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from billed import api, money
+from billed import git as git_mod
 from billed.render import title as document_title
 
 LANES = {"done": "done", "in_progress": "in progress", "planned": "upcoming", "cancelled": "cancelled"}
@@ -331,9 +332,12 @@ def project_history(root: Path, key: str) -> list[dict[str, Any]] | None:
 
 def _git_stamp(root: Path) -> tuple[int, int] | None:
     """Changes with every commit, checkout or reset (git appends to logs/HEAD), for the price of one stat."""
+    folder = git_mod.git_dir(root)
     try:
-        st = (root / ".git" / "logs" / "HEAD").stat()
+        st = (folder / "logs" / "HEAD").stat() if folder else None
     except OSError:
+        st = None
+    if st is None:
         return None
     return st.st_mtime_ns, st.st_size
 

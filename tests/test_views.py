@@ -191,3 +191,16 @@ def test_inline_document_has_its_style_and_sends_no_referrer(example: Path) -> N
     html = views.inline_html(example / "invoices/2026/INV-2026-0002.html")
     assert '<meta name="referrer" content="no-referrer">' in html  # the page URL holds a client's token
     assert "<style>" in html and 'href="invoice.css"' not in html
+
+
+def test_scope_history_when_the_billing_repo_is_a_sub_folder_of_a_git_repo(tmp_path: Path) -> None:
+    top = tmp_path / "company"
+    root = example_repo(top / "billing", pdf=False)
+    git(top, "init", "-q")
+    git(top, "add", "-A")
+    git(top, "commit", "-qm", "Start")
+    path = root / "projects/nordlicht/brand-refresh.yaml"
+    path.write_text(path.read_text().replace("amount: 1999.99", "amount: 2999.99"))
+    git(top, "commit", "-qam", "Templates got bigger", author="Bea Builder")
+    rows = views.project_history(root, "nordlicht/brand-refresh")
+    assert rows is not None and len(rows) == 2  # .git is not inside the billing folder: found via git itself
