@@ -278,3 +278,19 @@ def test_a_billing_repo_in_a_subfolder_of_a_bigger_git_repo(tmp_path: Path) -> N
     found = run(billing, "check", "--base", "base", "--json").json["findings"]
     assert ("invoices/2026/INV-2026-0001.json", "E061") in {(f["file"], f["code"]) for f in found}
     assert [e["subject"] for e in api.history(billing, "nordlicht/annual-report")] == ["Monorepo with billing"]
+
+
+def test_a_detached_head_must_name_its_branch(sandbox: tuple[Path, Path]) -> None:
+    """CI often checks out a bare commit: pushing needs to know which branch, and says so in one line."""
+    bare, work = sandbox
+    set_status(work, "layout", "done")
+    commit_all(work, "Layout signed off")
+    git(work, "push", "-q", "origin", "main")
+    git(work, "checkout", "-q", "--detach", "HEAD")
+    result = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", "--push", env=GIT_ENV)
+    assert result.code == 1 and "--branch" in result.err and "Traceback" not in result.err
+    assert files_on(bare) == []
+    ok = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", "--push", "--branch", "main",
+                     env=GIT_ENV)
+    assert ok.code == 0, ok.err
+    assert files_on(bare)
