@@ -7,6 +7,7 @@ is read with Billed's own loader and model, so an amount in history means exactl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,15 @@ def project_history(root: Path, client: str, pid: str, settings: Settings | None
         last = p
     return entries
 
+
+def describe(change: dict[str, Any], amount: Callable[[str], str]) -> str:
+    """One change in words, amounts formatted by the caller: 'design: amount €7,200.00 -> €9,600.00',
+    'hosting: added (€1,200.00, planned)'. The CLI and the dashboard both show it."""
+    mid, kind = change["milestone"], change["change"]
+    if kind == "added":
+        return f"{mid}: added ({amount(change['amount'])}, {change['status']})"
+    if kind == "removed":
+        return f"{mid}: removed ({amount(change['amount'])})"
+    if kind == "amount":
+        return f"{mid}: amount {amount(change['before'])} -> {amount(change['after'])}"
+    return f"{mid}: {change['before']} -> {change['after']}"

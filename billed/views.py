@@ -24,6 +24,7 @@ from typing import Any
 
 from billed import api, money
 from billed import git as git_mod
+from billed import history as history_mod
 from billed.render import title as document_title
 
 LANES = {"done": "done", "in_progress": "in progress", "planned": "upcoming", "cancelled": "cancelled"}
@@ -352,13 +353,6 @@ def _history(root: Path, key: str, stamp: tuple[int, int] | None) -> list[dict[s
         return None
 
 
-def _change_text(change: dict[str, Any]) -> str:
-    kind = change.get("change")
-    if kind in ("amount", "status"):
-        return f"{change['milestone']}: {kind} {change.get('before')} → {change.get('after')}"
-    return f"{change.get('milestone')} {kind} ({change.get('amount', '')})".replace(" ()", "")
-
-
 def history_rows(board: Board, entries: list[dict[str, Any]]) -> list[dict[str, str]]:
     """One row per commit that changed the scope: when, who, what, and the total before and after."""
     rows = []
@@ -370,7 +364,8 @@ def history_rows(board: Board, entries: list[dict[str, Any]]) -> list[dict[str, 
 
         rows.append({"date": str(e.get("date", ""))[:10], "author": e.get("author", ""),
                      "commit": e.get("short", ""), "message": e.get("subject", ""),
-                     "changes": "; ".join(_change_text(c) for c in e.get("changes") or []) or (e.get("note") or ""),
+                     "changes": "; ".join(history_mod.describe(c, lambda v, cur=cur: board.fmt(Decimal(v), cur))
+                                          for c in e.get("changes") or []) or (e.get("note") or ""),
                      "total before": total(e.get("total_before")), "total after": total(e.get("total_after"))})
     return rows
 

@@ -182,7 +182,7 @@ def test_scope_history_from_git(tmp_path: Path) -> None:
     board = views.load(root, ON)
     rows = views.history_rows(board, views.project_history(root, "nordlicht/brand-refresh"))
     assert [r["author"] for r in rows] == ["Bea Builder", "Ann Owner"]  # newest first
-    assert rows[0]["changes"] == "templates: amount 1999.99 → 2999.99"
+    assert rows[0]["changes"] == "templates: amount €1,999.99 -> €2,999.99"  # the CLI's words (history.describe)
     assert (rows[0]["total before"], rows[0]["total after"]) == ("€8,999.99", "€9,999.99")
     assert rows[0]["message"] == "Templates got bigger" and len(rows[0]["commit"]) == 7
 

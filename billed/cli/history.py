@@ -9,23 +9,13 @@ from typing import Any
 import click
 
 from billed import api, money
+from billed import history as history_mod
 from billed.cli._common import emit_json, json_option, repo_option, table
 from billed.errors import BilledError
 
 
 def describe(change: dict[str, Any], currency: str, locale: str) -> str:
-    """One change in words: 'design: amount 7,200.00 -> 9,600.00', 'hosting: added (1,200.00, planned)'."""
-    def amt(value: str) -> str:
-        return money.fmt(Decimal(value), currency, locale)
-
-    mid, kind = change["milestone"], change["change"]
-    if kind == "added":
-        return f"{mid}: added ({amt(change['amount'])}, {change['status']})"
-    if kind == "removed":
-        return f"{mid}: removed ({amt(change['amount'])})"
-    if kind == "amount":
-        return f"{mid}: amount {amt(change['before'])} -> {amt(change['after'])}"
-    return f"{mid}: {change['before']} -> {change['after']}"
+    return history_mod.describe(change, lambda value: money.fmt(Decimal(value), currency, locale))
 
 
 def rows(entries: list[dict[str, Any]], locale: str) -> list[list[str]]:
