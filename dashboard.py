@@ -266,9 +266,7 @@ def owner_invoices(board: views.Board) -> None:
     clients = cols[0].multiselect("Client", list(board.clients), format_func=lambda c: board.clients[c])
     projects = cols[1].multiselect("Project", [p.key for p in board.projects if not clients or p.client in clients])
     states = cols[2].multiselect("Status", list(dict.fromkeys([*views.STATES, *(i.state for i in board.invoices)])))
-    chosen = [i for i in board.invoices if (not clients or i.client in clients)
-              and (not projects or i.project in projects) and (not states or i.state in states)]
-    invoices_table(board, chosen, "all")
+    invoices_table(board, views.filter_invoices(board, clients, projects, states), "all")
 
 
 # --- client -----------------------------------------------------------------------------------------------------

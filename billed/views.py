@@ -267,11 +267,17 @@ def inline_html(path: Path) -> str:
     return html
 
 
-def filter_invoices(board: Board, client: str | None = None, project: str | None = None,
+def filter_invoices(board: Board, client: str | Iterable[str] | None = None, project: str | Iterable[str] | None = None,
                     states: Iterable[str] | None = None) -> list[InvoiceView]:
-    wanted = set(states) if states else None
-    return [i for i in board.invoices if (client is None or i.client == client)
-            and (project is None or i.project == project) and (wanted is None or i.state in wanted)]
+    """Invoices matching every given filter; each filter is one value or several (the owner's multi-selects),
+    and an empty or missing one matches all."""
+    def wanted(value: str | Iterable[str] | None) -> set[str] | None:
+        chosen = {value} if isinstance(value, str) else set(value or ())
+        return chosen or None
+
+    clients, projects, kinds = wanted(client), wanted(project), wanted(states)
+    return [i for i in board.invoices if (clients is None or i.client in clients)
+            and (projects is None or i.project in projects) and (kinds is None or i.state in kinds)]
 
 
 def invoice_rows(board: Board, invoices: list[InvoiceView]) -> list[dict[str, str]]:

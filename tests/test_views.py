@@ -91,6 +91,9 @@ def test_invoice_filters(example: Path) -> None:
     assert [i.number for i in views.filter_invoices(board, project="nordlicht/brand-refresh")] == [
         "INV-2026-0007", "INV-2026-0008"]
     assert [i.number for i in views.filter_invoices(board, states=["overdue"])] == []
+    both = views.filter_invoices(board, client=["acme", "kaffeehaus"], project=[])  # the owner's multi-selects
+    assert {i.client for i in both} == {"acme", "kaffeehaus"} and len(both) == len(
+        views.filter_invoices(board, client="acme")) + len(views.filter_invoices(board, client="kaffeehaus"))
     later = views.load(example, dt.date(2026, 12, 20))  # deposits were due on issue, the rest on 12-09
     assert len(views.filter_invoices(later, states=["overdue"])) == 8
     assert views.invoice_rows(board, board.invoices[:1])[0]["client"] == "ACME Robotics Ltd"
