@@ -190,9 +190,8 @@ def only_client(state: api.State, client: str) -> api.State:
     numbers = {r.number for r in records}
     changes: dict[str, Any] = {
         "repo": replace(repo, clients={k: c for k, c in repo.clients.items() if k == client}, projects=keep),
-        "ledger": replace(state.ledger, records=records, findings=[]), "findings": []}
-    if hasattr(state, "payments"):
-        changes["payments"] = [p for p in state.payments if p.invoice in numbers]
+        "ledger": replace(state.ledger, records=records, findings=[]), "findings": [],
+        "payments": [p for p in state.payments if p.invoice in numbers]}
     return replace(state, **changes)
 
 
