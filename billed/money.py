@@ -55,11 +55,12 @@ def exact() -> AbstractContextManager[Context]:
     return localcontext(prec=100)
 
 
+_ROUNDING = Context(prec=50, rounding=ROUND_HALF_UP)  # passed explicitly: a localcontext per call was ~5% of status
+
+
 def quantize(amount: Decimal, currency: str) -> Decimal:
     """Round to the currency's minor unit, half up (commercial rounding)."""
-    with localcontext() as ctx:
-        ctx.prec = 50
-        return amount.quantize(_unit(currency), rounding=ROUND_HALF_UP)
+    return amount.quantize(_unit(currency), context=_ROUNDING)
 
 
 def fits_minor_units(amount: Decimal, currency: str) -> bool:
