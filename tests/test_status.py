@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,6 +42,15 @@ def test_status_json_per_project(root: Path) -> None:
         assert (r["currency"], r["total"], r["done"], r["deposit"]) == (currency, total, _sum(done), deposit)
         assert r["invoiced"] == "0.00" and r["remaining"] == total
         assert r["deposit_invoiced"] == []
+
+
+def test_a_json_array_is_one_element_per_line(root: Path) -> None:
+    """One JSON value for jq, and a line per project for grep (and json's fast C encoder for 10,000 projects)."""
+    result = run(root, "status", "--json")
+    lines = result.out.splitlines()
+    assert lines[0] == "[" and lines[-1] == "]" and len(lines) == len(EXPECTED) + 2
+    assert [json.loads(line.strip().rstrip(","))["project"] for line in lines[1:-1]] == sorted(EXPECTED)
+    assert json.loads(result.out) == result.json
 
 
 def test_cancelled_milestone_is_listed_but_not_counted(root: Path) -> None:

@@ -38,7 +38,18 @@ def count(n: int, noun: str) -> str:
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    """JSON on stdout. An array is written one element per line, as it goes: still one JSON value for `jq`, a line
+    per project or finding for `grep`, and fast. An indented dump goes through json's pure-Python encoder, which
+    was ~30% of `status --json` at 10,000 projects and held the whole text in memory."""
+    if not isinstance(data, list) or not data:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        return
+    encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+    last = len(data) - 1
+    click.echo("[")
+    for i, item in enumerate(data):
+        click.echo(f"  {encode(item)}{',' if i < last else ''}")
+    click.echo("]")
 
 
 def report(findings: Sequence[Finding], as_json: bool) -> None:
