@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from billed import checks, einvoice, engine, money, qr
+from billed import einvoice, engine, money, qr
 from billed import export as export_mod
 from billed import git as git_mod
 from billed import history as history_mod
@@ -21,6 +21,7 @@ from billed import mail as mail_mod
 from billed import payments as payments_mod
 from billed.errors import BilledError, Finding
 from billed.ledger import Ledger, Record
+from billed.model import Project
 from billed.render import render_html, render_pdfs
 from billed.repo import Repo, find_root, load_repo, shown
 
@@ -47,30 +48,28 @@ class State:
 
 def load(root: Path | None = None, verify: bool = True) -> State:
     root = find_root(root)
-    repo, findings = load_repo(root)
     ledger = ledger_mod.read_ledger(root)
+    repo, findings = load_repo(root, _invoiced_shares(ledger))
     found = list(findings)
     if verify:
         found += ledger_mod.verify(ledger, repo.settings is None or repo.settings.numbering.reset == "yearly")
     else:
         found += ledger.findings
-    _pin_invoiced_shares(repo, ledger)
     files = {f"{d.parent.name}/{d.stem}" for d in (root / "projects").glob("*/*.y*ml")}
     found += engine.ledger_findings(repo.projects, ledger, {k: k for k in files})
     paid, problems = payments_mod.read(root, ledger)
     return State(repo, ledger, sorted(set(found + problems)), paid)
 
 
-def _pin_invoiced_shares(repo: Repo, ledger: Ledger) -> None:
-    """Re-resolve projects whose percentage milestones were invoiced, keeping their invoiced cents (checks.resolve)."""
-    if not ledger.records:
-        return
-    billed = engine.billed_state(ledger.records)
-    for key, project in list(repo.projects.items()):
-        charged = billed[key].charged if key in billed else {}
-        pins = {m.id: charged[m.id] for m in project.milestones if m.spec == "percent" and charged.get(m.id)}
-        if pins:
-            repo.projects[key], _ = checks.resolve(project, pins)
+def _invoiced_shares(ledger: Ledger) -> Callable[[Project], dict[str, Decimal]]:
+    """Per project, what its invoiced percentage milestones were billed at: resolving keeps those cents
+    (checks.resolve), so editing another percentage never plans a 0.01 correction."""
+    billed = engine.settled(ledger)
+
+    def pins(project: Project) -> dict[str, Decimal]:
+        charged = billed[project.key].charged if project.key in billed else {}
+        return {m.id: charged[m.id] for m in project.milestones if m.spec == "percent" and charged.get(m.id)}
+    return pins
 
 
 def plan(state: State, on: dt.date, source: engine.Source | None = None) -> list[dict[str, Any]]:
@@ -183,7 +182,7 @@ def signed(rec: Record | dict[str, Any], key: str = "net") -> Decimal:
 def status(state: State, only: str | None = None, on: dt.date | None = None) -> list[dict[str, Any]]:
     """Per project and milestone: progress, amounts done, invoiced and remaining (net, in project currency)."""
     on = on or dt.date.today()
-    billed = engine.billed_state(state.ledger.records)
+    billed = engine.settled(state.ledger)
     owed = payments_mod.totals(document_states(state, on), by="project")
     out = []
     for key, p in sorted(state.repo.projects.items()):

@@ -129,6 +129,36 @@ def flush(root: Path) -> None:
             del stores[(r, kind)]
 
 
+def load_blob(root: Path, kind: str) -> Any:
+    """One whole pickled value (the ledger index), or None when there is none this code can trust."""
+    if not enabled():
+        return None
+    try:
+        with open(_folder(root) / f"{kind}.pickle", "rb") as handle:
+            stamp, value = pickle.load(handle)
+    except Exception:  # noqa: BLE001 - any unreadable cache is simply no cache
+        return None
+    return value if stamp == _code_stamp() else None
+
+
+def save_blob(root: Path, kind: str, value: Any) -> None:
+    """Replace the value atomically (two processes saving at once leave one complete file); never fail."""
+    if not enabled():
+        return
+    folder = _folder(root)
+    tmp = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump((_code_stamp(), value), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, folder / f"{kind}.pickle")
+    except OSError:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
 def key(*parts: str | bytes) -> bytes:
     h = hashlib.sha1()
     for part in parts:

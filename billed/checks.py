@@ -9,12 +9,11 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from decimal import Decimal
 
 from billed import money
 from billed.errors import Finding
-from billed.model import Milestone, Project, Settings
+from billed.model import Milestone, Project, Settings, evolve
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -23,13 +22,13 @@ UNRESOLVABLE = {"E030", "E031", "E032"}  # rule codes after which amounts cannot
 
 
 def check_unique_ids(p: Project) -> list[Finding]:
-    seen: dict[str, int] = {}
+    seen: dict[str, Milestone] = {}
     out = []
     for m in p.milestones:
-        if m.id in seen:
+        if m.id in seen:  # (lines are looked up only here: they cost a re-parse once the file is released)
             out.append(m.loc.finding(("id",), "E030", f"milestone id '{m.id}' is used twice (first on line "
-                                     f"{seen[m.id]})", "give every milestone its own id"))
-        seen.setdefault(m.id, m.loc.line)
+                                     f"{seen[m.id].loc.line})", "give every milestone its own id"))
+        seen.setdefault(m.id, m)
     return out
 
 
@@ -185,7 +184,7 @@ def _resolve(p: Project, keep: Mapping[str, Decimal]) -> tuple[Project | None, l
             amount = money.percent_of(total, m.value, cur)
         else:
             amount = money.ZERO
-        resolved.append(replace(m, amount=amount))
+        resolved.append(evolve(m, amount=amount))
     deposit = money.ZERO
     if p.deposit_spec == "fixed":
         deposit = p.deposit_value or money.ZERO
@@ -194,7 +193,7 @@ def _resolve(p: Project, keep: Mapping[str, Decimal]) -> tuple[Project | None, l
     if deposit > total:
         out.append(p.loc.finding(("deposit",), "E037", f"deposit {money.plain(deposit, cur)} {cur} is more than the "
                                  f"project total {money.plain(total, cur)} {cur}", "lower the deposit"))
-    return replace(p, milestones=tuple(resolved), deposit=deposit), out
+    return evolve(p, milestones=tuple(resolved), deposit=deposit), out
 
 
 def _near(ms: list[Milestone], parts: list[Decimal], total: Decimal, cur: str) -> bool:

@@ -42,23 +42,31 @@ class Billed:
     def deposit(self) -> Decimal:
         return sum((Decimal(d["net"]) for d in self.deposits), money.ZERO)
 
-    def add(self, rec: dict[str, Any], sign: int) -> None:
-        self.currency = rec["currency"]
-        for line in rec["lines"]:
-            net = Decimal(line["net"]) * sign
-            if line["role"] == "charge":
-                self.charged[line["ref"]] += net
-                self.documents[line["ref"]].append(rec["number"])
+    def fork(self) -> Billed:
+        """A copy the planner can extend with what it plans, leaving the ledger's own view (`settled`) as is."""
+        return Billed(defaultdict(lambda: money.ZERO, self.charged),
+                      defaultdict(list, {k: list(v) for k, v in self.invoices.items()}),
+                      defaultdict(list, {k: list(v) for k, v in self.documents.items()}),
+                      dict(self.supply), list(self.deposits), self.deducted, self.currency)
+
+    def add(self, rec: Record) -> None:
+        sign, currency, number = rec.sign, rec["currency"], rec.number
+        self.currency = currency
+        for role, ref, line_net, rate, category in rec.lines:
+            net = Decimal(line_net) * sign
+            if role == "charge":
+                self.charged[ref] += net
+                self.documents[ref].append(number)
                 # a final credit note (deposit larger than the final milestone) bills the milestone too
                 if sign > 0 or rec["kind"] == "final":
-                    self.invoices[line["ref"]].append(rec["number"])
+                    self.invoices[ref].append(number)
                     if rec.get("supply_date"):
-                        self.supply.setdefault(line["ref"], rec["supply_date"])
-            elif line["role"] == "deposit":
-                tax = money.quantize(net * Decimal(line["tax_rate"]) / money.HUNDRED, rec["currency"])
-                self.deposits.append({"number": rec["number"], "net": str(net), "tax": str(tax),
-                                      "rate": line["tax_rate"], "category": line["category"]})
-            elif line["role"] == "prepaid":
+                        self.supply.setdefault(ref, rec["supply_date"])
+            elif role == "deposit":
+                tax = money.quantize(net * Decimal(rate) / money.HUNDRED, currency)
+                self.deposits.append({"number": number, "net": str(net), "tax": str(tax), "rate": rate,
+                                      "category": category})
+            elif role == "prepaid":
                 self.deducted -= net
 
 
@@ -69,8 +77,16 @@ def billed_state(records: list[Record]) -> dict[str, Billed]:
     order = {"deposit": 0, "milestone": 0, "final": 0}
     for rec in sorted(records, key=lambda r: (r["issue_date"], order.get(r["kind"], 1), r["series"], r["year"],
                                               r["seq"])):
-        state[f"{rec['client']}/{rec['project']}"].add(rec.data, rec.sign)
+        state[rec.key].add(rec)
     return state
+
+
+def settled(ledger: Ledger) -> dict[str, Billed]:
+    """`billed_state` of the whole ledger, computed once per ledger (loading, checking and reporting all read it;
+    each pass was ~0.5 s at 10,000 projects). Read-only: `plan` builds its own, which it extends as it plans."""
+    if "billed" not in ledger.memo:
+        ledger.memo["billed"] = billed_state(ledger.records)
+    return ledger.memo["billed"]
 
 
 def target(m: Milestone, on: dt.date, charged: Decimal) -> Decimal:
@@ -185,7 +201,7 @@ class Planner:
                 client=quote(p.client), project=quote(p.id)),
             "source": self.provenance(p, lines),
         }
-        state.add(record, -1 if credit else 1)
+        state.add(Record.of(record, ""))
         self.docs.append(record)
 
     def provenance(self, p: Project, lines: list[dict[str, Any]]) -> dict[str, str] | None:
@@ -243,17 +259,18 @@ def plan(projects: dict[str, Project], clients: dict[str, Client], settings: Set
          on: dt.date, source: Source | None = None) -> list[dict[str, Any]]:
     """The documents to issue on `on`, fully numbered and chained, in a deterministic order."""
     planner = Planner(settings, clients, ledger, on, source)
-    state = billed_state(ledger.records)
+    state = settled(ledger)
     for key in sorted(projects):
-        planner.project(projects[key], state[key])
+        planner.project(projects[key], state[key].fork() if key in state else Billed())
     return planner.docs
 
 
 def ledger_findings(projects: dict[str, Project], ledger: Ledger, project_files: dict[str, str]) -> list[Finding]:
     """Edits to projects that would rewrite history: removing, renaming or un-doing what was invoiced."""
     out: list[Finding] = []
+    billed = settled(ledger)
     for key, recs in sorted(ledger.by_project.items()):
-        state = billed_state(recs)[key]
+        state = billed[key]
         first = recs[0]
         p = projects.get(key)
         if p is None:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,35 +52,111 @@ def seal(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "hash": digest(canonical(record))}
 
 
-@dataclass(frozen=True)
-class Record:
-    """An issued document as read back from disk."""
+# The fields every run needs from every record (numbering, chain, reconciliation, payment states, the dashboard's
+# list), kept in a tuple per record; anything else (parties, line texts, taxes) is read from the file when a
+# document is rendered, mailed or exported. Holding all 57,000 records of the 10,000-project bench as parsed JSON
+# took ~520 MB (bench/README.md); their heads take a tenth of that.
+HEAD = ("billed", "number", "series", "year", "seq", "client", "project", "project_title", "kind", "type_code",
+        "currency", "issue_date", "due_date", "supply_date", "net", "total", "hash", "prev", "files", "corrects")
+_AT = {name: i for i, name in enumerate(HEAD)}
+REQUIRED = ("number", "series", "year", "seq", "client", "project", "lines", "hash")
+Line = tuple[str, str, str, str, str]  # role, ref, net, tax_rate, category: what reconciliation reads of a line
 
-    data: dict[str, Any]
-    path: Path
+
+class _Absent:
+    """A key the record does not have (pickles by name, so it stays one object across processes)."""
+
+    def __reduce__(self) -> str:
+        return "ABSENT"
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
+
+
+def head_of(data: dict[str, Any]) -> tuple[tuple[Any, ...], tuple[Line, ...]]:
+    """The indexed fields of a record and the reconciliation view of its lines. Short repeated strings are
+    interned, so 57,000 heads share one `client-00175` or `2026-06-30` each."""
+    fields = tuple(sys.intern(v) if isinstance(v, str) and len(v) < 40 else v
+                   for v in (data.get(k, ABSENT) for k in HEAD))
+    lines = tuple(tuple(sys.intern(str(line.get(k, ""))) for k in ("role", "ref", "net", "tax_rate", "category"))
+                  for line in data["lines"])
+    return fields, lines  # type: ignore[return-value]
+
+
+class Record:
+    """An issued document: its head (see HEAD) in memory, the whole record read from the file on first use.
+
+    `problems` is what reading it found wrong with its own bytes (filled by `read_ledger`, reported by `verify`).
+    """
+
+    __slots__ = ("file", "head", "lines", "problems", "in_place", "_full")
+
+    def __init__(self, file: str, head: tuple[Any, ...], lines: tuple[Line, ...],
+                 problems: tuple[str, ...] = (), full: dict[str, Any] | None = None) -> None:
+        self.file, self.head, self.lines, self.problems, self._full = file, head, lines, problems, full
+        # stored where it was issued: invoices/<year>/<number>.json (else it was renamed, moved or copied)
+        number = str(head[1])
+        self.in_place = os.sep not in number and file.endswith(f"{os.sep}{head[3]}{os.sep}{number}.json")
+
+    @classmethod
+    def of(cls, data: dict[str, Any], path: Path | str) -> Record:
+        fields, lines = head_of(data)
+        return cls(str(path), fields, lines, full=data)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.file)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The whole record, as issued (read once; `verify` has checked these bytes unless the file changed since
+        this process read it, which the next `check` reports)."""
+        if self._full is None:
+            try:
+                data = json.loads(Path(self.file).read_bytes().decode("utf-8"))
+            except (OSError, ValueError) as exc:
+                raise BilledError(f"{_shown(Path(self.file))} can no longer be read ({exc}); run `billed check`") \
+                    from None
+            if not isinstance(data, dict) or head_of(data) != (self.head, self.lines):
+                raise BilledError(f"{_shown(Path(self.file))} changed while Billed was running; run `billed check`")
+            self._full = data
+        return self._full
 
     def __getitem__(self, key: str) -> Any:
-        return self.data[key]
+        i = _AT.get(key)
+        if i is None:
+            return self.data[key]
+        value = self.head[i]
+        if value is ABSENT:
+            raise KeyError(key)
+        return value
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
+        i = _AT.get(key)
+        if i is None:
+            return self.data.get(key, default)
+        value = self.head[i]
+        return default if value is ABSENT else value
 
     @property
     def number(self) -> str:
-        return self.data["number"]
+        return self.head[1]
+
+    @property
+    def key(self) -> str:
+        """client/project, as in Project.key."""
+        return f"{self.head[5]}/{self.head[6]}"
 
     @property
     def sign(self) -> int:
         """+1 for invoices, -1 for credit notes: printed amounts times sign are what the client owes."""
-        return -1 if self.data["series"] == "credit_note" else 1
-
-    @property
-    def in_place(self) -> bool:
-        """Stored where it was issued: invoices/<year>/<number>.json (else it was renamed, moved or copied)."""
-        return self.path.name == f"{self.number}.json" and self.path.parent.name == str(self.data["year"])
+        return -1 if self.head[2] == "credit_note" else 1
 
     def dec(self, key: str) -> Decimal:
-        return Decimal(self.data[key])
+        return Decimal(self[key])
 
 
 @dataclass
@@ -87,6 +164,9 @@ class Ledger:
     root: Path
     records: list[Record] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    index: Index | None = None
+    memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False)  # derived views (engine.settled)
+    files_read: int = 0  # record files read this run (the rest came from the index)
 
     # Indexes built once per ledger (records are only appended while reading): per-project or per-number
     # lookups in a loop over 10,000 projects would otherwise rescan every record each time.
@@ -99,7 +179,7 @@ class Ledger:
         """client/project -> its records, in ledger order."""
         groups: dict[str, list[Record]] = defaultdict(list)
         for rec in self.records:
-            groups[f"{rec['client']}/{rec['project']}"].append(rec)
+            groups[rec.key].append(rec)
         return dict(groups)
 
     def for_project(self, key: str) -> list[Record]:
@@ -121,30 +201,109 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+Stamp = tuple[int, int, int, int]
+
+
+def _stamp(st: os.stat_result) -> Stamp:
+    """What changes whenever a file is written: any write sets ctime, which no user command can set back."""
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+class Index:
+    """What earlier runs proved about the files in invoices/, keyed by their stat, the way git's index is.
+
+    A record file whose stat is unchanged since its bytes verified is not read or hashed again: its head comes
+    from here. Reading and checking 57,000 record files was ~8 s of a 14 s cached `check` at 10,000 projects
+    (bench/README.md). Any write to a file changes its ctime, so an edit, however timed, is a miss and is read and
+    checked in full. Lives in the cache folder (billed/cache.py), never in the repo; BILLED_CACHE=0 turns it off.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        stored = cache.load_blob(root, "ledger")
+        ok = isinstance(stored, tuple) and len(stored) == 2 and all(isinstance(t, dict) for t in stored)
+        self.old_records, self.old_files = stored if ok else ({}, {})
+        self.records: dict[str, tuple[Stamp, tuple[Any, ...], tuple[Line, ...]]] = {}
+        self.files: dict[str, tuple[Stamp, str]] = {}
+        self.dirty = False
+
+    def record(self, rel: str, stamp: Stamp) -> tuple[tuple[Any, ...], tuple[Line, ...]] | None:
+        hit = self.old_records.get(rel)
+        if hit is None or hit[0] != stamp:
+            return None
+        self.records[rel] = hit
+        return hit[1], hit[2]
+
+    def good_record(self, rel: str, stamp: Stamp, rec: Record) -> None:
+        self.records[rel] = (stamp, rec.head, rec.lines)
+        self.dirty = True
+
+    def file_ok(self, rel: str, stamp: Stamp, sha: str) -> bool:
+        hit = self.old_files.get(rel)
+        if hit is None or hit != (stamp, sha):
+            return False
+        self.files[rel] = hit
+        return True
+
+    def good_file(self, rel: str, stamp: Stamp, sha: str) -> None:
+        self.files[rel] = (stamp, sha)
+        self.dirty = True
+
+    def save(self, files_too: bool) -> None:
+        """Keep what this run saw (pruned); file entries only survive a run that checked the files (`verify`)."""
+        files = self.files if files_too else {**self.old_files, **self.files}
+        if self.dirty or len(self.records) != len(self.old_records) or len(files) != len(self.old_files):
+            cache.save_blob(self.root, "ledger", (self.records, files))
+            self.old_records, self.old_files, self.dirty = dict(self.records), dict(files), False
+
+
 def read_ledger(root: Path) -> Ledger:
-    """Every record under invoices/<year>/; unreadable ones become findings, not exceptions."""
-    ledger = Ledger(root)
+    """Every record under invoices/<year>/; unreadable ones become findings, not exceptions.
+
+    A record is read from its file unless the index vouches for it; one that is read is checked at once (its
+    hash, its exact bytes), and `verify` reports what that found."""
+    ledger = Ledger(root, index=Index(root) if cache.enabled() else None)
     folder = root / "invoices"
     if not folder.is_dir():
         return ledger
     for year_dir in sorted(folder.iterdir()):
         if not year_dir.is_dir() or not _YEAR_DIR.match(year_dir.name):
             continue
-        for path in sorted(year_dir.glob("*.json")):
-            try:
-                data = json.loads(path.read_bytes().decode("utf-8"))
-                if not isinstance(data, dict) or data.get("billed") != FORMAT:
-                    raise ValueError("not a Billed record")
-                for key in ("number", "series", "year", "seq", "client", "project", "lines", "hash"):
-                    data[key]  # noqa: B018 - presence check
-            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-                ledger.findings.append(Finding(_shown(path), 1, 1, "E060", f"issued record is unreadable ({exc})",
-                                               "restore it from git: `git checkout -- invoices/`"))
-                continue
-            ledger.records.append(Record(data, path))
+        base = str(year_dir)
+        for name in sorted(n for n in os.listdir(base) if n.endswith(".json")):
+            rec = _read_record(ledger, os.path.join(base, name), f"{year_dir.name}/{name}")
+            if rec is not None:
+                ledger.records.append(rec)
+    if ledger.index is not None:
+        ledger.index.save(files_too=False)
     # a record under its own name sorts first, so a copy or a renamed file is the one reported, not the original
-    ledger.records.sort(key=lambda r: (r["series"], r["year"], r["seq"], not r.in_place, r.path.name))
+    ledger.records.sort(key=lambda r: (r["series"], r["year"], r["seq"], not r.in_place, r.file))
     return ledger
+
+
+def _read_record(ledger: Ledger, path: str, rel: str) -> Record | None:
+    try:
+        stamp = _stamp(os.stat(path))
+        hit = ledger.index.record(rel, stamp) if ledger.index is not None else None
+        if hit is not None:
+            return Record(path, *hit)
+        ledger.files_read += 1
+        with open(path, "rb") as handle:
+            raw = handle.read()
+        data = json.loads(raw.decode("utf-8"))
+        if not isinstance(data, dict) or data.get("billed") != FORMAT:
+            raise ValueError("not a Billed record")
+        for key in REQUIRED:
+            data[key]  # noqa: B018 - presence check
+        fields, lines = head_of(data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        ledger.findings.append(Finding(_shown(Path(path)), 1, 1, "E060", f"issued record is unreadable ({exc})",
+                                       "restore it from git: `git checkout -- invoices/`"))
+        return None
+    rec = Record(path, fields, lines, _content_problems(data, raw))
+    if not rec.problems and ledger.index is not None:
+        ledger.index.good_record(rel, stamp, rec)
+    return rec
 
 
 _RESTORE = "issued documents never change; restore the file from git and issue a credit note to correct it"
@@ -159,7 +318,6 @@ def verify(ledger: Ledger, yearly: bool) -> list[Finding]:
     against git (`billed check --base`).
     """
     out = list(ledger.findings)
-    seen = cache.store(ledger.root, "verified")
     chains: dict[str, list[Record]] = defaultdict(list)
     for rec in ledger.records:
         chains[rec["series"]].append(rec)
@@ -167,7 +325,10 @@ def verify(ledger: Ledger, yearly: bool) -> list[Finding]:
         prev_hash = None
         expected: dict[Any, int] = defaultdict(lambda: 1)
         for rec in recs:
-            problems = _content_problems(rec, seen)
+            problems = [f"{rec.number}{p}" for p in rec.problems]
+            if not rec.in_place:
+                problems.append(f"{rec.number} is stored as {rec.path.name} in {rec.path.parent.name}/ (renamed or "
+                                "moved)")
             bucket = rec["year"] if yearly else None
             if rec["seq"] < expected[bucket]:
                 problems.append(f"{rec.number}: sequence number {rec['seq']} is used twice in the {series} series")
@@ -180,55 +341,48 @@ def verify(ledger: Ledger, yearly: bool) -> list[Finding]:
                                 "changed)")
             prev_hash = rec["hash"]
             out += [Finding(_shown(rec.path), 1, 1, "E060", p, _RESTORE) for p in problems]
-            out += _file_findings(rec, seen)
-    cache.flush(ledger.root)
+            out += _file_findings(rec, ledger.index)
+    if ledger.index is not None:
+        ledger.index.save(files_too=True)
     return sorted(out)
 
 
-def _content_problems(rec: Record, seen: cache.Store | None = None) -> list[str]:
-    """The record's own integrity: its hash, its exact bytes, its place. Bytes that passed before (a content-hash
-    cache hit) pass again without re-serialising the record, which was ~20% of `check` at 10,000 projects."""
-    problems = []
-    raw = rec.path.read_bytes()
-    key = cache.key(b"record", raw) if seen is not None else b""
-    if seen is not None and seen.get(key):
-        pass
-    elif digest(canonical(rec.data)) != rec["hash"]:
-        problems.append(f"{rec.number} was edited after it was issued (its hash does not match)")
-    elif raw != pretty(rec.data):
-        problems.append(f"{rec.number}: the file's bytes were changed after it was issued")
-    elif seen is not None:
-        seen.put(key, True)
-    if not rec.in_place:
-        problems.append(f"{rec.number} is stored as {rec.path.name} in {rec.path.parent.name}/ (renamed or moved)")
-    return problems
+def _content_problems(data: dict[str, Any], raw: bytes) -> tuple[str, ...]:
+    """The record's own integrity, checked once when its bytes are read: its hash, then its exact bytes (each
+    message follows the record's number)."""
+    if digest(canonical(data)) != data["hash"]:
+        return (" was edited after it was issued (its hash does not match)",)
+    if raw != pretty(data):
+        return (": the file's bytes were changed after it was issued",)
+    return ()
 
 
-def _file_findings(rec: Record, seen: cache.Store | None = None) -> list[Finding]:
+def _file_findings(rec: Record, index: Index | None) -> list[Finding]:
     """The rendered files a record vouches for (skipped for a misplaced record: that is already reported).
 
-    Re-hashing every HTML and PDF was ~25% of a cached `check` at 10,000 projects, so a file whose inode, size,
-    mtime and ctime are exactly those it had when it last hashed right is not read again (git's index trusts the
-    same). Any write to the file changes its ctime, which no user command can set back."""
+    A file whose stat is exactly what it was when it last hashed right is not read again (see Index)."""
     if not rec.in_place:
         return []
     out = []
-    for kind, sha in (rec.get("files") or {}).items():
-        sibling = rec.path.with_suffix("." + kind)
+    files = rec.get("files") or {}
+    for kind, sha in files.items():
+        sibling = rec.file[:-len("json")] + kind
         try:
             st = os.stat(sibling)
         except OSError:
             st = None
-        key = cache.key(b"file", str(sibling), sha, repr((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))) \
-            if st is not None and seen is not None else b""
         if st is None or (st.st_mode & 0o170000) != 0o100000:  # missing, or not a regular file
             out.append(Finding(_shown(rec.path), 1, 1, "E060", f"{rec.number}.{kind} was deleted",
                                "restore it from git"))
-        elif key and seen.get(key):
             continue
-        elif digest(sibling.read_bytes()) == sha:
-            if key:
-                seen.put(key, True)
+        rel = f"{rec['year']}/{rec.number}.{kind}"
+        if index is not None and index.file_ok(rel, _stamp(st), sha):
+            continue
+        with open(sibling, "rb") as handle:
+            good = hashlib.file_digest(handle, "sha256").hexdigest() == sha
+        if good:
+            if index is not None:
+                index.good_file(rel, _stamp(st), sha)
         else:
             out.append(Finding(_shown(rec.path), 1, 1, "E060", f"{rec.number}.{kind} was changed after it was "
                                "issued", "restore it from git"))

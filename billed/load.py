@@ -44,14 +44,43 @@ def _tag(tag: str) -> str:
 
 @dataclass
 class Doc:
-    """A loaded YAML file: its data, where each value and key sits, and what went wrong reading it."""
+    """A loaded YAML file: its data, where each value and key sits, and what went wrong reading it.
+
+    The line/column tables are the biggest part of a loaded repo (~20 KB a project file), and they are only read
+    when a finding must point into the file. So a doc can `release` them, and its data once the model is built,
+    keeping only its text: the tables are rebuilt from the text by parsing it again on first use."""
 
     path: str
     data: Any = None
-    marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
-    key_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     invalid: set[PathKey] = field(default_factory=set)  # values the schema rejected: later checks skip them
+    text: str | None = field(default=None, repr=False, compare=False)
+    tables: tuple[dict[PathKey, tuple[int, int]], dict[PathKey, tuple[int, int]]] | None = field(
+        default=None, repr=False, compare=False)
+
+    @property
+    def marks(self) -> dict[PathKey, tuple[int, int]]:
+        """Path of each value -> (line, column)."""
+        return self._tables()[0]
+
+    @property
+    def key_marks(self) -> dict[PathKey, tuple[int, int]]:
+        """Path of each mapping key -> (line, column)."""
+        return self._tables()[1]
+
+    def _tables(self) -> tuple[dict[PathKey, tuple[int, int]], dict[PathKey, tuple[int, int]]]:
+        if self.tables is None:
+            again = load_text(self.text, self.path) if self.text is not None else None
+            self.tables = (again.marks, again.key_marks) if again is not None else ({}, {})
+        return self.tables
+
+    def release(self) -> None:
+        """Drop the data and the position tables (rebuilt from `text` when a finding needs a line)."""
+        self.data, self.tables = None, None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (billed/cache.py) without the tables: the cache hands back the text to rebuild them from."""
+        return {**self.__dict__, "tables": None, "text": None}
 
     def where(self, path: PathKey, key: bool = False) -> tuple[int, int]:
         """Line and column of `path`, or of its nearest ancestor that has one (aliases share their anchor's)."""
@@ -151,6 +180,7 @@ class _Composer:
 
     def __init__(self, doc: Doc) -> None:
         self.doc = doc
+        self.marks, self.key_marks = doc.marks, doc.key_marks
         self.nodes = 0
         self.anchors: dict[str, tuple[Any, int]] = {}
 
@@ -222,7 +252,7 @@ class _Composer:
         return (*frame[1], len(frame[0]))
 
     def mark(self, path: PathKey, event: Any) -> None:
-        self.doc.marks[path] = (event.start_mark.line + 1, event.start_mark.column + 1)
+        self.marks[path] = (event.start_mark.line + 1, event.start_mark.column + 1)
 
     def take_key(self, frame: list[Any], event: Any) -> None:
         key = event.value
@@ -236,7 +266,7 @@ class _Composer:
             self.fail(event, "E003", f"duplicate key '{key}' (first defined on line {first[0]})",
                       "YAML keeps only the last one; remove or rename one of them")
         frame[5][key] = where
-        self.doc.key_marks[path] = where
+        self.key_marks[path] = where
         frame[2] = key
 
     def finish(self, stack: list[list[Any]], value: Any, size: int, anchor: str | None, event: Any) -> None:

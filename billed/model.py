@@ -20,6 +20,14 @@ from billed.load import Doc, PathKey
 STATUSES = ("planned", "in_progress", "done", "cancelled")
 
 
+def evolve(value: Any, **changes: Any) -> Any:
+    """`dataclasses.replace` for these frozen values, without re-running `__init__`: resolving amounts copies
+    every milestone, and `replace` was ~10% of `check` at 10,000 projects. Only for fields without validation."""
+    new = object.__new__(type(value))
+    new.__dict__.update(value.__dict__, **changes)
+    return new
+
+
 @dataclass(frozen=True)
 class Loc:
     """Where a value came from: its document and its path inside it."""

@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from billed import cache, checks
@@ -48,10 +50,12 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-def _read(path: Path, schema: str, out: list[Finding], root: Path | None = None) -> tuple[Doc | None, bool]:
+def _read(path: Path, schema: str, out: list[Finding], root: Path | None = None,
+          where: str | None = None) -> tuple[Doc | None, bool]:
     """(doc, schema-valid). The doc is None only when it cannot be read as a mapping at all; an invalid one still
-    goes through the field checks so every problem of the file is reported in one run."""
-    doc, problems = _load_validated(path, schema, root)
+    goes through the field checks so every problem of the file is reported in one run. Once the model is built,
+    call `doc.release()`: only its text is kept (load.Doc)."""
+    doc, problems = _load_validated(path, schema, root, where)
     out.extend(doc.findings)
     if problems is None and any(f.code != "E003" for f in doc.findings):
         return None, False  # (a duplicate key leaves complete data, the last value, worth checking further)
@@ -63,10 +67,11 @@ def _read(path: Path, schema: str, out: list[Finding], root: Path | None = None)
     return doc, not problems
 
 
-def _load_validated(path: Path, schema: str, root: Path | None) -> tuple[Doc, list[Finding] | None]:
+def _load_validated(path: Path, schema: str, root: Path | None,
+                    where: str | None = None) -> tuple[Doc, list[Finding] | None]:
     """Parse and schema-check one file, from billed/cache.py when this exact content was seen before (parsing
     and jsonschema were ~45% of `check` at 10,000 projects). Problems are None when the schema was not run."""
-    where = shown(path)
+    where = where or shown(path)
     text, unreadable = read_text(path, where)
     if text is None:
         return Doc(where, findings=unreadable), None
@@ -74,8 +79,10 @@ def _load_validated(path: Path, schema: str, root: Path | None) -> tuple[Doc, li
     key = cache.key(schema, where, text) if store is not None else b""
     hit = store.get(key) if store is not None else None
     if hit is not None:
+        hit[0].text = text  # its position tables are rebuilt from the text if a finding needs them
         return hit
     doc = load_text(text, where)
+    doc.text = text
     ok = not any(f.code != "E003" for f in doc.findings) and isinstance(doc.data, dict)
     result = (doc, validate(doc, schema) if ok else None)
     if store is not None:
@@ -83,7 +90,11 @@ def _load_validated(path: Path, schema: str, root: Path | None) -> tuple[Doc, li
     return result
 
 
-def load_repo(root: Path) -> tuple[Repo, list[Finding]]:
+Pins = Callable[[Project], Mapping[str, Decimal]]
+
+
+def load_repo(root: Path, pins: Pins | None = None) -> tuple[Repo, list[Finding]]:
+    """`pins` gives, per project, what its percentage milestones were invoiced at (see checks.resolve)."""
     repo = Repo(root=root)
     out: list[Finding] = []
     doc, valid = _read(root / CONFIG, "billed", out, root)
@@ -94,13 +105,14 @@ def load_repo(root: Path) -> tuple[Repo, list[Finding]]:
             for rule in checks.SETTINGS_RULES:
                 out.extend(rule(settings))
             repo.settings = None if found or doc.findings else settings
+        doc.release()
     projects_dir = root / "projects"
     if projects_dir.is_dir():
         for entry in sorted(projects_dir.iterdir()):
             if entry.name.startswith("."):
                 continue
             if entry.is_dir():
-                _load_client(repo, entry, out)
+                _load_client(repo, entry, out, pins)
             elif entry.suffix in (".yaml", ".yml"):
                 out.append(Finding(shown(entry), 1, 1, "E040", "project file is not inside a client folder",
                                    "move it to projects/<client>/ next to a client.yaml"))
@@ -119,7 +131,7 @@ def _nested(folder: Path) -> list[Finding]:
     return out
 
 
-def _load_client(repo: Repo, folder: Path, out: list[Finding]) -> None:
+def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None) -> None:
     cid = folder.name
     files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith("."))
     out.extend(_nested(folder))
@@ -136,10 +148,12 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding]) -> None:
         doc, valid = _read(client_file, "client", out, repo.root)
         if doc is not None:
             client, found = build_client(doc, cid, valid)
+            doc.release()
             out.extend(found)
             client = None if found or doc.findings else client
             if client:
                 repo.clients[cid] = client
+    base = shown(folder)  # one relpath per folder, not per file (it was ~3% of `check` at 10,000 projects)
     for path in files:
         if path.name == "client.yaml":
             continue
@@ -147,17 +161,19 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding]) -> None:
             out.append(Finding(shown(path), 1, 1, "E041", f"project file name '{path.stem}' is not allowed",
                                "lowercase letters, digits, - and _ (it is used in file names)"))
             continue
-        doc, valid = _read(path, "project", out, repo.root)
+        doc, valid = _read(path, "project", out, repo.root, path.name if base == "." else os.path.join(base, path.name))
         if doc is None:
             continue
         project, found = build_project(doc, cid, path.stem, repo.settings, client, valid)
         out.extend(found)
         if project is not None:
-            _check_project(repo, project, None if found or doc.findings else client, out, resolve=not found)
+            _check_project(repo, project, None if found or doc.findings else client, out, resolve=not found,
+                           pins=pins)
+        doc.release()
 
 
 def _check_project(repo: Repo, project: Project, client: Client | None, out: list[Finding],
-                   resolve: bool = True) -> None:
+                   resolve: bool = True, pins: Pins | None = None) -> None:
     """Semantic rules, then amounts. Amounts are resolved (and checked) unless a field was bad (`resolve` false)
     or the rules found the milestones ambiguous (duplicate ids, two rests, no total): one run reports as much as
     it can. The project is kept only when all is clean and its client is known."""
@@ -165,7 +181,7 @@ def _check_project(repo: Repo, project: Project, client: Client | None, out: lis
     out.extend(problems)
     if not resolve or any(f.code in checks.UNRESOLVABLE for f in problems):
         return
-    project, found = checks.resolve(project)
+    project, found = checks.resolve(project, pins(project) if pins is not None else None)
     out.extend(found)
     if not problems and not found and client is not None:
         repo.projects[project.key] = project

@@ -147,7 +147,7 @@ def _invoice(rec: Any, on: dt.date, pay: dict[str, Any] | None) -> InvoiceView:
     pdf, html = rec.path.with_suffix(".pdf"), rec.path.with_suffix(".html")
     paid = pay.get("paid") if pay else None
     return InvoiceView(
-        number=rec.number, title=document_title(rec.data), client=rec["client"],
+        number=rec.number, title=document_title(rec), client=rec["client"],
         project=f"{rec['client']}/{rec['project']}", project_title=rec.get("project_title", rec["project"]),
         issue_date=_date(rec["issue_date"]), due_date=_date(rec.get("due_date")), currency=rec["currency"],
         net=Decimal(rec["net"]) * rec.sign, total=Decimal(rec["total"]) * rec.sign,

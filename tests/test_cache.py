@@ -75,3 +75,51 @@ def test_entries_from_other_code_or_library_versions_are_not_trusted(cached: Pat
     monkeypatch.setattr(cache, "_code_stamp", lambda: stamp + b"-jsonschema-upgraded")
     assert cache.Store(pickle_file).old == {}
     assert run(cached, "check").code == 0
+
+
+def test_a_record_the_index_vouches_for_is_not_read_again(cached: Path) -> None:
+    from billed import ledger
+
+    first = ledger.read_ledger(cached)
+    assert first.records and first.files_read == 0  # every head came from the index
+    for rec in first.records:  # and each head is exactly what the file says
+        data = json.loads(rec.path.read_text(encoding="utf-8"))
+        assert rec.data == data
+        assert {k: rec.get(k, "absent") for k in ledger.HEAD} == {k: data.get(k, "absent") for k in ledger.HEAD}
+        assert rec.lines == tuple((line["role"], line["ref"], line["net"], line["tax_rate"], line["category"])
+                                  for line in data["lines"])
+    path = first.records[0].path
+    path.write_bytes(path.read_bytes())  # same bytes, new ctime: no longer vouched for, so read and checked
+    again = ledger.read_ledger(cached)
+    assert again.files_read == 1
+    assert ledger.verify(again, yearly=True) == []
+    assert ledger.read_ledger(cached).files_read == 0
+
+
+def test_a_record_changed_after_it_was_read_is_never_used(cached: Path) -> None:
+    from billed import ledger
+    from billed.errors import BilledError
+
+    rec = ledger.read_ledger(cached).records[0]
+    data = json.loads(rec.path.read_text(encoding="utf-8"))
+    rec.path.write_text(json.dumps({**data, "net": "1.00"}), encoding="utf-8")
+    with pytest.raises(BilledError, match="changed while Billed was running"):
+        rec.data  # noqa: B018
+
+
+def test_findings_point_at_the_same_line_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cached documents keep no line tables; a finding made after loading (here E051, from the ledger) re-parses
+    the file for its line and column, which must be exactly those of an uncached run."""
+    monkeypatch.setenv("BILLED_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BILLED_CACHE", raising=False)
+    root = make_repo(tmp_path / "repo", {"projects/nordlicht/web.yaml": PROJECT})
+    assert run(root, "issue", "--no-pdf", "--date", "2026-03-01").code == 0
+    (root / "projects/nordlicht/web.yaml").write_text(
+        PROJECT.replace("    status: done\n    done: 2026-02-01\n", "    status: in_progress\n"), encoding="utf-8")
+    cold = run(root, "check")
+    warm = run(root, "check")
+    assert cold.code == warm.code == 1
+    assert "web.yaml:7:13: [E051]" in cold.err
+    assert warm.err == cold.err
+    monkeypatch.setenv("BILLED_CACHE", "0")
+    assert run(root, "check").err == cold.err
