@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import struct
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
@@ -201,12 +202,13 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-Stamp = tuple[int, int, int, int]
+Stamp = bytes
 
 
 def _stamp(st: os.stat_result) -> Stamp:
-    """What changes whenever a file is written: any write sets ctime, which no user command can set back."""
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    """What changes whenever a file is written: any write sets ctime, which no user command can set back.
+    (Packed: 57,000 tuples of four ints were 11 MB of the index.)"""
+    return struct.pack("<qqqq", st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class Index:
@@ -220,12 +222,25 @@ class Index:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        stored = cache.load_blob(root, "ledger")
-        ok = isinstance(stored, tuple) and len(stored) == 2 and all(isinstance(t, dict) for t in stored)
-        self.old_records, self.old_files = stored if ok else ({}, {})
+        self._old_records: dict[str, tuple[Stamp, tuple[Any, ...], tuple[Line, ...]]] | None = None
         self.records: dict[str, tuple[Stamp, tuple[Any, ...], tuple[Line, ...]]] = {}
+        self._old_files: dict[str, tuple[Stamp, str]] | None = None  # read on first use: only `verify` needs it
         self.files: dict[str, tuple[Stamp, str]] = {}
-        self.dirty = False
+        self.new_records = self.new_files = False
+
+    @property
+    def old_records(self) -> dict[str, tuple[Stamp, tuple[Any, ...], tuple[Line, ...]]]:
+        if self._old_records is None:
+            stored = cache.load_blob(self.root, "ledger-records")
+            self._old_records = stored if isinstance(stored, dict) else {}
+        return self._old_records
+
+    @property
+    def old_files(self) -> dict[str, tuple[Stamp, str]]:
+        if self._old_files is None:
+            stored = cache.load_blob(self.root, "ledger-files")
+            self._old_files = stored if isinstance(stored, dict) else {}
+        return self._old_files
 
     def record(self, rel: str, stamp: Stamp) -> tuple[tuple[Any, ...], tuple[Line, ...]] | None:
         hit = self.old_records.get(rel)
@@ -236,7 +251,7 @@ class Index:
 
     def good_record(self, rel: str, stamp: Stamp, rec: Record) -> None:
         self.records[rel] = (stamp, rec.head, rec.lines)
-        self.dirty = True
+        self.new_records = True
 
     def file_ok(self, rel: str, stamp: Stamp, sha: str) -> bool:
         hit = self.old_files.get(rel)
@@ -247,14 +262,32 @@ class Index:
 
     def good_file(self, rel: str, stamp: Stamp, sha: str) -> None:
         self.files[rel] = (stamp, sha)
-        self.dirty = True
+        self.new_files = True
 
-    def save(self, files_too: bool) -> None:
-        """Keep what this run saw (pruned); file entries only survive a run that checked the files (`verify`)."""
-        files = self.files if files_too else {**self.old_files, **self.files}
-        if self.dirty or len(self.records) != len(self.old_records) or len(files) != len(self.old_files):
-            cache.save_blob(self.root, "ledger", (self.records, files))
-            self.old_records, self.old_files, self.dirty = dict(self.records), dict(files), False
+    def save_records(self) -> None:
+        """Keep the entries of the records this run read (pruned to them)."""
+        if self.new_records or len(self.records) != len(self.old_records):
+            cache.save_blob(self.root, "ledger-records", _shared(self.records))
+            self._old_records, self.new_records = dict(self.records), False
+
+    def save_files(self) -> None:
+        """Keep the entries of the files this run checked (`verify`; pruned to them)."""
+        if self.new_files or len(self.files) != len(self.old_files):
+            cache.save_blob(self.root, "ledger-files", self.files)
+            self._old_files, self.new_files = dict(self.files), False
+
+
+def _shared(records: dict[str, Any]) -> dict[str, Any]:
+    """The entries with one object per SHA-256 text (a record's `prev` is its predecessor's `hash`), so pickle
+    stores, and loads, each once."""
+    texts: dict[str, str] = {}
+
+    def one(value: Any) -> Any:
+        return texts.setdefault(value, value) if isinstance(value, str) and len(value) == 64 else value
+
+    return {rel: (stamp, tuple({k: one(v) for k, v in value.items()} if isinstance(value, dict) else one(value)
+                               for value in head), lines)
+            for rel, (stamp, head, lines) in records.items()}
 
 
 def read_ledger(root: Path) -> Ledger:
@@ -275,7 +308,7 @@ def read_ledger(root: Path) -> Ledger:
             if rec is not None:
                 ledger.records.append(rec)
     if ledger.index is not None:
-        ledger.index.save(files_too=False)
+        ledger.index.save_records()
     # a record under its own name sorts first, so a copy or a renamed file is the one reported, not the original
     ledger.records.sort(key=lambda r: (r["series"], r["year"], r["seq"], not r.in_place, r.file))
     return ledger
@@ -318,6 +351,9 @@ def verify(ledger: Ledger, yearly: bool) -> list[Finding]:
     against git (`billed check --base`).
     """
     out = list(ledger.findings)
+    index = ledger.index
+    if index is None and cache.enabled():  # the ledger was read by a caller that let its index go (api.load)
+        index = Index(ledger.root)
     chains: dict[str, list[Record]] = defaultdict(list)
     for rec in ledger.records:
         chains[rec["series"]].append(rec)
@@ -341,9 +377,9 @@ def verify(ledger: Ledger, yearly: bool) -> list[Finding]:
                                 "changed)")
             prev_hash = rec["hash"]
             out += [Finding(_shown(rec.path), 1, 1, "E060", p, _RESTORE) for p in problems]
-            out += _file_findings(rec, ledger.index)
-    if ledger.index is not None:
-        ledger.index.save(files_too=True)
+            out += _file_findings(rec, index)
+    if index is not None:
+        index.save_files()
     return sorted(out)
 
 
