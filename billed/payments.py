@@ -49,7 +49,7 @@ class Payment:
                 "method": self.method, "reference": self.reference, "file": self.file, "line": self.line}
 
 
-@dataclass
+@dataclass(slots=True)
 class DocState:
     """One issued document as of a day: what it asks, what reduced it, what is left. Amounts are what the client
     owes (a credit note's own row is negative when it corrects nothing)."""
