@@ -128,4 +128,4 @@ def render_pdfs(htmls: list[str], templates: Path, workers: int | None = None,
     import weasyprint  # noqa: F401 - imported before the pool forks, so no worker pays the ~1 s import again
 
     with ProcessPoolExecutor(max_workers=min(workers, len(htmls))) as pool:
-        return list(pool.map(_render_one, [(h, str(templates), variant) for h in htmls], chunksize=4))
+        return list(pool.map(_render_one, [(h, str(templates), variant) for h in htmls], chunksize=1))
