@@ -217,12 +217,15 @@ def report(results: list[dict[str, Any]], pdf: dict[str, Any] | None, info: dict
 
 
 def targets(big: dict[str, Any], pdf: dict[str, Any] | None) -> list[str]:
+    ours = {k: v for k, v in big.items() if isinstance(v, tuple) and k not in ("floor", "bean_check")}
+    heaviest = max(ours, key=lambda k: ours[k][1])  # (the baselines are not ours: bean-check alone takes ~545 MB)
+    peak = ours[heaviest][1]
     checks = [
         (f"check within 2x the parse floor at {big['projects']:,}", big["check"][0] <= 2 * big["floor"][0]),
         (f"check faster than bean-check at {big['projects']:,}", big["check"][0] < big["bean_check"][0]),
         ("no-change plan no slower than check", big["plan_nochange"][0] <= big["check"][0] * 1.05),
-        (f"peak memory under 500 MB at {big['projects']:,}",
-         max(v[1] for v in big.values() if isinstance(v, tuple)) < 500),
+        (f"peak memory under 500 MB at {big['projects']:,} (every Billed command; {heaviest} {peak:.0f} MB)",
+         peak < 500),
     ]
     if pdf:
         checks.append(("PDF total within 1.2x of weasyprint alone on every core", pdf["ratio"] <= 1.2))

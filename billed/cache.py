@@ -1,11 +1,12 @@
-"""A content-hash cache of parsed and schema-checked YAML files, and of issued records that already verified.
+"""A content-hash cache of parsed and schema-checked YAML files, and the store of the ledger's index.
 
 Measured at 10,000 projects (bench/README.md): YAML composition and jsonschema validation were ~45% of `billed
-check`, re-serialising every record to compare its bytes another ~20%, and both redo identical work on files that
-did not change since the last run. Entries are keyed by a SHA-1 of the exact file content (plus the shown path and
-schema, which appear in findings), never by mtime, so an edit, however small or however timed, is a miss. The
-key also covers the source of the code that produced the entry (loader, schema module, schemas), so a new Billed
-never trusts an old entry.
+check`, and redo identical work on files that did not change since the last run. YAML entries are keyed by a SHA-1
+of the exact file content (plus the shown path and schema, which appear in findings), never by mtime, so an edit,
+however small or however timed, is a miss. Every stored value is stamped with the source of the code that produced
+it (loader, ledger, schema module, schemas, library versions), so a new Billed never trusts an old entry. The
+ledger's index of verified files (`ledger.Index`, keyed by stat the way git's index is) is kept here as whole
+values (`load_blob`, `save_blob`).
 
 The cache lives outside the repo (`$XDG_CACHE_HOME/billed/`, or BILLED_CACHE_DIR), one folder per repo, so
 Billed still writes nothing inside a repo it only reads. It is only ever an accelerator: unreadable, stale or

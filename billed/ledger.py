@@ -16,6 +16,7 @@ import os
 import re
 import struct
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -205,6 +206,15 @@ def _shown(path: Path) -> str:
 Stamp = bytes
 
 
+# A file changed this recently is not vouched for yet: the kernel stamps times at clock-tick granularity, so a
+# same-size rewrite within the same tick would keep the same stat ("racy git"). It is vouched for on a later run.
+RACY_NS = 2_000_000_000
+
+
+def _settled(st: os.stat_result) -> bool:
+    return max(st.st_mtime_ns, st.st_ctime_ns) < time.time_ns() - RACY_NS
+
+
 def _stamp(st: os.stat_result) -> Stamp:
     """What changes whenever a file is written: any write sets ctime, which no user command can set back.
     (Packed: 57,000 tuples of four ints were 11 MB of the index.)"""
@@ -316,7 +326,8 @@ def read_ledger(root: Path) -> Ledger:
 
 def _read_record(ledger: Ledger, path: str, rel: str) -> Record | None:
     try:
-        stamp = _stamp(os.stat(path))
+        st = os.stat(path)
+        stamp = _stamp(st)
         hit = ledger.index.record(rel, stamp) if ledger.index is not None else None
         if hit is not None:
             return Record(path, *hit)
@@ -334,7 +345,7 @@ def _read_record(ledger: Ledger, path: str, rel: str) -> Record | None:
                                        "restore it from git: `git checkout -- invoices/`"))
         return None
     rec = Record(path, fields, lines, _content_problems(data, raw))
-    if not rec.problems and ledger.index is not None:
+    if not rec.problems and ledger.index is not None and _settled(st):
         ledger.index.good_record(rel, stamp, rec)
     return rec
 
@@ -417,7 +428,7 @@ def _file_findings(rec: Record, index: Index | None) -> list[Finding]:
         with open(sibling, "rb") as handle:
             good = hashlib.file_digest(handle, "sha256").hexdigest() == sha
         if good:
-            if index is not None:
+            if index is not None and _settled(st):
                 index.good_file(rel, _stamp(st), sha)
         else:
             out.append(Finding(_shown(rec.path), 1, 1, "E060", f"{rec.number}.{kind} was changed after it was "
