@@ -110,6 +110,25 @@ def test_parallel_rendering_gives_the_same_bytes_as_serial(issued):
     assert render_pdfs(htmls, templates, workers=2) == render_pdfs(htmls, templates, workers=1)
 
 
+def test_fonts_loaded_once_per_process_change_no_byte(issued, tmp_path, monkeypatch):
+    """render_pdf keeps one FontConfiguration per process (fonts registered once); weasyprint's default is a
+    fresh one per document. Same bytes either way, and pool workers remove the font copies they made."""
+    import tempfile
+
+    from weasyprint import HTML
+
+    from billed import render
+
+    templates = issued / "templates"
+    html = (issued / "invoices/2026/INV-2026-0001.html").read_text(encoding="utf-8")
+    fresh = HTML(string=html, base_url=templates.resolve().as_uri() + "/", url_fetcher=render._fetcher(templates)
+                 ).write_pdf(pdf_identifier=b"billed", uncompressed_pdf=False)
+    assert render_pdf(html, templates) == render_pdf(html, templates) == fresh
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where weasyprint copies fonts (forked workers too)
+    assert render_pdfs([html] * 4, templates, workers=2) == [fresh] * 4
+    assert not list(tmp_path.glob("weasyprint-*"))
+
+
 # --- attacks ----------------------------------------------------------------------------------------------------
 
 class Recorder(http.server.BaseHTTPRequestHandler):
