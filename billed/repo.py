@@ -90,6 +90,15 @@ def _load_validated(path: Path, schema: str, root: Path | None,
     return result
 
 
+def load_settings(root: Path) -> Settings | None:
+    """billed.yaml alone (None when it has problems): for commands that only format output, not a whole load."""
+    doc, valid = _read(root / CONFIG, "billed", [])
+    if doc is None:
+        return None
+    settings, found = build_settings(doc, valid)
+    return None if found or doc.findings else settings
+
+
 Pins = Callable[[Project], Mapping[str, Decimal]]
 
 

@@ -6,7 +6,7 @@ so nothing of another client can leak into it by a filtering slip later on. Amou
 invoiced and remaining are net (as `billed status`), billed/paid/outstanding are gross (what the client pays).
 Totals are kept per currency and never summed across currencies.
 
-Loading is cached on a cheap fingerprint of the repo (path, mtime, size of every YAML/JSON file Billed reads), so a
+Loading is cached on a cheap fingerprint of the repo (the stat of every YAML/JSON file Billed reads), so a
 dashboard rerun costs a few hundred stats until a file actually changes.
 """
 
@@ -28,7 +28,6 @@ from billed import history as history_mod
 from billed.render import title as document_title
 
 LANES = {"done": "done", "in_progress": "in progress", "planned": "upcoming", "cancelled": "cancelled"}
-WATCHED = ("projects", "invoices", "payments")  # folders whose YAML/JSON files make up the dashboard's data
 NO_DATE = "no date"
 AMOUNTS = ("contract", "done", "invoiced", "billed", "paid", "remaining", "outstanding", "overdue", "credit")
 STATES = ("open", "partially paid", "overdue", "paid", "credited")  # document states, as the dashboard filters
@@ -379,22 +378,9 @@ def history_rows(board: Board, entries: list[dict[str, Any]]) -> list[dict[str, 
 # --- cached loading ----------------------------------------------------------------------------------------------
 
 
-def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
-    """(path, mtime_ns, size) of every file the board is built from: cheap to take, changes with any save."""
-    out = []
-    candidates = [e for e in os.scandir(root) if e.is_file() and e.name.endswith((".yaml", ".yml"))]
-    for entry in candidates:
-        st = entry.stat()
-        out.append((entry.name, st.st_mtime_ns, st.st_size))
-    for folder in WATCHED:
-        for dirpath, dirnames, files in os.walk(root / folder):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in files:
-                if name.endswith((".yaml", ".yml", ".json")) and not name.startswith("."):
-                    path = os.path.join(dirpath, name)
-                    st = os.stat(path)
-                    out.append((path, st.st_mtime_ns, st.st_size))
-    return tuple(sorted(out))
+def fingerprint(root: Path) -> api.Fingerprint:
+    """The stat of every file the board is built from (api.fingerprint): cheap to take, changes with any save."""
+    return api.fingerprint(root)
 
 
 @functools.lru_cache(maxsize=8)

@@ -269,3 +269,53 @@ def test_deleting_the_last_record_is_only_visible_to_git(issued, tmp_path):
     for suffix in ("json", "html", "pdf"):
         (root / f"invoices/2026/INV-2026-0004.{suffix}").unlink()
     assert run(root, "verify").code == 0
+
+
+def _count_loads(monkeypatch) -> list[int]:
+    from billed import api
+
+    calls: list[int] = []
+    real = api.load
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "load", counting)
+    return calls
+
+
+def test_a_first_issue_loads_the_repo_once_when_nothing_changes(repo, monkeypatch):
+    """No invoices/.lock yet (a fresh CI checkout): the repo is validated before the lock is made, and that
+    state is used under the lock, since no file changed (files older than the racy window)."""
+    root = repo({"projects/nordlicht/site.yaml": SITE})
+    monkeypatch.setattr(ledger, "RACY_NS", 0)
+    calls = _count_loads(monkeypatch)
+    issue(root, "2026-02-10", "--no-pdf")
+    assert len(calls) == 1 and numbers(root) == ["INV-2026-0001", "INV-2026-0002"]
+
+
+def test_a_file_changed_before_the_lock_is_read_again(repo, monkeypatch):
+    from billed import api
+
+    root = repo({"projects/nordlicht/site.yaml": SITE})
+    monkeypatch.setattr(ledger, "RACY_NS", 0)
+    calls = _count_loads(monkeypatch)
+    real_locked = ledger.locked
+
+    def locked_after_an_edit(invoices):  # another process saves the project while this one waits for the lock
+        write(root, {"projects/nordlicht/site.yaml": SITE.replace("250.00}", "250.00, status: done, "
+                                                                           "done: 2026-02-01}")})
+        return real_locked(invoices)
+
+    monkeypatch.setattr(api.ledger_mod, "locked", locked_after_an_edit)
+    issue(root, "2026-02-10", "--no-pdf")
+    assert len(calls) == 2 and numbers(root) == ["INV-2026-0001", "INV-2026-0002", "INV-2026-0003"]
+
+
+def test_files_written_within_the_racy_window_are_read_again(repo, monkeypatch):
+    root = repo({"projects/nordlicht/site.yaml": SITE})
+    monkeypatch.setattr(ledger, "RACY_NS", 3600 * 10**9)  # every file here is that recent
+    calls = _count_loads(monkeypatch)
+    issue(root, "2026-02-10", "--no-pdf")
+    assert len(calls) == 2

@@ -47,7 +47,7 @@ def history(project: str, repo: Path | None, as_json: bool) -> None:
     """
     try:
         entries = api.history(repo, project)
-        settings = api.load(repo, verify=False).repo.settings
+        settings = api.settings(repo)
     except BilledError as exc:
         raise click.ClickException(str(exc)) from None
     locale = settings.locale if settings else "en"
