@@ -124,7 +124,7 @@ def one_size(work: Path, size: int, seed: int, repeat: int) -> dict[str, Any]:
     out["check_nocache"] = measure([BILLED, "check", "--repo", str(root)], env={"BILLED_CACHE": "0"})
     out["check_first"] = measure([BILLED, "check", "--repo", str(root)])  # fills billed/cache.py's cache
     out["check"] = best([BILLED, "check", "--repo", str(root)], max(2, repeat))
-    out["plan_nochange"] = best([BILLED, "plan", "--repo", str(root), "--date", old], repeat)
+    out["plan_nochange"] = best([BILLED, "plan", "--repo", str(root), "--date", old], max(2, repeat))  # as check
     out["plan"] = best([BILLED, "plan", "--repo", str(root), "--date", new, "--json"], repeat)
     out["status"] = best([BILLED, "status", "--repo", str(root), "--date", old, "--json"], repeat)
     if (HERE.parent / "billed" / "views.py").exists():
@@ -140,7 +140,7 @@ def one_size(work: Path, size: int, seed: int, repeat: int) -> dict[str, Any]:
     return out
 
 
-def pdf_bench(root: Path, count: int, repeat: int = 2) -> dict[str, Any]:
+def pdf_bench(root: Path, count: int, repeat: int = 3) -> dict[str, Any]:
     """Bare weasyprint on the same HTML, one after another, vs Billed's parallel rendering (every core). Each side
     runs `repeat` times, interleaved, best taken: the cores are shared, and a neighbour's burst should not decide
     the ratio."""

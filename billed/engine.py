@@ -248,7 +248,7 @@ def bank(s: Settings) -> dict[str, str] | None:
 def backdated(ledger: Ledger, on: dt.date) -> str | None:
     """Why `on` cannot be an issue date: numbers must follow issue dates, so a run may not go back before the
     latest issued document (it would also break the hash chain's order when numbering resets yearly)."""
-    latest = max(ledger.records, key=lambda r: (r["issue_date"], r["year"], r["seq"]), default=None)
+    latest = ledger.latest()
     if latest is not None and on.isoformat() < latest["issue_date"]:
         return (f"--date {on.isoformat()} is before {latest.number}, issued {latest['issue_date']}: documents are "
                 "numbered in the order of their dates, so issue on that date or later")

@@ -61,6 +61,7 @@ def seal(record: dict[str, Any]) -> dict[str, Any]:
 HEAD = ("billed", "number", "series", "year", "seq", "client", "project", "project_title", "kind", "type_code",
         "currency", "issue_date", "due_date", "supply_date", "net", "total", "hash", "prev", "files", "corrects")
 _AT = {name: i for i, name in enumerate(HEAD)}
+_SERIES, _YEAR, _SEQ, _ISSUED = _AT["series"], _AT["year"], _AT["seq"], _AT["issue_date"]
 REQUIRED = ("number", "series", "year", "seq", "client", "project", "lines", "hash")
 Line = tuple[str, str, str, str, str]  # role, ref, net, tax_rate, category: what reconciliation reads of a line
 
@@ -187,13 +188,19 @@ class Ledger:
     def for_project(self, key: str) -> list[Record]:
         return self.by_project.get(key, [])
 
+    # (these scan every record: they read the head tuple directly, ~4x faster than by key at 57,000 records)
     def last(self, series: str) -> Record | None:
-        items = [r for r in self.records if r["series"] == series]
-        return max(items, key=lambda r: (r["year"], r["seq"])) if items else None
+        items = [r for r in self.records if r.head[_SERIES] == series]
+        return max(items, key=lambda r: (r.head[_YEAR], r.head[_SEQ])) if items else None
 
     def next_seq(self, series: str, year: int, yearly: bool) -> int:
-        seqs = [r["seq"] for r in self.records if r["series"] == series and (not yearly or r["year"] == year)]
+        seqs = [r.head[_SEQ] for r in self.records
+                if r.head[_SERIES] == series and (not yearly or r.head[_YEAR] == year)]
         return max(seqs, default=0) + 1
+
+    def latest(self) -> Record | None:
+        """The document with the latest issue date (the highest number on that day)."""
+        return max(self.records, key=lambda r: (r.head[_ISSUED], r.head[_YEAR], r.head[_SEQ]), default=None)
 
 
 def _shown(path: Path) -> str:
