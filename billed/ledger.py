@@ -404,10 +404,13 @@ def verify(ledger: Ledger, yearly: bool) -> list[Finding]:
 def _content_problems(data: dict[str, Any], raw: bytes) -> tuple[str, ...]:
     """The record's own integrity, checked once when its bytes are read: its hash, then its exact bytes (each
     message follows the record's number)."""
-    if digest(canonical(data)) != data["hash"]:
-        return (" was edited after it was issued (its hash does not match)",)
-    if raw != pretty(data):
-        return (": the file's bytes were changed after it was issued",)
+    try:
+        if digest(canonical(data)) != data["hash"]:
+            return (" was edited after it was issued (its hash does not match)",)
+        if raw != pretty(data):
+            return (": the file's bytes were changed after it was issued",)
+    except UnicodeEncodeError:  # a \ud800-style escape: JSON allows it, UTF-8 (and so Billed) never writes it
+        return (" was edited after it was issued (it holds text that is not valid Unicode)",)
     return ()
 
 

@@ -233,6 +233,9 @@ TAMPERING = {
     "renumbered": (renumber, "INV-2026-0007.json", "hash chain broken"),
     "duplicate": (lambda f: shutil.copy(f / "INV-2026-0001.json", f / "INV-2026-0001 copy.json"),
                   "INV-2026-0001 copy.json", "used twice"),
+    "not unicode": (lambda f: (f / "INV-2026-0003.json").write_text((f / "INV-2026-0003.json").read_text(
+        encoding="utf-8").replace('"project_title": "', '"project_title": "\\ud800', 1), encoding="utf-8"),
+        "INV-2026-0003.json", "not valid Unicode"),
     "unreadable record": (lambda f: (f / "INV-2026-0003.json").write_text("{", encoding="utf-8"),
                           "INV-2026-0003.json", "unreadable"),
 }
