@@ -115,16 +115,20 @@ class Record:
 
     @property
     def data(self) -> dict[str, Any]:
-        """The whole record, as issued (read once; `verify` has checked these bytes unless the file changed since
-        this process read it, which the next `check` reports)."""
+        """The whole record, read from its file on first use (render, mail, export, e-invoice) and checked again
+        as `verify` checks it: its bytes must be exactly what was issued and match the head this run holds. An
+        index hit vouched for the file when the run started, not for what it holds by the time it is read."""
         if self._full is None:
+            shown = _shown(Path(self.file))
             try:
-                data = json.loads(Path(self.file).read_bytes().decode("utf-8"))
-            except (OSError, ValueError) as exc:
-                raise BilledError(f"{_shown(Path(self.file))} can no longer be read ({exc}); run `billed check`") \
-                    from None
-            if not isinstance(data, dict) or head_of(data) != (self.head, self.lines):
-                raise BilledError(f"{_shown(Path(self.file))} changed while Billed was running; run `billed check`")
+                raw = Path(self.file).read_bytes()
+                data = json.loads(raw.decode("utf-8"))
+                same = isinstance(data, dict) and not _content_problems(data, raw) and \
+                    head_of(data) == (self.head, self.lines)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise BilledError(f"{shown} can no longer be read ({exc}); run `billed check`") from None
+            if not same:
+                raise BilledError(f"{shown} changed while Billed was running; run `billed check`")
             self._full = data
         return self._full
 

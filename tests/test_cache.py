@@ -99,13 +99,16 @@ def test_a_record_the_index_vouches_for_is_not_read_again(cached: Path) -> None:
     assert ledger.read_ledger(cached).files_read == 0
 
 
-def test_a_record_changed_after_it_was_read_is_never_used(cached: Path) -> None:
+@pytest.mark.parametrize("change", [{"net": "1.00"}, {"buyer": {"name": "Someone Else"}}])
+def test_a_record_changed_after_it_was_read_is_never_used(cached: Path, change: dict) -> None:
+    """The whole record is read when first needed (rendering, mail, export): an edit made after the run started,
+    in a head field or anywhere else, is refused then, not rendered or mailed."""
     from billed import ledger
     from billed.errors import BilledError
 
     rec = ledger.read_ledger(cached).records[0]
     data = json.loads(rec.path.read_text(encoding="utf-8"))
-    rec.path.write_text(json.dumps({**data, "net": "1.00"}), encoding="utf-8")
+    rec.path.write_bytes(ledger.pretty({**data, **change}))
     with pytest.raises(BilledError, match="changed while Billed was running"):
         rec.data  # noqa: B018
 
