@@ -93,7 +93,8 @@ def plan(state: State, on: dt.date, source: engine.Source | None = None) -> list
 
 def issue(root: Path | None, on: dt.date, pdf: bool = True, progress: Progress | None = None,
           source: engine.Source | None = None) -> tuple[list[dict[str, Any]], list[Finding]]:
-    """Issue the plan exactly once, loading and planning under a lock so a concurrent run cannot double-issue.
+    """Issue the plan exactly once, planning under a lock from a state no other run can change, so a concurrent
+    run cannot double-issue.
 
     The repo is loaded under the lock. When the lock file does not exist yet (a first issue, or a fresh CI
     checkout) it is validated before, so that invalid input never leaves even an invoices/.lock behind; that
@@ -123,25 +124,45 @@ def issue(root: Path | None, on: dt.date, pdf: bool = True, progress: Progress |
 
 
 Fingerprint = tuple[tuple[str, int, int, int, int], ...]
-WATCHED = ("projects", "invoices", "payments")  # folders whose YAML/JSON files `load` reads, with billed.yaml
 
 
 def fingerprint(root: Path) -> Fingerprint:
-    """(path, inode, size, mtime, ctime) of every file `load` reads: cheap to take (one walk, no reads), and it
-    changes with any save, new record or deleted file."""
-    out = []
-    for entry in os.scandir(root):
-        if entry.is_file() and entry.name.endswith((".yaml", ".yml")):
-            st = entry.stat()
-            out.append((entry.name, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
-    for folder in WATCHED:
-        for dirpath, dirnames, files in os.walk(root / folder):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in files:
-                if name.endswith((".yaml", ".yml", ".json")) and not name.startswith("."):
-                    path = os.path.join(dirpath, name)
-                    st = os.stat(path)
-                    out.append((path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    """The stat (inode, size, mtime, ctime) of every file `load` reads, and of the folders that hold them (a
+    new, empty client folder is a finding too): cheap to take (no reads), and it changes with any save, new
+    record or deleted file. Client folders are followed through symlinks, as `load` does; a file that cannot
+    be stat'ed (a dangling link) is still listed, as `load` reports it."""
+    out: list[tuple[str, int, int, int, int]] = []
+
+    def add(path: str) -> None:
+        try:
+            st = os.stat(path)
+            out.append((path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        except OSError:
+            out.append((path, -1, -1, -1, -1))
+
+    def entries(folder: str) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(folder) as listing:
+                return sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name)
+        except OSError:
+            return []
+
+    for entry in entries(str(root)):
+        if entry.name.endswith((".yaml", ".yml")):
+            add(entry.path)
+    for folder, deep in (("projects", 2), ("invoices", 1), ("payments", 0)):
+        if folder != "invoices":  # invoices/ itself gains .lock when an issue starts
+            add(str(root / folder))
+        todo = [(str(root / folder), deep)]
+        while todo:
+            path, depth = todo.pop()
+            for entry in entries(path):
+                if entry.is_dir():
+                    if depth > 0:
+                        add(entry.path)
+                        todo.append((entry.path, depth - 1))
+                elif entry.name.endswith((".yaml", ".yml", ".json")):
+                    add(entry.path)
     return tuple(sorted(out))
 
 
@@ -239,7 +260,7 @@ def status_rows(state: State, only: str | None = None, on: dt.date | None = None
     for key, p in sorted(state.repo.projects.items()):
         if only and only not in (key, p.id):
             continue
-        b = billed[key]
+        b = billed[key] if key in billed else engine.Billed()  # (reads only: the state is shared)
         recs = state.ledger.for_project(key)
         invoiced = sum((signed(r) for r in recs), money.ZERO)
         active = [m for m in p.milestones if m.active]
@@ -256,7 +277,8 @@ def status_rows(state: State, only: str | None = None, on: dt.date | None = None
             "milestones": [{
                 "id": m.id, "title": m.title, "status": m.status, "amount": money.plain(m.amount, cur),
                 "due": m.due.isoformat() if m.due else None, "done": m.done.isoformat() if m.done else None,
-                "final": m.final, "invoiced": money.plain(b.charged[m.id], cur), "documents": b.documents[m.id],
+                "final": m.final, "invoiced": money.plain(b.charged.get(m.id, money.ZERO), cur),
+                "documents": list(b.documents.get(m.id, ())),
             } for m in p.milestones],
         }
 

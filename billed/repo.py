@@ -91,7 +91,8 @@ def _load_validated(path: Path, schema: str, root: Path | None,
 
 
 def load_settings(root: Path) -> Settings | None:
-    """billed.yaml alone (None when it has problems): for commands that only format output, not a whole load."""
+    """billed.yaml alone (None when it cannot be read or built; its rules are not run): for commands that only
+    need it to format output, not a whole load."""
     doc, valid = _read(root / CONFIG, "billed", [])
     if doc is None:
         return None

@@ -322,3 +322,24 @@ def test_files_written_within_the_racy_window_are_read_again(repo, monkeypatch):
     calls = _count_loads(monkeypatch)
     issue(root, "2026-02-10", "--no-pdf")
     assert len(calls) == 2
+
+
+def test_the_fingerprint_sees_what_load_reads(repo, tmp_path):
+    """What makes a first issue load again: an edit behind a symlinked client folder, a new empty client folder
+    (a finding), a new payment file; a dangling link is listed, not a crash."""
+    from billed import api
+
+    outside = tmp_path / "shared-client"
+    root = repo({"projects/nordlicht/site.yaml": SITE})
+    shutil.copytree(root / "projects/nordlicht", outside)
+    shutil.rmtree(root / "projects/nordlicht")
+    (root / "projects/nordlicht").symlink_to(outside)
+    stamp = api.fingerprint(root)
+    assert stamp == api.fingerprint(root)
+    for change in (lambda: write(outside.parent, {"shared-client/site.yaml": SITE.replace("Alpha", "Alfa")}),
+                   lambda: (root / "projects/empty").mkdir(),
+                   lambda: write(root, {"payments/2026.yaml": "[]\n"}),
+                   lambda: (root / "projects/nordlicht/gone.yaml").symlink_to(tmp_path / "nowhere.yaml")):
+        change()
+        assert api.fingerprint(root) != stamp
+        stamp = api.fingerprint(root)
