@@ -14,6 +14,7 @@ import multiprocessing
 import multiprocessing.util
 import os
 import shutil
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -108,24 +109,37 @@ def _fetcher(templates: Path):
     return TemplatesOnly(allowed_protocols=("data", "file"), allow_redirects=False)
 
 
-_FONTS: dict[tuple[int, str], Any] = {}
+_FONTS: dict[tuple[int, str], tuple[tuple[Any, ...], Any]] = {}
+_FONTS_LOCK = threading.Lock()
 
 
 def _font_config(templates: Path) -> Any:
     """One weasyprint FontConfiguration per process and templates folder. weasyprint keeps the @font-face fonts
     it loaded in it, so they are read and registered once, not for every document: ~11% of each PDF, with the
-    same bytes out (tested). Keyed by pid: a forked pool worker makes its own instead of sharing the parent's."""
-    key = (os.getpid(), str(templates.resolve()))
-    config = _FONTS.get(key)
-    if config is None:
+    same bytes out (tested). Keyed by pid: a forked pool worker makes its own instead of sharing the parent's.
+    weasyprint skips a font face it has seen without looking at the file, so a replaced file under templates/
+    (its name, size or mtime) starts a new configuration. The lock guards this table only: Billed renders PDFs in
+    processes, never threads, and weasyprint does not promise that two threads may share a configuration.
+    """
+    folder = templates.resolve()
+    fonts = tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(folder / "fonts")
+                         if e.is_file())) if (folder / "fonts").is_dir() else ()
+    key = (os.getpid(), str(folder))
+    with _FONTS_LOCK:
+        held = _FONTS.get(key)
+        if held is not None and held[0] == fonts:
+            return held[1]
         from weasyprint.text.fonts import FontConfiguration
 
-        config = _FONTS[key] = FontConfiguration()
+        config = FontConfiguration()
+        _FONTS[key] = (fonts, config)
+        if held is not None:
+            _drop_fonts(held[1])
         if multiprocessing.parent_process() is not None:  # a pool worker ends in os._exit, skipping __del__
             multiprocessing.util.Finalize(config, _drop_fonts, args=(config,), exitpriority=10)
         else:
             atexit.register(_drop_fonts, config)
-    return config
+        return config
 
 
 def _drop_fonts(config: Any) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -124,8 +125,29 @@ def test_fonts_loaded_once_per_process_change_no_byte(issued, tmp_path, monkeypa
     fresh = HTML(string=html, base_url=templates.resolve().as_uri() + "/", url_fetcher=render._fetcher(templates)
                  ).write_pdf(pdf_identifier=b"billed", uncompressed_pdf=False)
     assert render_pdf(html, templates) == render_pdf(html, templates) == fresh
+    assert render._font_config(templates) is render._font_config(templates)  # one configuration, reused
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where weasyprint copies fonts (forked workers too)
     assert render_pdfs([html] * 4, templates, workers=2) == [fresh] * 4
+    assert not list(tmp_path.glob("weasyprint-*"))
+
+
+def test_a_replaced_font_file_starts_a_new_font_configuration(issued, tmp_path):
+    from billed import render
+
+    templates = shutil.copytree(issued / "templates", tmp_path / "templates")
+    first = render._font_config(templates)
+    font = templates / "fonts" / "DejaVuSans.ttf"
+    font.write_bytes(font.read_bytes() + b"\0")  # weasyprint would not look at the file again by itself
+    assert render._font_config(templates) is not first
+
+
+def test_a_rendering_process_leaves_no_font_copies(issued, tmp_path):
+    """The process's own configuration is removed at exit (atexit), as each worker's is (a finalizer)."""
+    html = issued / "invoices/2026/INV-2026-0001.html"
+    script = ("import sys; from pathlib import Path; from billed.render import render_pdf, render_pdfs; "
+              "h = Path(sys.argv[1]).read_text(); t = Path(sys.argv[2]); render_pdf(h, t); render_pdfs([h] * 3, t)")
+    subprocess.run([sys.executable, "-c", script, str(html), str(issued / "templates")], check=True, timeout=120,
+                   env={**os.environ, "TMPDIR": str(tmp_path)})
     assert not list(tmp_path.glob("weasyprint-*"))
 
 
