@@ -324,7 +324,13 @@ def read_ledger(root: Path) -> Ledger:
         if not year_dir.is_dir() or not _YEAR_DIR.match(year_dir.name):
             continue
         base = str(year_dir)
-        for name in sorted(n for n in os.listdir(base) if n.endswith(".json")):
+        try:
+            names = sorted(n for n in os.listdir(base) if n.endswith(".json"))
+        except OSError as exc:
+            ledger.findings.append(Finding(_shown(year_dir), 1, 1, "E060", f"the folder of issued documents "
+                                           f"cannot be read ({exc.strerror or exc})", "check its permissions"))
+            continue
+        for name in names:
             rec = _read_record(ledger, os.path.join(base, name), f"{year_dir.name}/{name}")
             if rec is not None:
                 ledger.records.append(rec)

@@ -343,3 +343,17 @@ def test_the_fingerprint_sees_what_load_reads(repo, tmp_path):
         change()
         assert api.fingerprint(root) != stamp
         stamp = api.fingerprint(root)
+
+
+def test_an_unreadable_year_folder_is_a_finding_not_a_crash(issued, monkeypatch):
+    real = ledger.os.listdir
+
+    def denied(path):
+        if str(path).endswith("invoices/2026"):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(ledger.os, "listdir", denied)
+    result = run(issued, "check")
+    assert result.code == 1 and "invoices/2026:1:1: [E060] the folder of issued documents cannot be read " \
+        "(Permission denied)" in result.err
