@@ -142,6 +142,9 @@ def load_blob(root: Path, kind: str) -> Any:
     return value if stamp == _code_stamp() else None
 
 
+OBSOLETE = ("verified.pickle", "ledger.pickle")  # files of earlier cache layouts, removed when a blob is saved
+
+
 def save_blob(root: Path, kind: str, value: Any) -> None:
     """Replace the value atomically (two processes saving at once leave one complete file); never fail."""
     if not enabled():
@@ -150,6 +153,9 @@ def save_blob(root: Path, kind: str, value: Any) -> None:
     tmp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        for name in OBSOLETE:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(folder / name)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         with os.fdopen(fd, "wb") as handle:
             pickle.dump((_code_stamp(), value), handle, protocol=pickle.HIGHEST_PROTOCOL)

@@ -52,7 +52,7 @@ class Billed:
     def add(self, rec: Record) -> None:
         sign, currency, number = rec.sign, rec["currency"], rec.number
         self.currency = currency
-        for role, ref, line_net, rate, category in rec.lines:
+        for role, ref, line_net, rate, category in rec.amounts:
             net = Decimal(line_net) * sign
             if role == "charge":
                 self.charged[ref] += net

@@ -63,7 +63,9 @@ HEAD = ("billed", "number", "series", "year", "seq", "client", "project", "proje
 _AT = {name: i for i, name in enumerate(HEAD)}
 _SERIES, _YEAR, _SEQ, _ISSUED = _AT["series"], _AT["year"], _AT["seq"], _AT["issue_date"]
 REQUIRED = ("number", "series", "year", "seq", "client", "project", "lines", "hash")
-Line = tuple[str, str, str, str, str]  # role, ref, net, tax_rate, category: what reconciliation reads of a line
+# role, ref, net, tax_rate, category: what reconciliation reads of each line (`Record.amounts`; the record's own
+# "lines", with texts, are dicts and come from the file)
+Line = tuple[str, str, str, str, str]
 
 
 class _Absent:
@@ -95,11 +97,11 @@ class Record:
     `problems` is what reading it found wrong with its own bytes (filled by `read_ledger`, reported by `verify`).
     """
 
-    __slots__ = ("file", "head", "lines", "problems", "in_place", "_full")
+    __slots__ = ("file", "head", "amounts", "problems", "in_place", "_full")
 
-    def __init__(self, file: str, head: tuple[Any, ...], lines: tuple[Line, ...],
+    def __init__(self, file: str, head: tuple[Any, ...], amounts: tuple[Line, ...],
                  problems: tuple[str, ...] = (), full: dict[str, Any] | None = None) -> None:
-        self.file, self.head, self.lines, self.problems, self._full = file, head, lines, problems, full
+        self.file, self.head, self.amounts, self.problems, self._full = file, head, amounts, problems, full
         # stored where it was issued: invoices/<year>/<number>.json (else it was renamed, moved or copied)
         number = str(head[1])
         self.in_place = os.sep not in number and file.endswith(f"{os.sep}{head[3]}{os.sep}{number}.json")
@@ -124,7 +126,7 @@ class Record:
                 raw = Path(self.file).read_bytes()
                 data = json.loads(raw.decode("utf-8"))
                 same = isinstance(data, dict) and not _content_problems(data, raw) and \
-                    head_of(data) == (self.head, self.lines)
+                    head_of(data) == (self.head, self.amounts)
             except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise BilledError(f"{shown} can no longer be read ({exc}); run `billed check`") from None
             if not same:
@@ -271,7 +273,7 @@ class Index:
         return hit[1], hit[2]
 
     def good_record(self, rel: str, stamp: Stamp, rec: Record) -> None:
-        self.records[rel] = (stamp, rec.head, rec.lines)
+        self.records[rel] = (stamp, rec.head, rec.amounts)
         self.new_records = True
 
     def file_ok(self, rel: str, stamp: Stamp, sha: str) -> bool:

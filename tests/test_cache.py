@@ -89,7 +89,7 @@ def test_a_record_the_index_vouches_for_is_not_read_again(cached: Path) -> None:
         data = json.loads(rec.path.read_text(encoding="utf-8"))
         assert rec.data == data
         assert {k: rec.get(k, "absent") for k in ledger.HEAD} == {k: data.get(k, "absent") for k in ledger.HEAD}
-        assert rec.lines == tuple((line["role"], line["ref"], line["net"], line["tax_rate"], line["category"])
+        assert rec.amounts == tuple((line["role"], line["ref"], line["net"], line["tax_rate"], line["category"])
                                   for line in data["lines"])
     path = first.records[0].path
     path.write_bytes(path.read_bytes())  # same bytes, new ctime: no longer vouched for, so read and checked
@@ -146,3 +146,20 @@ def test_a_file_written_within_the_racy_window_is_not_vouched_for(cached: Path,
         assert again.files_read == 1  # the rewritten record, on every run while it is this recent
         assert ledger.verify(again, yearly=True) == []
     assert html.name not in {rel.split("/")[-1] for rel in ledger.Index(cached).old_files}
+
+
+def test_files_of_earlier_cache_layouts_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from billed import cache, ledger
+
+    monkeypatch.setattr(ledger, "RACY_NS", 0)
+    monkeypatch.setenv("BILLED_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BILLED_CACHE", raising=False)
+    root = make_repo(tmp_path / "repo", {"projects/nordlicht/web.yaml": PROJECT})
+    assert run(root, "issue", "--no-pdf", "--date", "2026-03-01").code == 0
+    folder = cache._folder(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in cache.OBSOLETE:
+        (folder / name).write_bytes(b"old")
+    assert run(root, "check").code == 0
+    assert not [name for name in cache.OBSOLETE if (folder / name).exists()]
+    assert (folder / "ledger-records.pickle").exists()
