@@ -359,7 +359,8 @@ def _read_record(ledger: Ledger, path: str, rel: str) -> Record | None:
         for key in REQUIRED:
             data[key]  # noqa: B018 - presence check
         fields, lines = head_of(data)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        _well_formed(fields, lines)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, ArithmeticError) as exc:
         ledger.findings.append(Finding(_shown(Path(path)), 1, 1, "E060", f"issued record is unreadable ({exc})",
                                        "restore it from git: `git checkout -- invoices/`"))
         return None
@@ -367,6 +368,18 @@ def _read_record(ledger: Ledger, path: str, rel: str) -> Record | None:
     if not rec.problems and ledger.index is not None and _settled(st):
         ledger.index.good_record(rel, stamp, rec)
     return rec
+
+
+def _well_formed(head: tuple[Any, ...], amounts: tuple[Line, ...]) -> None:
+    """What numbering, the chain and reconciliation compute with must have its type: a record resealed with,
+    say, a text `seq` or a null net is unreadable (E060), not a crash further on."""
+    if not all(isinstance(head[_AT[k]], int) and not isinstance(head[_AT[k]], bool) for k in ("year", "seq")):
+        raise TypeError("year and seq must be whole numbers")
+    if not all(isinstance(head[_AT[k]], str) for k in ("number", "series", "client", "project", "issue_date")):
+        raise TypeError("number, series, client, project and issue_date must be text")
+    for _role, _ref, net, rate, _category in amounts:
+        Decimal(net)
+        Decimal(rate)
 
 
 _RESTORE = "issued documents never change; restore the file from git and issue a credit note to correct it"

@@ -236,6 +236,11 @@ TAMPERING = {
     "not unicode": (lambda f: (f / "INV-2026-0003.json").write_text((f / "INV-2026-0003.json").read_text(
         encoding="utf-8").replace('"project_title": "', '"project_title": "\\ud800', 1), encoding="utf-8"),
         "INV-2026-0003.json", "not valid Unicode"),
+    "resealed with a text seq": (lambda f: reseal(f, "INV-2026-0003", {"seq": "3"}), "INV-2026-0003.json",
+                                 "seq must be whole numbers"),
+    "resealed with a null amount": (lambda f: reseal(f, "INV-2026-0003", {"lines": [
+        {**json.loads((f / "INV-2026-0003.json").read_text(encoding="utf-8"))["lines"][0], "net": None}]}),
+        "INV-2026-0003.json", "unreadable"),
     "unreadable record": (lambda f: (f / "INV-2026-0003.json").write_text("{", encoding="utf-8"),
                           "INV-2026-0003.json", "unreadable"),
 }
