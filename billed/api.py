@@ -241,11 +241,6 @@ def render_missing(root: Path | None) -> tuple[list[Path], list[Finding]]:
     return out, []
 
 
-def signed(rec: Record | dict[str, Any], key: str = "net") -> Decimal:
-    sign = -1 if rec["series"] == "credit_note" else 1
-    return Decimal(rec[key]) * sign
-
-
 def status(state: State, only: str | None = None, on: dt.date | None = None) -> list[dict[str, Any]]:
     """Per project and milestone: progress, amounts done, invoiced and remaining (net, in project currency)."""
     return list(status_rows(state, only, on))
@@ -262,7 +257,7 @@ def status_rows(state: State, only: str | None = None, on: dt.date | None = None
             continue
         b = billed[key] if key in billed else engine.Billed()  # (reads only: the state is shared)
         recs = state.ledger.for_project(key)
-        invoiced = sum((signed(r) for r in recs), money.ZERO)
+        invoiced = sum((r.dec("net") * r.sign for r in recs), money.ZERO)
         active = [m for m in p.milestones if m.active]
         done = sum((m.amount for m in active if m.status == "done"), money.ZERO)
         cur = p.currency

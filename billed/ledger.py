@@ -123,13 +123,10 @@ class Record:
         if self._full is None:
             shown = _shown(Path(self.file))
             try:
-                raw = Path(self.file).read_bytes()
-                data = json.loads(raw.decode("utf-8"))
-                same = isinstance(data, dict) and not _content_problems(data, raw) and \
-                    head_of(data) == (self.head, self.amounts)
-            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                data, head, amounts, problems = _parse(Path(self.file).read_bytes())
+            except _UNREADABLE as exc:
                 raise BilledError(f"{shown} can no longer be read ({exc}); run `billed check`") from None
-            if not same:
+            if problems or (head, amounts) != (self.head, self.amounts):
                 raise BilledError(f"{shown} changed while Billed was running; run `billed check`")
             self._full = data
         return self._full
@@ -352,22 +349,32 @@ def _read_record(ledger: Ledger, path: str, rel: str) -> Record | None:
             return Record(path, *hit)
         ledger.files_read += 1
         with open(path, "rb") as handle:
-            raw = handle.read()
-        data = json.loads(raw.decode("utf-8"))
-        if not isinstance(data, dict) or data.get("billed") != FORMAT:
-            raise ValueError("not a Billed record")
-        for key in REQUIRED:
-            data[key]  # noqa: B018 - presence check
-        fields, lines = head_of(data)
-        _well_formed(fields, lines)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, ArithmeticError) as exc:
+            _, fields, amounts, problems = _parse(handle.read())
+    except _UNREADABLE as exc:
         ledger.findings.append(Finding(_shown(Path(path)), 1, 1, "E060", f"issued record is unreadable ({exc})",
                                        "restore it from git: `git checkout -- invoices/`"))
         return None
-    rec = Record(path, fields, lines, _content_problems(data, raw))
+    rec = Record(path, fields, amounts, problems)
     if not rec.problems and ledger.index is not None and _settled(st):
         ledger.index.good_record(rel, stamp, rec)
     return rec
+
+
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, ArithmeticError)
+
+
+def _parse(raw: bytes) -> tuple[dict[str, Any], tuple[Any, ...], tuple[Line, ...], tuple[str, ...]]:
+    """The bytes of a record file -> (data, head, amounts, what is wrong with the bytes themselves). Raises one
+    of _UNREADABLE when they are not a Billed record at all. Used on reading and again when the whole record is
+    needed later (Record.data), so both check the same things."""
+    data = json.loads(raw.decode("utf-8"))
+    if not isinstance(data, dict) or data.get("billed") != FORMAT:
+        raise ValueError("not a Billed record")
+    for key in REQUIRED:
+        data[key]  # noqa: B018 - presence check
+    head, amounts = head_of(data)
+    _well_formed(head, amounts)
+    return data, head, amounts, _content_problems(data, raw)
 
 
 def _well_formed(head: tuple[Any, ...], amounts: tuple[Line, ...]) -> None:

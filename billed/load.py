@@ -144,7 +144,7 @@ def load_file(path: Path, shown: str | None = None) -> Doc:
 
 
 def load_text(text: str, shown: str) -> Doc:
-    doc = Doc(shown)
+    doc = Doc(shown, text=text, tables=({}, {}))  # filled as it is composed; rebuilt from `text` once released
     try:
         _Composer(doc).run(yaml.parse(text, Loader=_LOADER))
     except yaml.MarkedYAMLError as exc:

@@ -82,7 +82,6 @@ def _load_validated(path: Path, schema: str, root: Path | None,
         hit[0].text = text  # its position tables are rebuilt from the text if a finding needs them
         return hit
     doc = load_text(text, where)
-    doc.text = text
     ok = not any(f.code != "E003" for f in doc.findings) and isinstance(doc.data, dict)
     result = (doc, validate(doc, schema) if ok else None)
     if store is not None:

@@ -378,11 +378,6 @@ def history_rows(board: Board, entries: list[dict[str, Any]]) -> list[dict[str, 
 # --- cached loading ----------------------------------------------------------------------------------------------
 
 
-def fingerprint(root: Path) -> api.Fingerprint:
-    """The stat of every file the board is built from (api.fingerprint): cheap to take, changes with any save."""
-    return api.fingerprint(root)
-
-
 @functools.lru_cache(maxsize=8)
 def _state(root: Path, stamp: tuple) -> api.State:
     return api.load(root, verify=False)
@@ -394,9 +389,9 @@ def _board(root: Path, stamp: tuple, on: dt.date, client: str | None) -> Board:
 
 
 def load(root: Path, on: dt.date | None = None, client: str | None = None) -> Board:
-    """The board, rebuilt only when a file changed since the last call (keyed on `fingerprint`)."""
+    """The board, rebuilt only when a file changed since the last call (keyed on `api.fingerprint`)."""
     root = Path(root).resolve()
-    board = _board(root, fingerprint(root), on or dt.date.today(), client)
+    board = _board(root, api.fingerprint(root), on or dt.date.today(), client)
     return replace(board)  # a shallow copy: callers may not mutate the cached one
 
 

@@ -163,3 +163,13 @@ def test_files_of_earlier_cache_layouts_are_removed(tmp_path: Path, monkeypatch:
     assert run(root, "check").code == 0
     assert not [name for name in cache.OBSOLETE if (folder / name).exists()]
     assert (folder / "ledger-records.pickle").exists()
+
+
+def test_a_record_gone_bad_after_it_was_read_is_a_clear_error(cached: Path) -> None:
+    from billed import ledger
+    from billed.errors import BilledError
+
+    rec = ledger.read_ledger(cached).records[0]
+    rec.path.write_text("{", encoding="utf-8")
+    with pytest.raises(BilledError, match="can no longer be read .*; run `billed check`"):
+        rec.data  # noqa: B018

@@ -138,10 +138,10 @@ def test_cache_follows_every_save(tmp_path: Path) -> None:
     assert time.perf_counter() - start < 0.05  # a rerun costs a fingerprint, not a load
     assert views.portfolio(again) == views.portfolio(first)
     path = root / "projects/nordlicht/brand-refresh.yaml"
-    stamp = views.fingerprint(root)
+    stamp = api.fingerprint(root)
     path.write_text(path.read_text().replace("amount: 1999.99", "amount: 2999.99"))
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a coarse-mtime filesystem still sees a change
-    assert views.fingerprint(root) != stamp
+    assert api.fingerprint(root) != stamp
     assert views.portfolio(views.load(root, ON))["EUR"].contract == views.portfolio(first)["EUR"].contract + 1000
 
 
