@@ -18,6 +18,7 @@ from billed.model import Milestone, Project, Settings, evolve
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 PAY_FIELDS = {"number", "amount", "currency", "client", "project"}
+URL_FIELDS = {"number", "client", "project"}  # pay_url: stable, so no amount
 UNRESOLVABLE = {"E030", "E031", "E032"}  # rule codes after which amounts cannot be resolved
 
 
@@ -277,23 +278,29 @@ def check_bank(s: Settings) -> list[Finding]:
 
 
 def check_pay_link(s: Settings) -> list[Finding]:
-    if not s.pay_link:
+    return _link(s, "pay_link", s.pay_link, PAY_FIELDS) + _link(s, "pay_url", s.pay_url, URL_FIELDS)
+
+
+def _link(s: Settings, key: str, pattern: str | None, allowed: set[str]) -> list[Finding]:
+    if not pattern:
         return []
     sample = {"number": "INV-2026-0001", "amount": "1234.50", "currency": "EUR", "client": "acme", "project": "site"}
     problem = None
     try:
-        fields = _placeholders(s.pay_link)
-        if fields - PAY_FIELDS:
-            problem = f"uses unknown placeholders {', '.join(sorted(fields - PAY_FIELDS))}"
+        fields = _placeholders(pattern)
+        if fields - allowed:
+            problem = f"uses unknown placeholders {', '.join(sorted(fields - allowed))}"
+        elif "number" not in fields and key == "pay_url":
+            problem = "needs {number}: each document has its own"
         else:
-            s.pay_link.format(**sample)  # format specs such as {amount:,} fail only here
+            pattern.format(**sample)  # format specs such as {amount:,} fail only here
     except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
         problem = f"cannot be formatted ({exc})"
-    if problem is None and not s.pay_link.startswith("https://"):
+    if problem is None and not pattern.startswith("https://"):
         problem = "must start with https://"
     if problem:
-        return [s.loc.finding(("pay_link",), "E044", f"payment link {problem}",
-                              f"placeholders: {', '.join(sorted(PAY_FIELDS))}")]
+        return [s.loc.finding((key,), "E044", f"payment {'link' if key == 'pay_link' else 'URL'} {problem}",
+                              f"placeholders: {', '.join(sorted(allowed))}")]
     return []
 
 

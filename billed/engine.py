@@ -196,9 +196,7 @@ class Planner:
             "total": money.plain(total, p.currency), "prepaid": prepaid or [], "corrects": corrects,
             "tax_note": tax_note(client, taxes),
             "bank": bank(s) if not credit else None, "payment_terms": terms,
-            "pay_link": None if credit or not s.pay_link else s.pay_link.format(
-                number=quote(number), amount=money.plain(total, p.currency), currency=p.currency,
-                client=quote(p.client), project=quote(p.id)),
+            "pay_link": None if credit else pay_link(s, number, total, p),
             "source": self.provenance(p, lines),
         }
         state.add(Record.of(record, ""))
@@ -243,6 +241,17 @@ def party(p: Any) -> dict[str, Any]:
 
 def bank(s: Settings) -> dict[str, str] | None:
     return party(s.bank) if s.bank else None
+
+
+def pay_link(s: Settings, number: str, amount: Decimal, p: Any) -> str | None:
+    """The link printed on a document. `pay_url` (stable, leads to the balance due whenever it is opened) wins
+    over `pay_link` (a pattern filled once, with the total as issued)."""
+    if s.pay_url:
+        return s.pay_url.format(number=quote(number), client=quote(p.client), project=quote(p.id))
+    if s.pay_link:
+        return s.pay_link.format(number=quote(number), amount=money.plain(amount, p.currency), currency=p.currency,
+                                 client=quote(p.client), project=quote(p.id))
+    return None
 
 
 def backdated(ledger: Ledger, on: dt.date) -> str | None:

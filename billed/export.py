@@ -29,7 +29,8 @@ VAT, BANK = "Liabilities:VAT", "Assets:Bank"
 DOC_FIELDS = ("number", "series", "type_code", "kind", "issue_date", "due_date", "supply_date", "client",
               "buyer", "buyer_vat_id", "project", "currency", "net", "tax", "total", "corrects", "prepaid",
               "state", "credited", "paid", "balance")
-PAY_FIELDS = ("date", "invoice", "client", "project", "currency", "amount", "method", "reference", "file", "line")
+PAY_FIELDS = ("date", "invoice", "client", "project", "currency", "amount", "source", "id", "reverses", "method",
+              "reference", "payer", "file", "line")
 
 
 def _csv(fields: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
@@ -108,8 +109,10 @@ def document_txn(rec: Record) -> list[str]:
 
 def payment_txn(p: Payment, rec: Record) -> list[str]:
     cur = rec["currency"]
-    what = f"Payment {p.invoice}" + (f" ({p.method})" if p.method else "")
-    lines = [f"{p.date.isoformat()} * {_quote(rec['buyer']['name'])} {_quote(what)} ^{p.invoice}"]
+    what = ("Reversal of " + p.reverses + " for " if p.reverses else "Payment ") + p.invoice + (
+        f" ({p.method})" if p.method else "")
+    lines = [f"{p.date.isoformat()} * {_quote(rec['buyer']['name'])} {_quote(what)} ^{p.invoice}",
+             f"  source: {_quote(p.source)}", f"  payment_id: {_quote(p.id)}"]
     if p.reference:
         lines.append(f"  reference: {_quote(p.reference)}")
     lines += [_posting(BANK, p.amount, cur),

@@ -88,6 +88,10 @@ class Settings:
     reminder_interval: int
     reminder_text: str
     loc: Loc
+    pay_url: str | None = None  # a stable URL per document ({number}) that leads to its current balance
+    stripe: dict[str, Any] = field(default_factory=dict)  # success_url, cancel_url (the key is never here)
+    late_payment: dict[str, Any] = field(default_factory=dict)  # raw; billed/interest.py reads it
+    reminder_levels: tuple[dict[str, Any], ...] = ()  # dunning levels: name, after (days), optional text
 
 
 @dataclass(frozen=True)
@@ -238,6 +242,10 @@ def build_settings(doc: Doc, valid: bool = True) -> tuple[Settings | None, list[
         reminder_text=reminders.get("text", "Our records show this invoice is still open. We would be grateful "
                                             "for payment at your earliest convenience."),
         loc=Loc(doc),
+        pay_url=data.get("pay_url"),
+        stripe=dict(data.get("stripe") or {}),
+        late_payment=dict(data.get("late_payment") or {}),
+        reminder_levels=tuple(dict(x) for x in reminders.get("levels") or ()),
     )
     return settings, out
 

@@ -3,9 +3,14 @@
 Payments never go into the issued records (those never change); they are plain YAML lists next to them, read
 with the same exact loader (Decimal amounts, line numbers) and checked against the issued documents. A document's
 state is derived, never stored: its total, minus the credit notes that correct it, minus the payments dated on or
-before the day asked about. So `--date` replays any past day. `billed pay` only ever appends; there is no
-negative "reversal" entry yet (amounts must be > 0), so a mistaken entry is corrected by editing it in a
-reviewed commit, and git keeps what it said.
+before the day asked about. So `--date` replays any past day. Entries are only ever appended.
+
+Every entry has a `source` (`manual` by default, `stripe`, `bank`) and an id: the provider's (a Stripe payment
+intent or refund, a bank's entry reference) written as `id:`, or, for an entry without one, its place
+`P-<file stem>-<n>` (the n-th entry of payments/<stem>.yaml, stable because the file is only appended to). Ids are
+unique across all files; that is what makes syncing and importing idempotent: an entry whose id is recorded
+already is not appended again. A refund, a bank return or a mistaken entry is undone by a reversal, a negative
+entry with `reverses: <id>` of the entry it undoes (at most its amount in all), never by editing the original.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from billed.repo import shown
 from billed.schema import validate
 
 FOLDER = "payments"
-HEADER = ("# Payments received. `billed pay NUMBER AMOUNT` appends entries; fix a mistaken entry in a reviewed\n"
-          "# commit (git keeps what it said). Schema: schemas/payments.schema.json\n")
+HEADER = ("# Payments received. `billed pay NUMBER AMOUNT` appends entries; undo one with a reversal\n"
+          "# (`billed pay --reverse ID`), never by editing it. Schema: schemas/payments.schema.json\n")
+SOURCES = ("manual", "stripe", "bank")
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 _AMOUNT = re.compile(r"^-?[0-9]{1,13}(\.[0-9]{1,6})?$")  # a sign is let through so the rule can say why
 
@@ -43,10 +49,15 @@ class Payment:
     line: int
     method: str | None = None
     reference: str | None = None
+    source: str = "manual"
+    id: str = ""
+    reverses: str | None = None
+    payer: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"invoice": self.invoice, "amount": str(self.amount), "date": self.date.isoformat(),
-                "method": self.method, "reference": self.reference, "file": self.file, "line": self.line}
+                "method": self.method, "reference": self.reference, "source": self.source, "id": self.id,
+                "reverses": self.reverses, "payer": self.payer, "file": self.file, "line": self.line}
 
 
 @dataclass(slots=True)
@@ -92,16 +103,23 @@ def ledger_files(root: Path) -> list[Path]:
 
 def read(root: Path, ledger: Ledger) -> tuple[list[Payment], list[Finding]]:
     """Every payment in payments/*.yaml, checked against the issued documents; problems as findings."""
-    out: list[Payment] = []
+    return check_docs([load_file(path, shown(path)) for path in ledger_files(root)], ledger)
+
+
+def check_docs(docs: list[Doc], ledger: Ledger) -> tuple[list[Payment], list[Finding]]:
+    """Each file's entries on their own, then what spans files: unique ids, and reversals that fit what they undo."""
+    placed: list[tuple[Doc, int, Payment]] = []
     found: list[Finding] = []
-    for path in ledger_files(root):
-        items, problems = _check_doc(load_file(path, shown(path)), ledger)
-        out += items
+    for doc in docs:
+        items, problems = _check_doc(doc, ledger)
+        placed += [(doc, i, p) for i, p in items]
         found += problems
-    return sorted(out, key=lambda p: (p.date, p.file, p.line)), found
+    bad, links = _links(placed)
+    out = [p for doc, i, p in placed if (doc.path, i) not in bad]
+    return sorted(out, key=lambda p: (p.date, p.file, p.line)), sorted(found + links)
 
 
-def _check_doc(doc: Doc, ledger: Ledger) -> tuple[list[Payment], list[Finding]]:
+def _check_doc(doc: Doc, ledger: Ledger) -> tuple[list[tuple[int, Payment]], list[Finding]]:
     if doc.findings:
         return [], list(doc.findings)
     if not isinstance(doc.data, list):
@@ -116,14 +134,57 @@ def _check_doc(doc: Doc, ledger: Ledger) -> tuple[list[Payment], list[Finding]]:
         payment, bad = _entry(doc, i, entry, by_number)
         found += bad
         if payment is not None and not bad:
-            out.append(payment)
+            out.append((i, payment))
     return out, found
+
+
+def _links(placed: list[tuple[Doc, int, Payment]]) -> tuple[set[tuple[str, int]], list[Finding]]:
+    """Ids are unique across files; a reversal names a recorded payment (not a reversal) of the same invoice,
+    dated no earlier, and all reversals of one payment together undo at most its amount."""
+    by_id: dict[str, Payment] = {}
+    bad: set[tuple[str, int]] = set()
+    found: list[Finding] = []
+
+    def refuse(doc: Doc, i: int, key: str, message: str, hint: str) -> None:
+        bad.add((doc.path, i))
+        found.append(doc.finding((i, key), "E070", message, hint))
+
+    for doc, i, p in placed:
+        if p.id in by_id:
+            first = by_id[p.id]
+            refuse(doc, i, "id", f"payment id {p.id} is recorded twice (first at {first.file}:{first.line})",
+                   "each payment is recorded once; remove the repeated entry")
+        else:
+            by_id[p.id] = p
+    undone: dict[str, Decimal] = defaultdict(lambda: money.ZERO)
+    for doc, i, p in sorted(placed, key=lambda t: (t[2].date, t[2].file, t[2].line)):
+        if p.reverses is None or (doc.path, i) in bad:
+            continue
+        target = by_id.get(p.reverses)
+        hint = "name the id of the payment this undoes (`billed payments` lists them)"
+        if target is None:
+            refuse(doc, i, "reverses", f"reverses {p.reverses}, which is not a recorded payment", hint)
+        elif target.reverses is not None:
+            refuse(doc, i, "reverses", f"{p.reverses} is itself a reversal", "reverse the original payment")
+        elif target.invoice != p.invoice:
+            refuse(doc, i, "invoice", f"{p.reverses} paid {target.invoice}, not {p.invoice}",
+                   f"a reversal is recorded against the invoice of the payment it undoes ({target.invoice})")
+        elif p.date < target.date:
+            refuse(doc, i, "date", f"reversed on {p.date}, before {p.reverses} was received ({target.date})",
+                   "check the date")
+        elif undone[target.id] - p.amount > target.amount:
+            refuse(doc, i, "amount", f"reverses {-p.amount} of {p.reverses}, but only "
+                   f"{target.amount - undone[target.id]} of it is left to reverse", "check the amount")
+        else:
+            undone[target.id] -= p.amount
+    return bad, found
 
 
 def _entry(doc: Doc, i: int, entry: dict[str, Any], by_number: dict[str, Record]) -> tuple[Payment | None,
                                                                                             list[Finding]]:
-    """One entry's rules: the document exists and is an invoice, the amount is positive and fits its currency,
-    the currency (when given) is the document's, the date is real and not before the document was issued."""
+    """One entry's rules: the document exists and is an invoice, the amount fits its currency and is positive
+    (negative only for a reversal), the currency (when given) is the document's, the date is real and not before
+    the document was issued."""
     bad: list[Finding] = []
     number = entry["invoice"]
     rec = by_number.get(number)
@@ -135,16 +196,21 @@ def _entry(doc: Doc, i: int, entry: dict[str, Any], by_number: dict[str, Record]
         bad.append(doc.finding((i, "invoice"), "E070", f"{number} is a credit note; payments settle invoices",
                                f"record the payment against the invoice it corrects ({rec.get('corrects')})"))
     amount = money.to_decimal(entry["amount"]) or money.ZERO
-    if amount <= 0:
+    reverses = entry.get("reverses")
+    if reverses is None and amount <= 0:
         bad.append(doc.finding((i, "amount"), "E070", f"amount {entry['amount']} must be more than zero",
-                               "record money received as a positive amount (refunds to a client are not payments)"))
-    elif amount >= money.MAX_AMOUNT:
+                               "record money received as a positive amount; undo a payment with a reversal "
+                               "(`billed pay --reverse ID`)"))
+    elif reverses is not None and amount >= 0:
+        bad.append(doc.finding((i, "amount"), "E070", f"a reversal's amount must be negative, not {entry['amount']}",
+                               f"write the amount given back as a negative number, e.g. -{entry['amount']}"))
+    elif abs(amount) >= money.MAX_AMOUNT:
         bad.append(doc.finding((i, "amount"), "E006", f"amount {entry['amount']} is out of range"))
     currency = rec["currency"] if rec is not None else entry.get("currency")
     if rec is not None and entry.get("currency") not in (None, currency):
         bad.append(doc.finding((i, "currency"), "E070", f"{number} is in {currency}, not {entry['currency']}",
                                f"record the amount received in {currency}"))
-    elif currency and money.is_currency(currency) and amount > 0 and not money.fits_minor_units(amount, currency):
+    elif currency and money.is_currency(currency) and amount and not money.fits_minor_units(amount, currency):
         digits = money.minor_units(currency)
         bad.append(doc.finding((i, "amount"), "E021", f"{entry['amount']} has more decimals than {currency} "
                                f"allows ({digits})", f"round it to {digits} decimal places"))
@@ -158,7 +224,14 @@ def _entry(doc: Doc, i: int, entry: dict[str, Any], by_number: dict[str, Record]
     if bad or day is None:
         return None, bad
     line = doc.where((i,))[0]
-    return Payment(number, amount, day, doc.path, line, entry.get("method"), entry.get("reference")), []
+    pid = entry.get("id") or implicit_id(doc.path, i)
+    return Payment(number, amount, day, doc.path, line, entry.get("method"), entry.get("reference"),
+                   entry.get("source", "manual"), pid, reverses, entry.get("payer")), []
+
+
+def implicit_id(path: str, index: int) -> str:
+    """The id of an entry written without one: P-<file stem>-<its position>, e.g. P-2026-0003."""
+    return f"P-{Path(path).stem}-{index + 1:04}"
 
 
 def parse_date(text: Any) -> dt.date | None:
@@ -172,49 +245,95 @@ def parse_date(text: Any) -> dt.date | None:
 # --- appending -----------------------------------------------------------------------------------------------
 
 
-def entry_text(number: str, amount: str, day: str, method: str | None, reference: str | None,
-               currency: str | None) -> str:
-    """One YAML list item. Strings are written as JSON strings, which YAML reads back unchanged."""
-    lines = [f"- invoice: {json.dumps(number, ensure_ascii=False)}", f"  amount: {amount}"]
-    if currency:
-        lines.append(f"  currency: {json.dumps(currency)}")
-    lines.append(f"  date: {day}")
-    for key, value in (("method", method), ("reference", reference)):
-        if value:
+ENTRY_KEYS = ("invoice", "amount", "currency", "date", "source", "id", "reverses", "method", "reference", "payer")
+
+
+def entry_text(entry: dict[str, Any]) -> str:
+    """One YAML list item. Strings are written as JSON strings, which YAML reads back unchanged; the amount and
+    date as they are (checked before), and `source` only when it is not the default."""
+    lines = [f"- invoice: {json.dumps(entry['invoice'], ensure_ascii=False)}", f"  amount: {entry['amount']}"]
+    for key in ENTRY_KEYS[2:]:
+        value = entry.get(key)
+        if key == "date":
+            lines.append(f"  date: {value}")
+        elif value and not (key == "source" and value == "manual"):
             lines.append(f"  {key}: {json.dumps(value, ensure_ascii=False)}")
     return "\n".join(lines) + "\n"
 
 
 def append(root: Path, ledger: Ledger, number: str, amount: str, day: dt.date, method: str | None = None,
-           reference: str | None = None, currency: str | None = None) -> tuple[Payment | None, list[Finding]]:
-    """Append one payment to payments/<year>.yaml. The file's existing bytes are kept as they are (text is only
-    added at the end); the whole resulting file is validated first, and nothing is written on any finding."""
-    path = root / FOLDER / f"{day.year}.yaml"
-    where = shown(path)
+           reference: str | None = None, currency: str | None = None,
+           reverses: str | None = None) -> tuple[Payment | None, list[Finding]]:
+    """Append one manual payment (or reversal) to payments/<year>.yaml; nothing written on any finding."""
+    entry = {"invoice": number, "amount": amount.strip(), "date": day.isoformat(), "method": method,
+             "reference": reference, "currency": currency, "reverses": reverses}
+    added, _, found = append_entries(root, ledger, [entry])
+    return (added[0] if added else None), found
+
+
+def append_entries(root: Path, ledger: Ledger, entries: list[dict[str, Any]]) -> tuple[
+        list[Payment], list[dict[str, Any]], list[Finding]]:
+    """Append entries to payments/<year of each date>.yaml, all or nothing: (appended, already recorded, findings).
+
+    An entry whose `id` is recorded already (or repeated in `entries`) is not appended: that is what lets a
+    sync or an import run again. Every file is checked as it would be after the append, with every other file
+    (ids and reversals span files); the files' existing bytes are kept as they are, text is only added."""
     with locked(root / "invoices"):  # the issuing lock (already git-ignored): one writer per checkout
+        docs = {shown(p): load_file(p, shown(p)) for p in ledger_files(root)}
+        existing, found = check_docs(list(docs.values()), ledger)
+        if found:
+            return [], [], found
+        known = {p.id for p in existing}
+        todo, skipped = [], []
+        for entry in entries:
+            if entry.get("id") and entry["id"] in known:
+                skipped.append(entry)
+            else:
+                todo.append(entry)
+                known.add(entry.get("id") or "")
+        writes, found = _proposed(root, docs, todo)
+        if found or not writes:
+            return [], skipped, found
+        items, found = check_docs(list(docs.values()), ledger)
+        if found:
+            return [], skipped, found
+        for path, (data, _) in writes.items():
+            path.parent.mkdir(parents=True, exist_ok=True)  # only now: a refusal leaves no folder behind
+            _write_append(path, data)
+    firsts = {shown(path): first for path, (_, first) in writes.items()}
+    added = [p for p in items if p.file in firsts and p.line >= firsts[p.file]]
+    return sorted(added, key=lambda p: (p.file, p.line)), skipped, []
+
+
+def _proposed(root: Path, docs: dict[str, Doc], todo: list[dict[str, Any]]) -> tuple[
+        dict[Path, tuple[bytes, int]], list[Finding]]:
+    """Per file, the bytes to append and the first new line; `docs` gets each file as it would be after."""
+    by_year: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in todo:
+        by_year[str(entry["date"])[:4]].append(entry)
+    writes: dict[Path, tuple[bytes, int]] = {}
+    for year, group in sorted(by_year.items()):
+        path = root / FOLDER / f"{year}.yaml"
+        where = shown(path)
         old = path.read_bytes() if path.exists() else HEADER.encode("utf-8")
         sep = b"" if not old or old.endswith(b"\n") else b"\n"
-        text = amount.strip()
-        if not _AMOUNT.match(text):
-            lines = old.count(b"\n") + len(sep) + 2
-            return None, [Finding(where, lines, 11, "E070", f"'{amount}' is not an amount",
-                                  "write it like 1190.00: digits, a point, no currency sign or grouping")]
-        added = entry_text(number, text, day.isoformat(), method, reference, currency).encode("utf-8")
+        first = old.count(b"\n") + len(sep) + 1
+        for entry in group:
+            if not _AMOUNT.match(str(entry["amount"])):
+                return {}, [Finding(where, first + 1, 11, "E070", f"'{entry['amount']}' is not an amount",
+                                    "write it like 1190.00: digits, a point, no currency sign or grouping")]
+        added = "".join(entry_text(e) for e in group).encode("utf-8")
         try:
             doc = load_text((old + sep + added).decode("utf-8"), where)
         except UnicodeDecodeError:
-            return None, [Finding(where, 1, 1, "E001", "not valid UTF-8", "save the file as UTF-8")]
-        before = load_text(old.decode("utf-8"), where) if path.exists() else None
-        items, found = _check_doc(doc, ledger)
-        if not found and before is not None and (not isinstance(before.data, list)
-                                                  or len(doc.data) != len(before.data) + 1):
-            found = [Finding(where, 1, 1, "E070", "cannot append: the file is not a plain list of entries",
-                             "keep one `- invoice: ...` block per payment")]
-        if found:
-            return None, found
-        path.parent.mkdir(parents=True, exist_ok=True)  # only now: a refused payment leaves no folder behind
-        _write_append(path, sep + added if before is not None else old + added)
-    return items[-1] if items else None, []
+            return {}, [Finding(where, 1, 1, "E001", "not valid UTF-8", "save the file as UTF-8")]
+        before = docs.get(where)
+        if before is not None and (not isinstance(doc.data, list) or len(doc.data) != len(before.data) + len(group)):
+            return {}, [Finding(where, 1, 1, "E070", "cannot append: the file is not a plain list of entries",
+                                "keep one `- invoice: ...` block per payment")]
+        docs[where] = doc
+        writes[path] = (sep + added if path.exists() else old + added, first)
+    return writes, []
 
 
 def _write_append(path: Path, data: bytes) -> None:
@@ -282,6 +401,8 @@ def aging(rows: list[DocState]) -> list[dict[str, Any]]:
     docs: dict[tuple[str, str], list[str]] = defaultdict(list)
     for row in rows:
         key = (row.client, row.currency)
+        for p in row.payments:
+            table[key][f"paid_{p.source}"] += p.amount
         if row.balance > 0:
             table[key][bucket(row.days_overdue)] += row.balance
             docs[key].append(row.number)
@@ -289,13 +410,21 @@ def aging(rows: list[DocState]) -> list[dict[str, Any]]:
             table[key]["credit"] += -row.balance
     out = []
     for (client, cur), sums in sorted(table.items()):
+        if not any(sums[b] for b in BUCKETS) and not sums["credit"]:
+            continue  # paid up: aging lists what is owed (a client seen only through payments is not)
         item: dict[str, Any] = {"client": client, "currency": cur}
         item.update({b: money.plain(sums[b], cur) for b in BUCKETS})
         item["total"] = money.plain(sum((sums[b] for b in BUCKETS), money.ZERO), cur)
         item["credit"] = money.plain(sums["credit"], cur)
+        item["paid_by_source"] = by_source(sums, cur)
         item["documents"] = docs[(client, cur)]
         out.append(item)
     return out
+
+
+def by_source(sums: dict[str, Decimal], cur: str) -> dict[str, str]:
+    """Net amount received per source (manual, stripe, bank), reversals deducted; sources never used left out."""
+    return {src: money.plain(sums[f"paid_{src}"], cur) for src in SOURCES if f"paid_{src}" in sums}
 
 
 def totals(rows: list[DocState], by: str = "client") -> dict[tuple[str, str], dict[str, Decimal]]:
@@ -304,6 +433,8 @@ def totals(rows: list[DocState], by: str = "client") -> dict[tuple[str, str], di
     for row in rows:
         sums = out[(row.client if by == "client" else f"{row.client}/{row.project}", row.currency)]
         sums["paid"] += row.paid
+        for p in row.payments:
+            sums[f"paid_{p.source}"] += p.amount
         if row.balance > 0:
             sums["outstanding"] += row.balance
             if row.state == "overdue":

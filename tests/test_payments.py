@@ -129,7 +129,7 @@ def test_aging_buckets_on_fixed_dates(issued):
     assert result.json == [{
         "client": "nordlicht", "currency": "EUR", "current": "0.00", "1-30": "0.00", "31-60": "4760.00",
         "61-90": "4000.00", "90+": "2380.00", "total": "11140.00", "credit": "0.00",
-        "documents": ["INV-2026-0001", "INV-2026-0002", "INV-2026-0003"]}]
+        "paid_by_source": {"manual": "760.00"}, "documents": ["INV-2026-0001", "INV-2026-0002", "INV-2026-0003"]}]
     text = run(issued, "aging", "--date", "2026-02-10")
     assert text.code == 0 and "nordlicht" in text.out and "EUR" in text.out
 

@@ -109,6 +109,8 @@ def test_every_error_of_a_file_at_once() -> None:
 
 SECTIONS = {("billed", ""): "## billed.yaml", ("billed", "seller"): "### seller", ("billed", "bank"): "### bank",
             ("billed", "numbering"): "### numbering", ("billed", "reminders"): "### reminders",
+            ("billed", "reminders.levels[]"): "### levels", ("billed", "stripe"): "### stripe",
+            ("billed", "late_payment"): "### late_payment",
             ("client", ""): "## projects/&lt;client&gt;/client.yaml",
             ("project", ""): "## projects/&lt;client&gt;/&lt;project&gt;.yaml",
             ("project", "milestones[]"): "### milestones"}

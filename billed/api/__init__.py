@@ -269,6 +269,7 @@ def status_rows(state: State, only: str | None = None, on: dt.date | None = None
             "remaining": money.plain(p.total - invoiced, cur),
             "progress": str((done / p.total).quantize(Decimal("0.0001"))) if p.total else "0",
             **{k: money.plain(owed[(key, cur)][k], cur) for k in ("paid", "outstanding", "overdue", "credit")},
+            "paid_by_source": payments_mod.by_source(owed[(key, cur)], cur),
             "milestones": [{
                 "id": m.id, "title": m.title, "status": m.status, "amount": money.plain(m.amount, cur),
                 "due": m.due.isoformat() if m.due else None, "done": m.done.isoformat() if m.done else None,
@@ -461,5 +462,11 @@ def receivables(state: State, on: dt.date) -> list[dict[str, Any]]:
     """Per client and currency on `on`: paid, outstanding, overdue and credit (gross, as invoiced)."""
     sums = payments_mod.totals(document_states(state, on), by="client")
     return [{"client": client, "currency": cur, **{k: money.plain(v[k], cur) for k in
-                                                   ("paid", "outstanding", "overdue", "credit")}}
+                                                   ("paid", "outstanding", "overdue", "credit")},
+             "paid_by_source": payments_mod.by_source(v, cur)}
             for (client, cur), v in sorted(sums.items())]
+
+
+# --- use cases with modules of their own (re-exported: callers use `api.<name>`) ------------------------------
+
+from billed.api.pay import pay_url, payment_list, reverse_payment  # noqa: E402

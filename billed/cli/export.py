@@ -11,6 +11,7 @@ import click
 
 from billed import api, money
 from billed.cli._common import date_option, day, emit_json, json_option, repo_option, report, table
+from billed.cli.status import via
 from billed.payments import BUCKETS
 
 
@@ -40,9 +41,9 @@ def aging(repo: Path | None, on: Any, as_json: bool) -> None:
     def m(value: str, cur: str) -> str:
         return money.fmt(Decimal(value), cur, loc) if Decimal(value) else "-"
 
-    body = [[r["client"], r["currency"], *(m(r[b], r["currency"]) for b in (*BUCKETS, "total", "credit"))]
-            for r in rows]
-    click.echo(table(body, ["client", "cur", *BUCKETS, "total", "credit"], set(range(2, 9))))
+    body = [[r["client"], r["currency"], *(m(r[b], r["currency"]) for b in (*BUCKETS, "total", "credit")),
+             via(r["paid_by_source"], lambda v, c=r["currency"]: m(v, c))] for r in rows]
+    click.echo(table(body, ["client", "cur", *BUCKETS, "total", "credit", "paid via"], set(range(2, 9))))
 
 
 @click.command()

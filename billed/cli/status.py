@@ -51,8 +51,10 @@ def status(project: str | None, repo: Path | None, on: Any, as_json: bool) -> No
     if owed:
         click.echo("\nReceivables per client (with VAT; `billed aging` for the detail):")
         click.echo(table([[o["client"], o["currency"], *(m(o[k], o["currency"]) for k in
-                                                         ("paid", "outstanding", "overdue", "credit"))]
-                          for o in owed], ["client", "cur", "paid", "outstanding", "overdue", "credit"], {2, 3, 4, 5}))
+                                                         ("paid", "outstanding", "overdue", "credit")),
+                           via(o["paid_by_source"], lambda v, c=o["currency"]: m(v, c))]
+                          for o in owed], ["client", "cur", "paid", "outstanding", "overdue", "credit", "paid via"],
+                         {2, 3, 4, 5}))
     for r in rows:
         click.echo(f"\n{r['project']}: {r['title']}")
         if Decimal(r["deposit"]):
@@ -64,6 +66,11 @@ def status(project: str | None, repo: Path | None, on: Any, as_json: bool) -> No
             final = " (final)" if ms["final"] else ""
             click.echo(f"  {MARKS[ms['status']]} {ms['id']:<16} {m(ms['amount'], r['currency']):>14}  "
                        f"{label:<11} {docs}{final}".rstrip())
+
+
+def via(by_source: dict[str, str], fmt: Any) -> str:
+    """Where the money came from: 'bank €500.00, stripe €100.00' (manual = typed in with `billed pay`)."""
+    return ", ".join(f"{src} {fmt(amount)}" for src, amount in by_source.items())
 
 
 def bar(fraction: Decimal, width: int = 20) -> str:
