@@ -26,10 +26,18 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 
 from billed import money
+from billed.resources import toolkit_dir
 
 TITLES = {"380": "Invoice", "381": "Credit note", "386": "Prepayment invoice", "384": "Corrective invoice"}
 LOGOS = ("logo.svg", "logo.png")  # drop one into templates/ and it is printed above the seller
 EPOCH = "1577836800"  # 2020-01-01: any fixed value makes weasyprint's font subsets reproducible
+
+
+def templates_for(root: Path) -> Path:
+    """The repo's templates/ when it has the invoice template, else the toolkit's own: a repo made by hand (or
+    one that never copied templates/) still issues, with the built-in look."""
+    own = root / "templates"
+    return own if (own / "invoice.html.j2").is_file() else toolkit_dir("templates")
 
 
 def title(doc: dict[str, Any]) -> str:

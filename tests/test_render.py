@@ -265,3 +265,20 @@ def test_a_logo_in_templates_is_printed(repo):
 def test_the_issued_html_carries_its_styles_so_it_opens_from_invoices(issued):
     html = (issued / "invoices/2026/INV-2026-0001.html").read_text(encoding="utf-8")
     assert "<style>" in html and ".totals" in html and 'rel="stylesheet"' not in html
+
+
+def test_a_repo_without_templates_issues_with_the_built_in_ones(repo):
+    root = repo()
+    shutil.rmtree(root / "templates")
+    write(root, {"projects/nordlicht/site.yaml": """\
+        title: Site
+        start: 2026-01-05
+        milestones:
+          - {id: a, title: Alpha, amount: 1000.00, status: done, done: 2026-02-01}
+        """})
+    assert run(root, "check").code == 0
+    result = run_process(root, "issue", "--date", "2026-02-10")
+    assert result.code == 0, result.err
+    text = "".join(page.extract_text() for page in PdfReader(root / "invoices/2026/INV-2026-0001.pdf").pages)
+    assert "INV-2026-0001" in text and "1,190.00" in text
+    assert not (root / "templates").exists()  # nothing is copied into the repo

@@ -24,7 +24,7 @@ from billed import payments as payments_mod
 from billed.errors import BilledError, Finding
 from billed.ledger import Ledger, Record
 from billed.model import Project, Settings
-from billed.render import render_html, render_pdfs
+from billed.render import render_html, render_pdfs, templates_for
 from billed.repo import Repo, find_root, load_repo, load_settings, shown
 
 Progress = Callable[[int, int, str], None]
@@ -176,7 +176,7 @@ def _unchanged(before: Fingerprint, at: int, after: Fingerprint) -> bool:
 def write_documents(state: State, docs: list[dict[str, Any]], pdf: bool, progress: Progress | None,
                     batch: int = 32) -> list[dict[str, Any]]:
     """Render and write documents in plan order; each record is written last, chained to the one before."""
-    templates = state.repo.root / "templates"
+    templates = templates_for(state.repo.root)
     heads = {s: (r["hash"] if (r := state.ledger.last(s)) else None) for s in ledger_mod.SERIES}
     invoices = state.repo.invoices
     written: list[dict[str, Any]] = []
@@ -227,7 +227,7 @@ def render_missing(root: Path | None) -> tuple[list[Path], list[Finding]]:
         return [], state.findings
     todo = [r for r in state.ledger.records if "pdf" not in r.get("files", {})
             and not r.path.with_suffix(".pdf").exists()]
-    templates = state.repo.root / "templates"
+    templates = templates_for(state.repo.root)
     data = render_pdfs([r.path.with_suffix(".html").read_text(encoding="utf-8") for r in todo], templates,
                        variant=pdf_variant(state))
     if pdf_variant(state):
@@ -318,7 +318,7 @@ def preview(root: Path | None, on: dt.date, folder: Path | None = None) -> tuple
     written = []
     for doc in plan(state, on):
         path = target / f"{doc['number']}.html"
-        ledger_mod.atomic_write(path, render_html(doc, state.repo.root / "templates", extra=extras(doc)).encode())
+        ledger_mod.atomic_write(path, render_html(doc, templates_for(state.repo.root), extra=extras(doc)).encode())
         written.append(path)
     return state, written
 
