@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+from babel import Locale
+
 from billed import money
 from billed.errors import Finding
 from billed.ledger import FORMAT, Ledger, Record
@@ -23,7 +25,31 @@ from billed.model import Client, Milestone, Project, Settings
 
 REVERSE_CHARGE = ("Reverse charge: VAT to be accounted for by the recipient "
                   "(Article 196, Council Directive 2006/112/EC).")
+# The legal note of each VAT category that charges no VAT, by key: a line carries the key (`note`) and the text
+# printed (`exemption`, EN 16931 BT-120), so a template or translation can word it again from the key.
+NOTE_KEYS = {"AE": "reverse_charge", "E": "exempt", "O": "outside_eu", "Z": "zero_rated"}
+CATEGORIES = {"standard": "S", "reverse_charge": "AE", "exempt": "E", "outside_eu": "O"}
 Source = Callable[[Project, Milestone], dict[str, str] | None]
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """How a line is taxed: the rate, the EN 16931 category, the legal-note key and the reason printed. A line
+    is issued with one and keeps it: a correction of it carries the same treatment, whatever the project or
+    client file says today (a supply is taxed as it was made)."""
+
+    rate: str
+    category: str
+    note: str | None = None
+    exemption: str | None = None
+
+    def fields(self) -> dict[str, str]:
+        out = {"tax_rate": self.rate, "category": self.category}
+        if self.note:
+            out["note"] = self.note
+        if self.exemption:
+            out["exemption"] = self.exemption
+        return out
 
 
 @dataclass
@@ -37,6 +63,9 @@ class Billed:
     deposits: list[dict[str, Any]] = field(default_factory=list)  # number, net, tax, rate, category
     deducted: Decimal = money.ZERO
     currency: str | None = None
+    # per milestone, its charged net per treatment (rate, category) and the document that first billed it so:
+    # what a correction of the milestone credits, and at which treatment
+    treated: dict[str, dict[tuple[str, str], list[Any]]] = field(default_factory=lambda: defaultdict(dict))
 
     @property
     def deposit(self) -> Decimal:
@@ -47,7 +76,8 @@ class Billed:
         return Billed(defaultdict(lambda: money.ZERO, self.charged),
                       defaultdict(list, {k: list(v) for k, v in self.invoices.items()}),
                       defaultdict(list, {k: list(v) for k, v in self.documents.items()}),
-                      dict(self.supply), list(self.deposits), self.deducted, self.currency)
+                      dict(self.supply), list(self.deposits), self.deducted, self.currency,
+                      defaultdict(dict, {k: {t: list(v) for t, v in d.items()} for k, d in self.treated.items()}))
 
     def add(self, rec: Record) -> None:
         sign, currency, number = rec.sign, rec["currency"], rec.number
@@ -57,6 +87,7 @@ class Billed:
             if role == "charge":
                 self.charged[ref] += net
                 self.documents[ref].append(number)
+                self.treated[ref].setdefault((rate, category), [money.ZERO, number])[0] += net
                 # a final credit note (deposit larger than the final milestone) bills the milestone too
                 if sign > 0 or rec["kind"] == "final":
                     self.invoices[ref].append(number)
@@ -68,6 +99,26 @@ class Billed:
                                       "category": category})
             elif role == "prepaid":
                 self.deducted -= net
+
+    def first(self, ref: str) -> tuple[tuple[str, str], str] | None:
+        """The treatment (rate, category) a milestone was first billed at, and that document's number."""
+        for key, (_net, number) in self.treated.get(ref, {}).items():
+            return key, number
+        return None
+
+    def credits(self, ref: str, amount: Decimal) -> list[tuple[tuple[str, str], str, Decimal]]:
+        """A credit of `amount` on a milestone, split over the treatments it was charged at, the latest first:
+        ((rate, category), number of the document that charged it so, net credited at it)."""
+        out = []
+        for key, (net, number) in reversed(list(self.treated.get(ref, {}).items())):
+            take = min(net, amount)
+            if take > 0:
+                out.append((key, number, take))
+                amount -= take
+        if amount > 0 and out:  # more credited than charged (cannot happen from the ledger): at the latest
+            key, number, take = out[0]
+            out[0] = (key, number, take + amount)
+        return out
 
 
 def billed_state(records: list[Record]) -> dict[str, Billed]:
@@ -106,6 +157,7 @@ class Planner:
     on: dt.date
     source: Source | None = None
     docs: list[dict[str, Any]] = field(default_factory=list)
+    planned: dict[str, dict[str, Any]] = field(default_factory=dict)  # this run's documents by number
 
     def __post_init__(self) -> None:
         self.yearly = self.settings.numbering.reset == "yearly"
@@ -114,9 +166,10 @@ class Planner:
     def project(self, p: Project, state: Billed) -> None:
         client = self.clients[p.client]
         final_billed = p.final is not None and bool(state.invoices.get(p.final.id))
+        today = self.treatment(p, client)
         if p.deposit > 0 and p.start <= self.on and not state.deposits and not final_billed:
-            self.emit(p, client, state, "deposit", "386", [self.line(p, client, "deposit", "deposit",
-                      f"Deposit on {p.title}, due before work begins", p.deposit)], supply=p.start)
+            self.emit(p, client, state, "deposit", "386", [self.line(p, "deposit", "deposit",
+                      f"Deposit on {p.title}, due before work begins", p.deposit, today)], supply=p.start)
         for m in p.milestones:
             charged = state.charged[m.id]
             delta = target(m, self.on, charged) - charged
@@ -124,20 +177,49 @@ class Planner:
                 continue
             first = state.invoices[m.id][0] if state.invoices[m.id] else None
             if charged == 0 and delta > 0:
-                self.first_bill(p, client, state, m, delta)
-            elif delta > 0:
-                line = self.line(p, client, m.id, "charge", f"Supplement: {m.title} (raised from "
-                                 f"{money.plain(charged, p.currency)} to {money.plain(m.amount, p.currency)})", delta)
+                self.first_bill(p, client, state, m, delta, today)
+            elif delta > 0:  # more of the same supply: taxed as it was first billed
+                was = state.first(m.id)
+                treated = self.issued(was[1], *was[0]) if was else today
+                line = self.line(p, m.id, "charge", f"Supplement: {m.title} (raised from "
+                                 f"{money.plain(charged, p.currency)} to {money.plain(m.amount, p.currency)})", delta,
+                                 treated)
                 self.emit(p, client, state, "supplementary", "380", [line], supply=m.done, corrects=first)
-            else:
+            else:  # a credit reverses what was billed, at the treatment it was billed with
                 why = "cancelled" if m.status == "cancelled" else (
                     f"lowered from {money.plain(charged, p.currency)} to {money.plain(m.amount, p.currency)}")
-                line = self.line(p, client, m.id, "charge", f"Credit: {m.title} ({why})", -delta)
+                parts = state.credits(m.id, -delta) or [((today.rate, today.category), None, -delta)]
+                lines = [self.line(p, m.id, "charge", f"Credit: {m.title} ({why})", net,
+                                   self.issued(number, *key) if number else today) for key, number, net in parts]
                 supplied = m.done or (dt.date.fromisoformat(state.supply[m.id]) if m.id in state.supply else None)
-                self.emit(p, client, state, "credit", "381", [line], supply=supplied, corrects=first, credit=True)
+                self.emit(p, client, state, "credit", "381", lines, supply=supplied, corrects=first, credit=True)
 
-    def first_bill(self, p: Project, client: Client, state: Billed, m: Milestone, amount: Decimal) -> None:
-        lines = [self.line(p, client, m.id, "charge", m.title, amount, m)]
+    def treatment(self, p: Project, client: Client) -> Treatment:
+        """Today's treatment from the project and client files: what a new supply is taxed at."""
+        category = CATEGORIES[client.tax]
+        rate = p.tax_rate if category == "S" else money.ZERO
+        if category == "S" and rate == 0:
+            category = "Z"
+        note = NOTE_KEYS.get(category)
+        return Treatment(rate_text(rate), category, note, note_text(note, client, self.settings) if note else None)
+
+    def issued(self, number: str, rate: str, category: str) -> Treatment:
+        """The treatment document `number` charged (rate, category) with, its legal note included: read from
+        the issued record (or this run's plan), never from today's files."""
+        note = NOTE_KEYS.get(category)
+        if note is None:
+            return Treatment(rate, category)
+        planned = self.planned.get(number)
+        rec = self.ledger.by_number.get(number) if planned is None else None
+        data = planned if planned is not None else (rec.data if rec is not None else {})
+        line = next((x for x in data.get("lines", ()) if x.get("tax_rate") == rate and x.get("category") == category
+                     and x.get("exemption")), None)
+        return Treatment(rate, category, line.get("note", note) if line else note,
+                         line["exemption"] if line else data.get("tax_note"))
+
+    def first_bill(self, p: Project, client: Client, state: Billed, m: Milestone, amount: Decimal,
+                   today: Treatment) -> None:
+        lines = [self.line(p, m.id, "charge", m.title, amount, today, m)]
         outstanding = state.deposit - state.deducted
         if not m.final or outstanding <= 0:
             self.emit(p, client, state, "final" if m.final else "milestone", "380", lines, supply=m.done)
@@ -147,8 +229,8 @@ class Planner:
         for d in state.deposits:
             text = (f"Deposit paid on account, invoiced on {d['number']}" if refund
                     else f"Less deposit invoiced on {d['number']}")
-            lines.append({"ref": "deposit", "role": "prepaid", "net": money.plain(-Decimal(d["net"]), p.currency),
-                          "tax_rate": d["rate"], "category": d["category"], "description": text})
+            lines.append(self.line(p, "deposit", "prepaid", text, -Decimal(d["net"]),
+                                   self.issued(d["number"], d["rate"], d["category"])))
         if not refund:
             self.emit(p, client, state, "final", "380", lines, supply=m.done, prepaid=prepaid)
             return
@@ -159,14 +241,10 @@ class Planner:
         self.emit(p, client, state, "final", "381", lines, supply=m.done, prepaid=prepaid, credit=True,
                   corrects=state.deposits[0]["number"])
 
-    def line(self, p: Project, client: Client, ref: str, role: str, text: str, net: Decimal,
+    def line(self, p: Project, ref: str, role: str, text: str, net: Decimal, treated: Treatment,
              m: Milestone | None = None) -> dict[str, Any]:
-        rate = money.ZERO if client.tax != "standard" else p.tax_rate
-        category = {"standard": "S", "reverse_charge": "AE", "exempt": "E"}[client.tax]
-        if category == "S" and rate == 0:
-            category = "Z"
         line = {"ref": ref, "role": role, "description": text, "net": money.plain(net, p.currency),
-                "tax_rate": rate_text(rate), "category": category}
+                **treated.fields()}
         if m is not None and (m.description or m.deliverables):
             line["details"] = [x for x in (m.description, *m.deliverables) if x]
         return line
@@ -194,13 +272,14 @@ class Planner:
             "seller": party(s.seller), "buyer": party(c), "lines": lines, "taxes": taxes,
             "net": money.plain(net, p.currency), "tax": money.plain(tax, p.currency),
             "total": money.plain(total, p.currency), "prepaid": prepaid or [], "corrects": corrects,
-            "tax_note": tax_note(client, taxes),
+            "tax_note": tax_note(lines),
             "bank": bank(s) if not credit else None, "payment_terms": terms,
             "pay_link": None if credit else pay_link(s, number, total, p),
             "source": self.provenance(p, lines),
         }
         state.add(Record.of(record, ""))
         self.docs.append(record)
+        self.planned[number] = record
 
     def provenance(self, p: Project, lines: list[dict[str, Any]]) -> dict[str, str] | None:
         if self.source is None:
@@ -209,15 +288,23 @@ class Planner:
         return self.source(p, m) if m else None
 
 
-def tax_note(client: Client, taxes: list[dict[str, str]]) -> str | None:
-    """Why no VAT is charged, printed on the document: every 0% needs a reason (VAT directive art. 226 (11))."""
-    if client.tax == "reverse_charge":
+def note_text(note: str, client: Client, settings: Settings) -> str:
+    """The legal note printed for a line that charges no VAT (VAT directive art. 226 (11), (11a))."""
+    if note == "reverse_charge":
         return REVERSE_CHARGE
-    if client.tax == "exempt":
+    if note == "outside_eu":
+        country = Locale.parse("en").territories.get(settings.seller.country, settings.seller.country)
+        return client.tax_note or (f"Not subject to VAT in {country}: the place of supply is where the customer "
+                                   "is established (Article 44, Council Directive 2006/112/EC).")
+    if note == "exempt":
         return client.tax_note or "Exempt from VAT."
-    if any(t["category"] == "Z" for t in taxes):
-        return client.tax_note or "Zero-rated supply: VAT at 0%."
-    return None
+    return client.tax_note or "Zero-rated supply: VAT at 0%."
+
+
+def tax_note(lines: list[dict[str, Any]]) -> str | None:
+    """Why no VAT is charged, printed on the document: each distinct reason of its lines, in order."""
+    notes = list(dict.fromkeys(x["exemption"] for x in lines if x.get("exemption")))
+    return " ".join(notes) or None
 
 
 def rate_text(rate: Decimal) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CLIENT as CLIENT_TEXT
 from tests.conftest import run, snapshot, write
 
 PROJECT = """\
@@ -356,3 +357,67 @@ def test_a_backdated_issue_date_is_refused_and_writes_nothing(repo):
         assert "Traceback" not in result.err
     assert snapshot(root) == before
     assert run(root, "issue", "--date", "2026-03-01", "--no-pdf").code == 0  # the same day is fine
+
+
+# --- tax lineage: a correction is taxed as the supply it corrects was (issue 11, point 1) ----------------------
+
+THREE = """\
+title: Site
+start: 2026-01-05
+milestones:
+  - {id: a, title: Alpha, amount: 1000.00, status: done, done: 2026-02-01}
+  - {id: b, title: Beta, amount: 1000.00, status: done, done: 2026-02-02}
+  - {id: c, title: Gamma, amount: 1000.00, status: done, done: 2026-02-03}
+"""
+
+
+def test_corrections_keep_the_rate_they_were_invoiced_at_when_the_project_rate_changes(repo):
+    root = repo({"projects/nordlicht/site.yaml": THREE})
+    a, b, c = issue(root, "2026-02-10")
+    assert [d["tax"] for d in (a, b, c)] == ["190.00", "190.00", "190.00"]
+    # the rate changes to 7%: a lowered and b raised milestone were supplied at 19% and are corrected at 19%;
+    # only a milestone done after the change is billed at 7%
+    set_project(root, THREE.replace("title: Site", "title: Site\ntax_rate: 7")
+                .replace("Alpha, amount: 1000.00", "Alpha, amount: 500.00")
+                .replace("Beta, amount: 1000.00", "Beta, amount: 1200.00")
+                + "  - {id: d, title: Delta, amount: 100.00, status: done, done: 2026-03-01}\n")
+    docs = {d["number"]: d for d in issue(root, "2026-03-02")}
+    credit, supplement, new = docs["CN-2026-0001"], docs["INV-2026-0004"], docs["INV-2026-0005"]
+    assert (credit["corrects"], credit["net"], credit["tax"], credit["total"]) == (a["number"], "500.00", "95.00",
+                                                                                   "595.00")
+    assert credit["taxes"] == [{"rate": "19", "category": "S", "net": "500.00", "tax": "95.00"}]
+    assert (supplement["corrects"], supplement["net"], supplement["tax"]) == (b["number"], "200.00", "38.00")
+    assert supplement["lines"][0]["tax_rate"] == "19"
+    assert (new["lines"][0]["ref"], new["net"], new["tax"]) == ("d", "100.00", "7.00")
+    assert issue(root, "2026-03-03") == []
+
+
+def test_cancelling_after_the_client_became_exempt_reverses_the_vat_invoiced_and_credits_it_fully(repo):
+    root = repo({"projects/nordlicht/site.yaml": THREE})
+    a, _b, _c = issue(root, "2026-02-10")
+    write(root, {"projects/nordlicht/client.yaml": CLIENT_TEXT + "tax: exempt\ntax_note: Exempt (§ 4 UStG).\n"})
+    set_project(root, THREE.replace("Alpha, amount: 1000.00, status: done, done: 2026-02-01",
+                                    "Alpha, amount: 1000.00, status: cancelled"))
+    [credit] = issue(root, "2026-03-02")
+    assert (credit["corrects"], credit["net"], credit["tax"], credit["total"]) == (a["number"], "1000.00", "190.00",
+                                                                                   "1190.00")
+    assert credit["lines"][0]["category"] == "S" and credit["lines"][0]["tax_rate"] == "19"
+    assert credit["tax_note"] is None  # the exemption is today's, not the credited supply's
+    csv = run(root, "export", "--format", "csv", "--stdout", "--date", "2026-06-30").out
+    row = next(r for r in csv.splitlines() if r.startswith(a["number"] + ","))
+    assert ",credited,1190.00,0.00,0.00" in row  # nothing due, not overdue
+    aging = run(root, "aging", "--json", "--date", "2026-06-30").json
+    assert [r["total"] for r in aging] == ["2380.00"]  # b and c only
+
+
+def test_a_correction_of_a_reverse_charge_supply_keeps_its_legal_note_after_the_client_changes(repo):
+    client = CLIENT_TEXT.replace("country: DE", "country: AT").replace("DE987654321", "ATU13585627")
+    root = repo({"projects/nordlicht/client.yaml": client + "tax: reverse_charge\n",
+                 "projects/nordlicht/site.yaml": THREE})
+    a, _b, _c = issue(root, "2026-02-10")
+    assert a["lines"][0]["note"] == "reverse_charge" and "Article 196" in a["lines"][0]["exemption"]
+    write(root, {"projects/nordlicht/client.yaml": client})  # now standard (say it moved to Germany)
+    set_project(root, THREE.replace("Alpha, amount: 1000.00", "Alpha, amount: 600.00"))
+    [credit] = issue(root, "2026-03-02")
+    assert (credit["net"], credit["tax"], credit["taxes"][0]["category"]) == ("400.00", "0.00", "AE")
+    assert credit["lines"][0]["note"] == "reverse_charge" and "Article 196" in credit["tax_note"]
