@@ -45,7 +45,8 @@ CATALOGUE: dict[str, str] = {
     "E053": "currency changed after invoicing",
     "E060": "issued document edited, deleted, inserted or renumbered (verify)",
     "E061": "issued document changed in this change set (check --base)",
-    "E070": "payment ledger problem (unknown document, currency, amount)",
+    "E070": "payment ledger problem (unknown document, currency, amount, id used twice, a reversal that does not fit)",
+    "E072": "bank statement cannot be read (not well-formed, not valid against its ISO 20022 schema, not MT940)",
 }
 
 

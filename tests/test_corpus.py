@@ -148,6 +148,12 @@ def _examples() -> dict[str, tuple[str, list[str]]]:
     return {code: (case, block) for code, (_, case, block) in found.items()}
 
 
+ELSEWHERE = {"E072": "Reported by `billed import` about the bank statement it reads, e.g. "
+                     "`bank/feb.xml:64:1: [E072] not valid camt.053.001.08: Element 'CdtDbtInd': [facet "
+                     "'enumeration'] The value 'DEBIT' is not an element of the set {'CRDT', 'DBIT'}.`; "
+                     "tests/test_banks.py holds the examples."}
+
+
 def errors_doc() -> str:
     """docs/errors.md: the catalogue with one real example per code, taken from the corpus."""
     examples = _examples()
@@ -161,6 +167,9 @@ def errors_doc() -> str:
            "`BILLED_UPDATE_CORPUS=1 pytest tests/test_corpus.py`.", ""]
     for code, meaning in CATALOGUE.items():
         out += [f"## {code}", "", meaning[0].upper() + meaning[1:] + ".", ""]
+        if code in ELSEWHERE:
+            out += [ELSEWHERE[code], ""]
+            continue
         if code not in examples:
             out += ["Reported about issued documents and payments by the ledger checks (`billed check`, "
                     "`billed verify`); their tests hold the examples.", ""]

@@ -469,4 +469,4 @@ def receivables(state: State, on: dt.date) -> list[dict[str, Any]]:
 
 # --- use cases with modules of their own (re-exported: callers use `api.<name>`) ------------------------------
 
-from billed.api.pay import pay_url, payment_list, reverse_payment  # noqa: E402
+from billed.api.pay import import_statement, pay_url, payment_list, reverse_payment  # noqa: E402, F401

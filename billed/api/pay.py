@@ -68,3 +68,30 @@ def reverse_payment(root: Path | None, pid: str, amount: str | None, on: dt.date
     row = next(s for s in payments_mod.states(state.ledger.records, [*state.payments, payment], on)
                if s.number == target.invoice)
     return {"payment": payment.as_json(), "document": row.as_json()}, []
+
+
+def import_statement(root: Path | None, file: Path, shown: str, dry_run: bool = False) -> tuple[
+        dict[str, Any] | None, list[Finding]]:
+    """Book the credits of a bank statement (camt.053/054, MT940) that pay issued invoices, exactly once each.
+
+    All or nothing: a statement with any problem writes nothing, and so does any finding on the payments as they
+    would be. Entries recorded by an earlier import (the same or an overlapping statement) are not added again."""
+    from billed import banks, reconcile
+
+    state = load(root)
+    if not state.ok:
+        return None, state.findings
+    entries, found = banks.read(file, shown)
+    if found:
+        return None, found
+    rows = document_states(state, dt.date.max)
+    buyers = {r.number: r["buyer"]["name"] for r in state.ledger.records}
+    outcome = reconcile.match(entries, rows, buyers, state.payments)
+    added: list[payments_mod.Payment] = []
+    if outcome.entries and not dry_run:
+        added, _, found = payments_mod.append_entries(state.repo.root, state.ledger, outcome.entries)
+        if found:
+            return None, found
+    return {"booked": [p.as_json() for p in added] if not dry_run else outcome.entries,
+            "already": outcome.already, "unmatched": outcome.unmatched, "ignored_debits": outcome.ignored,
+            "entries": len(entries), "dry_run": dry_run}, []

@@ -1,0 +1,138 @@
+"""`billed import`: camt.053, camt.054 and MT940 statements (tests/statements/, written to the official XSD in
+several banks' styles) booked against the three invoices of test_payments' fixture: INV-2026-0001 2380.00 and
+INV-2026-0002 4760.00 (issued 2026-01-20), INV-2026-0003 4760.00 (issued 2026-02-10)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+from billed import api, banks
+from tests.conftest import run, snapshot
+from tests.test_payments import issued, states  # noqa: F401
+
+STATEMENTS = Path(__file__).parent / "statements"
+SPARKASSE = "bank:DE89370400440532013000:"
+
+
+def statement(root: Path, name: str, text: str | None = None) -> str:
+    target = root / "bank" / name
+    target.parent.mkdir(exist_ok=True)
+    if text is None:
+        shutil.copy(STATEMENTS / name, target)
+    else:
+        target.write_text(text, encoding="utf-8")
+    return str(target)
+
+
+def test_camt053_books_matches_lists_the_rest_and_is_idempotent(issued):  # noqa: F811
+    path = statement(issued, "sparkasse.camt053.xml")
+    result = run(issued, "import", path, "--json")
+    assert result.code == 0, result.err
+    booked = result.json["booked"]
+    assert [(b["invoice"], b["amount"], b["date"], b["id"], b["source"]) for b in booked] == [
+        ("INV-2026-0001", "2380.00", "2026-01-22", SPARKASSE + "2026012200001", "bank"),
+        ("INV-2026-0002", "1000.00", "2026-02-04", SPARKASSE + "2026020400007", "bank")]  # "INV-2026-" / "0002"
+    assert booked[0]["payer"] == "NORDLICHT VERLAG GMBH" and booked[0]["reference"] == "NV-2026-17"
+    assert result.json["ignored_debits"] == 1  # the rent; the pending credit is no entry yet
+    assert [(u["amount"], u["payer"]) for u in result.json["unmatched"]] == [("55.00", "Max Mustermann")]
+    rows = states(issued, "2026-02-09")
+    assert (rows["INV-2026-0001"]["state"], rows["INV-2026-0002"]["balance"]) == ("paid", "3760.00")
+    # the same statement again adds nothing, and says so
+    before = snapshot(issued)
+    again = run(issued, "import", path)
+    assert again.code == 0
+    assert "0 payments booked in payments/; 2 already recorded; 1 debit ignored." in again.out
+    assert "Max Mustermann" in again.out and "no invoice number in the text" in again.out
+    assert snapshot(issued) == before
+
+
+def test_camt054_return_reverses_the_credit_it_returns(issued):  # noqa: F811
+    assert run(issued, "import", statement(issued, "sparkasse.camt053.xml")).code == 0
+    result = run(issued, "import", statement(issued, "postfinance.camt054.xml"), "--json")
+    assert result.code == 0, result.err
+    assert [(b["invoice"], b["amount"], b["reverses"]) for b in result.json["booked"]] == [
+        ("INV-2026-0002", "3760.00", None), ("INV-2026-0001", "-2380.00", SPARKASSE + "2026012200001")]
+    rows = states(issued, "2026-02-16")
+    assert (rows["INV-2026-0002"]["state"], rows["INV-2026-0002"]["balance"]) == ("paid", "0.00")
+    assert (rows["INV-2026-0001"]["state"], rows["INV-2026-0001"]["balance"]) == ("overdue", "2380.00")
+    aging = api.aging(api.load(issued), dt.date(2026, 2, 16))
+    assert aging[0]["paid_by_source"] == {"bank": "4760.00"}  # 2380.00 + 1000.00 + 3760.00 - 2380.00
+
+
+def test_batch_amount_and_payer_ambiguity_and_currency(issued):  # noqa: F811
+    result = run(issued, "import", statement(issued, "banque.camt053.xml"), "--json")
+    assert result.code == 0, result.err
+    # the batch's first transaction names inv2026-0003 (structured reference, lower case)
+    assert [(b["invoice"], b["amount"], b["id"]) for b in result.json["booked"]] == [
+        ("INV-2026-0003", "4760.00", "bank:FR7630006000011234567890189:E0002/1")]
+    why = {u["id"].rpartition(":")[2]: u["why"] for u in result.json["unmatched"]}
+    assert why["E0001"] == "ambiguous: INV-2026-0002, INV-2026-0003 each have 4760.00 open for this payer"
+    assert why["E0002/2"].startswith("no invoice number in the text")
+    assert why["E0003"] == "INV-2026-0002 is in EUR, the credit in USD"
+
+
+def test_mt940_with_german_structured_details(issued):  # noqa: F811
+    result = run(issued, "import", statement(issued, "volksbank.mt940"), "--json")
+    assert result.code == 0, result.err
+    assert [(b["invoice"], b["amount"], b["date"], b["payer"]) for b in result.json["booked"]] == [
+        ("INV-2026-0002", "1000.00", "2026-02-04", "Nordlicht Verlag GmbH"),
+        # no number: the one open invoice of this payer with exactly 4760.00 issued by then (INV-2026-0002 has
+        # 3760.00 left after the 1000.00)
+        ("INV-2026-0003", "4760.00", "2026-02-11", "NORDLICHT VERLAG GMBH")]
+    assert result.json["ignored_debits"] == 1
+    assert run(issued, "import", statement(issued, "volksbank.mt940"), "--json").json["already"] == 2
+
+
+def test_dry_run_writes_nothing(issued):  # noqa: F811
+    path = statement(issued, "sparkasse.camt053.xml")
+    before = snapshot(issued)
+    result = run(issued, "import", path, "--dry-run")
+    assert result.code == 0 and "2 payments would be booked (dry run: nothing written)" in result.out
+    assert snapshot(issued) == before
+
+
+def _line_of(text: str, needle: str) -> int:
+    return text[:text.index(needle)].count("\n") + 1
+
+
+def test_malformed_statements_are_placed_and_write_nothing(issued):  # noqa: F811
+    good = (STATEMENTS / "sparkasse.camt053.xml").read_text(encoding="utf-8")
+    cases = {
+        "cut.xml": good[:good.index("<AcctSvcrRef>2026020400007")],
+        "invalid.xml": good.replace("<CdtDbtInd>DBIT</CdtDbtInd>", "<CdtDbtInd>DEBIT</CdtDbtInd>").replace(
+            "<AcctSvcrRef>2026012200001</AcctSvcrRef>", "<AcctSvcrRef>2026012200001</AcctSvcrRef><Foo/>"),
+        "old.xml": good.replace("camt.053.001.08", "camt.053.001.02"),
+        "bad.mt940": (STATEMENTS / "volksbank.mt940").read_text().replace("CR1000,00NTRF", "CR1000.00NTRF"),
+        "notes.txt": "hello\n",
+    }
+    before = snapshot(issued)
+    errs = {}
+    for name, text in cases.items():
+        result = run(issued, "import", statement(issued, name, text))
+        assert result.code == 1 and "Traceback" not in result.err, (name, result.err)
+        errs[name] = result.err
+        assert "nothing was written" in result.err
+    invalid = cases["invalid.xml"]
+    assert f"invalid.xml:{_line_of(invalid, '<CdtDbtInd>DEBIT')}:" in errs["invalid.xml"]
+    assert "[E072] not valid camt.053.001.08: Element 'CdtDbtInd': [facet 'enumeration'] The value 'DEBIT'" in (
+        errs["invalid.xml"])
+    assert f"invalid.xml:{_line_of(invalid, '<Foo/>')}:" in errs["invalid.xml"]  # every problem, all at once
+    assert "[E072] not well-formed XML" in errs["cut.xml"]
+    assert "[E072] unsupported statement format (camt.053.001.02)" in errs["old.xml"]
+    assert f"bad.mt940:{_line_of(cases['bad.mt940'], 'CR1000.00')}:5: [E072] not an MT940 statement line" in (
+        errs["bad.mt940"])
+    assert "[E072] not a bank statement Billed can read" in errs["notes.txt"]
+    (issued / "bank").rename(issued.parent / "bank-moved")  # the statements themselves were the only change
+    assert snapshot(issued) == {k: v for k, v in before.items() if not k.startswith("bank")}
+
+
+def test_camt_without_references_is_keyed_by_content(issued):  # noqa: F811
+    good = (STATEMENTS / "banque.camt053.xml").read_text(encoding="utf-8").replace("<NtryRef>E0002</NtryRef>", "")
+    entries, found = banks.read(Path(statement(issued, "noref.xml", good)), "noref.xml")
+    assert not found
+    refs = [e.ref for e in entries]
+    assert refs[1].startswith("sha-") and refs[1].endswith("/1") and refs[2].endswith("/2")
+    again, _ = banks.read(Path(statement(issued, "noref2.xml", good)), "noref2.xml")
+    assert [e.ref for e in again] == refs
