@@ -25,6 +25,9 @@ example: $(BIN)/billed
 	@./scripts/system-deps --quiet-optional
 	rm -rf $(EXAMPLE) && mkdir -p $(EXAMPLE)
 	cp -r billed.yaml projects templates $(EXAMPLE)/
+	@# its own git repo with a first commit: `billed issue` issues only from committed files (build/ is ignored here)
+	cd $(EXAMPLE) && git init --quiet --initial-branch=main && git add -A && \
+	  git -c user.name="Billed example" -c user.email=example@billed.invalid commit --quiet -m "The example"
 	cd $(EXAMPLE) && ../../$(BIN)/billed check
 	cd $(EXAMPLE) && ../../$(BIN)/billed status
 	cd $(EXAMPLE) && ../../$(BIN)/billed issue

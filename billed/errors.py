@@ -47,6 +47,15 @@ CATALOGUE: dict[str, str] = {
     "E061": "issued document changed in this change set (check --base)",
     "E070": "payment ledger problem (unknown document, currency, amount, id used twice, a reversal that does not fit)",
     "E072": "bank statement cannot be read (not well-formed, not valid against its ISO 20022 schema, not MT940)",
+    "E080": "billed issue: uncommitted, untracked or ignored changes to what it reads (billed.yaml, projects/, "
+            "templates/)",
+    "E081": "billed issue: the example project of `billed init` is still there",
+}
+
+# Warnings: the repo is valid and `check` exits 0, but it should not be issued from like this yet.
+WARNINGS: dict[str, str] = {
+    "W001": "the seller in billed.yaml is still the placeholder `billed init` wrote",
+    "W002": "the example project of `billed init` is still there (issue refuses it: E081)",
 }
 
 

@@ -79,13 +79,24 @@ def current_branch(root: Path) -> str:
     return proc.stdout.decode().strip()
 
 
-def dirty(root: Path, paths: Sequence[str] = WATCHED) -> list[str]:
-    """Uncommitted or untracked files among `paths` (the lock file excepted): an invoice must come from a commit."""
-    present = [p for p in paths if (root / p).exists()]
+def dirty(root: Path, paths: Sequence[str] = WATCHED, ignored: bool = False) -> list[str]:
+    """Uncommitted or untracked files among `paths` (the lock file excepted), relative to `root`: an invoice must
+    come from a commit. With `ignored`, files git ignores count too: what is billed from must be in git."""
+    present = [p for p in paths if (root / p).exists() or (root / p).is_symlink()]
     if not present:
         return []
-    text = git(root, "status", "--porcelain", "--untracked-files=all", "--", *present).stdout.decode()
-    return [line[3:] for line in text.splitlines() if line and not line.endswith("invoices/.lock")]
+    args = ["status", "--porcelain", "-z", "--untracked-files=all", *(["--ignored=matching"] if ignored else [])]
+    items = git(root, *args, "--", *present).stdout.decode("utf-8", errors="replace").split("\0")
+    top = Path(out(root, "rev-parse", "--show-toplevel"))
+    found, i = [], 0
+    while i < len(items) and items[i]:
+        status, path = items[i][:2], items[i][3:]
+        i += 2 if "R" in status or "C" in status else 1  # a rename is followed by its old name
+        where = top / path
+        files = [where] if not path.endswith("/") else sorted(  # an ignored folder is listed as a whole
+            Path(d) / f for d, _, names in os.walk(where) for f in names)
+        found += [rel for f in files if not (rel := os.path.relpath(f, root.resolve())).endswith("invoices/.lock")]
+    return found
 
 
 def changed_since(root: Path, base: str, under: str) -> list[tuple[str, str, str | None]]:

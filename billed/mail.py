@@ -2,11 +2,20 @@
 
 SMTP settings come only from the environment (never from the repo, which is shared and committed):
 BILLED_SMTP_HOST, BILLED_SMTP_PORT, BILLED_SMTP_USER, BILLED_SMTP_PASSWORD, BILLED_SMTP_SECURITY
-(starttls | ssl | none; default starttls) and BILLED_SMTP_FROM (default: the seller's email).
+(starttls | ssl | none; default starttls), BILLED_SMTP_FROM (default: the seller's email) and BILLED_SMTP_CAFILE
+(a CA bundle to trust instead of the system's, for a server with a private CA). TLS always verifies the server's
+certificate and host name.
 
-mail/sent.log is the memory that makes sending idempotent: one JSON object per line, appended after each message
-the server accepted (so an interrupted run resends nothing that went out). A document is sent once unless
+mail/sent.log is the memory that makes sending idempotent: one JSON object per line. Each message is first logged
+as an `attempt` (with its Message-ID), then sent, then logged as `sent`; all of it under the issuing lock
+(invoices/.lock), so two `billed send` at once never mail a document twice. A document is sent once unless
 --resend; a reminder for a document goes at most once per `reminders.interval` days.
+
+The Message-ID is stable: derived from the document (number, its record hash, how many times it was sent
+before), never random. An attempt with no `sent` entry after it (a crash or a refused message between the two)
+is retried with the same Message-ID, so a crash between the server's acceptance and the log entry can at worst
+deliver the same message twice under one Message-ID, which mail clients show once. Entries written before the
+attempt/sent protocol (no `status`) count as sent.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ class Smtp:
     user: str | None
     password: str | None
     sender: str | None
+    cafile: str | None = None
 
 
 def smtp_from_env(env: dict[str, str] | None = None) -> Smtp:
@@ -64,8 +74,11 @@ def smtp_from_env(env: dict[str, str] | None = None) -> Smtp:
     port_text = env.get("BILLED_SMTP_PORT") or str(DEFAULT_PORTS[security])
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise BilledError(f"BILLED_SMTP_PORT is '{port_text}'; use a port number such as 587")
+    cafile = env.get("BILLED_SMTP_CAFILE") or None
+    if cafile and not Path(cafile).is_file():
+        raise BilledError(f"BILLED_SMTP_CAFILE is '{cafile}', which is not a file; give a PEM CA bundle")
     return Smtp(host, int(port_text), security, env.get("BILLED_SMTP_USER") or None,
-                env.get("BILLED_SMTP_PASSWORD") or None, env.get("BILLED_SMTP_FROM") or None)
+                env.get("BILLED_SMTP_PASSWORD") or None, env.get("BILLED_SMTP_FROM") or None, cafile)
 
 
 # --- the send log --------------------------------------------------------------------------------------------
@@ -101,15 +114,39 @@ def append_log(root: Path, entry: dict[str, Any]) -> None:
         os.close(fd)
 
 
+def done(entry: dict[str, Any]) -> bool:
+    """A message the server accepted: a `sent` entry (or one from before attempts were logged, with no status)."""
+    return entry.get("status", "sent") == "sent"
+
+
 def sent_numbers(log: list[dict[str, Any]]) -> set[str]:
-    return {e["number"] for e in log if e.get("kind") == "document"}
+    return {e["number"] for e in log if e.get("kind") == "document" and done(e)}
+
+
+def pending(log: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(number, kind) -> Message-ID of each attempt with no `sent` entry for it: retried under that same ID."""
+    accepted = {e.get("message_id") for e in log if done(e)}
+    return {(e["number"], e["kind"]): e["message_id"] for e in log
+            if e.get("status") == "attempt" and e["message_id"] not in accepted}
+
+
+def message_id(rec: Record, kind: str, log: list[dict[str, Any]], sender: str, on: dt.date) -> str:
+    """The stable Message-ID of the next message of `kind` for this document: a pending attempt's, else one made
+    from the document (number, record hash) and how many such messages went before (or the day, for a reminder)."""
+    if (rec.number, kind) in (waiting := pending(log)):
+        return waiting[(rec.number, kind)]
+    domain = sender.rpartition("@")[2] or "billed.invalid"
+    if kind == "reminder":
+        return f"<{rec.number}.reminder.{on.isoformat()}.{rec['hash'][:12]}@{domain}>"
+    before = sum(1 for e in log if e.get("number") == rec.number and e.get("kind") == kind and done(e))
+    return f"<{rec.number}.{kind}.{before}.{rec['hash'][:12]}@{domain}>"
 
 
 def last_reminders(log: list[dict[str, Any]]) -> dict[str, dt.date]:
     """The date of the latest reminder per document, from one pass over the send log."""
     last: dict[str, dt.date] = {}
     for e in log:
-        if e.get("kind") == "reminder":
+        if e.get("kind") == "reminder" and done(e):
             day = dt.date.fromisoformat(e["date"])
             last[e["number"]] = max(last.get(e["number"], day), day)
     return last
@@ -157,7 +194,7 @@ def compose(rec: Record, templates: Path, template: str, sender: str, context: d
     msg["From"] = formataddr((doc["seller"]["name"], sender))
     msg["To"] = formataddr((doc["buyer"]["name"], doc["buyer"]["email"]))
     msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)  # replaced by deliver: a stable one
     msg.set_content(body.strip() + "\n")
     html = _html_part(templates, template.replace(".txt.j2", ".html.j2"), doc, context)
     if html is not None:
@@ -209,20 +246,35 @@ class Outbox:
             self.client = self._connect()
         self.client.send_message(msg)
 
+    def open(self) -> None:
+        """Connect and log in before anything is logged: a wrong password leaves no trace in the send log."""
+        if self.client is None:
+            self.client = self._connect()
+
     def _connect(self) -> smtplib.SMTP:
         s = self.smtp
+        tls = ssl.create_default_context(cafile=s.cafile)  # verifies the certificate and the host name
         try:
             if s.security == "ssl":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=30,
-                                                        context=ssl.create_default_context())
+                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=30, context=tls)
             else:
                 client = smtplib.SMTP(s.host, s.port, timeout=30)
                 if s.security == "starttls":
-                    client.starttls(context=ssl.create_default_context())
-            if s.user:
-                client.login(s.user, s.password or "")
+                    client.starttls(context=tls)
         except (OSError, smtplib.SMTPException) as exc:
             raise BilledError(f"cannot connect to SMTP server {s.host}:{s.port} ({s.security}): {exc}") from exc
+        if s.user:
+            try:
+                client.login(s.user, s.password or "")
+            except smtplib.SMTPAuthenticationError as exc:
+                client.close()
+                raise BilledError(f"the SMTP server {s.host}:{s.port} refused the login of {s.user} "
+                                  f"({exc.smtp_code} {exc.smtp_error.decode(errors='replace')}): check "
+                                  "BILLED_SMTP_USER and BILLED_SMTP_PASSWORD; nothing was sent") from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                client.close()
+                raise BilledError(f"cannot log in to SMTP server {s.host}:{s.port} as {s.user}: {exc}; nothing "
+                                  "was sent") from exc
         return client
 
     def close(self) -> None:
@@ -231,23 +283,30 @@ class Outbox:
                 self.client.quit()
 
 
-def deliver(root: Path, items: Iterator[Message], smtp: Smtp | None,
-            on: dt.date) -> list[dict[str, Any]]:
-    """Send each message (or only list it when `smtp` is None, a dry run) and log each one the server took."""
+def deliver(root: Path, items: Iterator[Message], smtp: Smtp | None, on: dt.date,
+            log: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Send each message (or only list it when `smtp` is None, a dry run): log the attempt with its stable
+    Message-ID, send, log it sent. The caller holds the issuing lock and passes the log it read under it."""
     out = []
+    log = read_log(root) if log is None else log
     outbox = Outbox(smtp) if smtp else None
     try:
         for rec, msg, extra in items:
+            del msg["Message-ID"]
+            msg["Message-ID"] = message_id(rec, extra["kind"], log, msg["From"].addresses[0].addr_spec, on)
             entry = {"number": rec.number, "to": msg["To"], "subject": msg["Subject"], "date": on.isoformat(),
-                     **extra}
+                     "message_id": msg["Message-ID"], **extra}
             if outbox is not None:
+                outbox.open()
+                append_log(root, {**entry, "status": "attempt"})
                 try:
                     outbox.send(msg)
-                except smtplib.SMTPException as exc:
-                    raise BilledError(f"the SMTP server refused {rec.number} for {msg['To']}: {exc}") from exc
-                entry |= {"sent_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                          "message_id": msg["Message-ID"]}
+                except (OSError, smtplib.SMTPException) as exc:
+                    raise BilledError(f"the SMTP server refused {rec.number} for {msg['To']}: {exc}; the next "
+                                      "`billed send` tries it again with the same Message-ID") from exc
+                entry |= {"status": "sent", "sent_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
                 append_log(root, entry)
+                log.append(entry)
             out.append(entry)
     finally:
         if outbox is not None:

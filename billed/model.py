@@ -143,6 +143,7 @@ class Project:
     loc: Loc
     description: str = ""
     deposit: Decimal = money.ZERO
+    example: bool = False  # `example: true`: made by `billed init`; issue refuses to bill it (E081)
 
     @property
     def key(self) -> str:
@@ -338,4 +339,4 @@ def build_project(doc: Doc, cid: str, pid: str, settings: Settings | None, clien
     return Project(client=cid, id=pid, title=data["title"], currency=currency, total_given=total,
                    tax_rate=tax_rate, start=start, deposit_spec=deposit_spec, deposit_value=deposit_value,
                    payment_terms=terms, milestones=milestones, loc=Loc(doc),
-                   description=data.get("description", "")), out
+                   description=data.get("description", ""), example=data.get("example") is True), out

@@ -20,15 +20,16 @@ from conftest import TOOLKIT, make_repo, run, run_process, snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billed.errors import CATALOGUE, Finding
+from billed.errors import CATALOGUE, WARNINGS, Finding
 from billed.repo import load_repo
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
 UPDATE = bool(os.environ.get("BILLED_UPDATE_CORPUS"))
 FINDING = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): \[(?P<code>E\d{3})\] ")
-# Codes about the ledger and payments are exercised by the engine/ledger/payments tests, not by broken inputs.
-ENGINE_CODES = {code for code in CATALOGUE if code[:3] in ("E05", "E06", "E07")}
+# Codes about the ledger and payments are exercised by the engine/ledger/payments tests, not by broken inputs;
+# codes `billed issue` alone reports (E08x) by tests/test_guards.py.
+ENGINE_CODES = {code for code in CATALOGUE if code[:3] in ("E05", "E06", "E07", "E08")}
 ERRORS_DOC = TOOLKIT / "docs" / "errors.md"
 # The clearest example of a code where the smallest case is not.
 SHOWCASE = {"E002": "yaml-malformed", "E010": "unknown-keys", "E011": "missing-keys", "E012": "wrong-types"}
@@ -152,6 +153,26 @@ ELSEWHERE = {"E072": "Reported by `billed import` about the bank statement it re
                      "`bank/feb.xml:64:1: [E072] not valid camt.053.001.08: Element 'CdtDbtInd': [facet "
                      "'enumeration'] The value 'DEBIT' is not an element of the set {'CRDT', 'DBIT'}.`; "
                      "tests/test_banks.py holds the examples."}
+# The examples of codes reported outside `check`: tests/test_guards.py asserts that Billed prints exactly these.
+ISSUE_EXAMPLES = {
+    "E080": ["projects/acme/site.yaml:1:1: [E080] projects/acme/site.yaml has uncommitted changes (or is not in "
+             "git); an invoice must come from a committed state",
+             "    hint: commit it first (`git add` and `git commit`), or run `billed issue --allow-dirty`: the "
+             "records then name the uncommitted files"],
+    "E081": ["projects/example-client/website.yaml:3:10: [E081] example-client/website is the example project "
+             "`billed init` wrote; Billed does not bill it",
+             "    hint: delete its folder (or this file) and add your own client and project, or remove "
+             "`example: true` if this project is real"],
+}
+WARNING_EXAMPLES = {
+    "W001": ["billed.yaml:3:9: [W001] the seller in billed.yaml is still the placeholder `billed init` wrote "
+             "(Your Studio Ltd, DE000000000)",
+             "    hint: put your own company, address, VAT id and email under `seller:` before issuing anything"],
+    "W002": ["projects/example-client/website.yaml:3:10: [W002] example-client/website is the example project "
+             "`billed init` wrote; Billed does not bill it",
+             "    hint: delete its folder (or this file) and add your own client and project, or remove "
+             "`example: true` if this project is real"],
+}
 
 
 def errors_doc() -> str:
@@ -170,6 +191,10 @@ def errors_doc() -> str:
         if code in ELSEWHERE:
             out += [ELSEWHERE[code], ""]
             continue
+        if code in ISSUE_EXAMPLES:
+            out += ["Reported by `billed issue` (and `billed plan`), not by `check`:", "", "```",
+                    *ISSUE_EXAMPLES[code], "```", "", "From `tests/test_guards.py`.", ""]
+            continue
         if code not in examples:
             out += ["Reported about issued documents and payments by the ledger checks (`billed check`, "
                     "`billed verify`); their tests hold the examples.", ""]
@@ -180,6 +205,11 @@ def errors_doc() -> str:
         if source is not None and source.strip():
             out += [f"In `{match['path']}`, line {match['line']}:", "", "```yaml", source, "```", ""]
         out += ["```", *block, "```", "", f"From `tests/corpus/{case}/`.", ""]
+    out += ["# Warnings", "", "`billed check` prints these to stderr as `warning: path:line:col: [CODE] message` and "
+            "still exits 0:", ""]
+    for code, meaning in WARNINGS.items():
+        out += [f"## {code}", "", meaning[0].upper() + meaning[1:] + ".", "", "```", *WARNING_EXAMPLES[code], "```",
+                "", "From `tests/test_guards.py`.", ""]
     return "\n".join(out)
 
 

@@ -87,14 +87,20 @@ def test_send_delivers_each_document_once(issued, smtp):
     assert pdf == (issued / "invoices/2026/INV-2026-0001.pdf").read_bytes()
     assert "INV-2026-0001" in PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
     log = [json.loads(line) for line in (issued / "mail/sent.log").read_text().splitlines()]
-    assert [(e["number"], e["kind"], e["date"]) for e in log] == [
-        ("INV-2026-0001", "document", "2026-01-20"), ("INV-2026-0002", "document", "2026-01-20")]
+    assert [(e["number"], e["kind"], e["date"], e["status"]) for e in log] == [
+        ("INV-2026-0001", "document", "2026-01-20", "attempt"), ("INV-2026-0001", "document", "2026-01-20", "sent"),
+        ("INV-2026-0002", "document", "2026-01-20", "attempt"), ("INV-2026-0002", "document", "2026-01-20", "sent")]
+    # the Message-ID is stable (the document's number and record hash, never random), logged before sending
+    record_hash = json.loads((issued / "invoices/2026/INV-2026-0001.json").read_text())["hash"]
+    assert msg["Message-ID"] == f"<INV-2026-0001.document.0.{record_hash[:12]}@studio-nord.example>"
+    assert log[0]["message_id"] == log[1]["message_id"] == msg["Message-ID"]
     # a second run sends nothing; --resend with a number sends that one again
     again = run(issued, "send", "--date", "2026-01-20")
     assert again.code == 0 and "Nothing to send" in again.out
     assert len(smtp.messages) == 2
     assert run(issued, "send", "INV-2026-0002", "--resend", "--date", "2026-01-21").code == 0
     assert len(smtp.messages) == 3 and smtp.messages[2][1]["Subject"].startswith("Invoice INV-2026-0002")
+    assert smtp.messages[2][1]["Message-ID"].startswith("<INV-2026-0002.document.1.")  # a resend is a new message
 
 
 def test_dry_run_sends_and_writes_nothing(issued, smtp):

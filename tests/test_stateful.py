@@ -166,8 +166,16 @@ class History(RuleBasedStateMachine):
         self.today += dt.timedelta(days=days)
 
     # --- issuing -----------------------------------------------------------------------------------------------
+    def commit_edits(self) -> None:
+        """Once the history is in git (race_two_clones), edits are committed before issuing, as a user would:
+        `billed issue` refuses uncommitted projects in a git repository (E080)."""
+        if (self.root / ".git").exists():
+            self.git(self.root, "add", "-A", "--", "billed.yaml", "projects")
+            self.git(self.root, "commit", "-q", "--allow-empty", "-m", "edits")
+
     @rule()
     def issue(self) -> None:
+        self.commit_edits()
         result = run(self.root, "issue", "--no-pdf", "--json", "--date", str(self.today))
         assert result.code == 0, result.err
         self.synced = True
@@ -181,6 +189,7 @@ class History(RuleBasedStateMachine):
 
     @rule(k=st.integers(1, 7))
     def crash_then_rerun(self, k: int) -> None:
+        self.commit_edits()
         crashed = run_process(self.root, "issue", "--no-pdf", "--date", str(self.today),
                               env={"BILLED_FAULT_AFTER_WRITES": str(k)})
         assert crashed.code in (0, 75), crashed.err

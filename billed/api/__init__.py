@@ -19,10 +19,10 @@ from billed import export as export_mod
 from billed import git as git_mod
 from billed import history as history_mod
 from billed import ledger as ledger_mod
-from billed import mail as mail_mod
 from billed import payments as payments_mod
+from billed.api import guards
 from billed.errors import BilledError, Finding
-from billed.ledger import Ledger, Record
+from billed.ledger import Ledger
 from billed.model import Project, Settings
 from billed.render import render_html, render_pdfs, templates_for
 from billed.repo import Repo, find_root, load_repo, load_settings, shown
@@ -82,8 +82,9 @@ def _invoiced_shares(ledger: Ledger) -> Callable[[Project], dict[str, Decimal]]:
 
 
 def plan(state: State, on: dt.date, source: engine.Source | None = None) -> list[dict[str, Any]]:
-    """Documents `issue` would write on `on`; empty when anything is invalid (check first)."""
-    if not state.ok or state.repo.settings is None:
+    """Documents `issue` would write on `on`; empty when anything is invalid (check first) or while the example
+    project of `billed init` is there (issue refuses it: E081)."""
+    if not state.ok or state.repo.settings is None or guards.examples(state.repo.projects):
         return []
     problem = engine.backdated(state.ledger, on)
     if problem:
@@ -92,7 +93,8 @@ def plan(state: State, on: dt.date, source: engine.Source | None = None) -> list
 
 
 def issue(root: Path | None, on: dt.date, pdf: bool = True, progress: Progress | None = None,
-          source: engine.Source | None = None) -> tuple[list[dict[str, Any]], list[Finding]]:
+          source: engine.Source | None = None, allow_dirty: bool = False) -> tuple[list[dict[str, Any]],
+                                                                                   list[Finding]]:
     """Issue the plan exactly once, planning under a lock from a state no other run can change, so a concurrent
     run cannot double-issue.
 
@@ -100,27 +102,37 @@ def issue(root: Path | None, on: dt.date, pdf: bool = True, progress: Progress |
     checkout) it is validated before, so that invalid input never leaves even an invoices/.lock behind; that
     state is used under the lock if no file it was read from changed meanwhile (`fingerprint`): loading is most
     of issue's time on a large repo (bench/README.md), and a CI run must not pay for it twice.
+
+    Inside git, uncommitted inputs are refused (E080) unless `allow_dirty`, and then the records name them; an
+    example project is never billed (E081). See api/guards.py.
     """
     root = find_root(root)
+    dirty = guards.uncommitted(root) or []
+    if dirty and not allow_dirty:
+        return [], guards.findings(root, dirty)
     invoices = root / "invoices"
     early: tuple[Fingerprint, int, State] | None = None
     if not (invoices / ".lock").is_file():
         before, at = fingerprint(root), time.time_ns()
         state = load(root)
-        if not state.ok:
-            return [], state.findings
+        if refused := _refused(state):
+            return [], refused
         early = (before, at, state)
     with ledger_mod.locked(invoices):
         if early is not None and _unchanged(early[0], early[1], fingerprint(root)):
             state = early[2]  # nothing changed since: a fresh CI checkout loads its (uncached) repo once
         else:
             state = load(root)
-            if not state.ok:
-                return [], state.findings
+            if refused := _refused(state):
+                return [], refused
         ledger_mod.clean_orphans(invoices)  # only now: files of a tampered ledger are evidence, not orphans
         docs = plan(state, on, source or history_mod.source(state.repo.root))  # provenance from git
-        written = write_documents(state, docs, pdf, progress)
+        written = write_documents(state, guards.mark(docs, dirty), pdf, progress)
     return written, []
+
+
+def _refused(state: State) -> list[Finding]:
+    return state.findings or guards.examples(state.repo.projects)
 
 
 Fingerprint = tuple[tuple[str, int, int, int, int], ...]
@@ -396,48 +408,7 @@ def history(root: Path | None, project: str) -> list[dict[str, Any]]:
                                        state.repo.clients.get(client))
 
 
-# --- delivery by email (billed/mail.py) ------------------------------------------------------------------------
-
-
-def _pick(state: State, numbers: list[str] | None, on: dt.date) -> list[Record]:
-    by_number = state.ledger.by_number
-    unknown = [n for n in numbers or [] if n not in by_number]
-    if unknown:
-        raise BilledError(f"no issued document {', '.join(unknown)}; see `billed aging` or invoices/")
-    recs = [by_number[n] for n in numbers] if numbers else sorted(
-        state.ledger.records, key=lambda r: (r["issue_date"], r["series"], r["seq"]))
-    return [r for r in recs if dt.date.fromisoformat(r["issue_date"]) <= on]
-
-
-def _sender(state: State, smtp: mail_mod.Smtp | None) -> str:
-    return (smtp.sender if smtp and smtp.sender else None) or state.repo.settings.seller.email
-
-
-def send(root: Path | None, numbers: list[str] | None, on: dt.date, dry_run: bool = False,
-         resend: bool = False) -> tuple[list[dict[str, Any]], list[Finding]]:
-    """Email each issued document not sent yet (or NUMBERs only) to its client, PDF attached; log each one."""
-    state = load(root)
-    if not state.ok:
-        return [], state.findings
-    root = state.repo.root
-    todo = mail_mod.unsent(_pick(state, numbers, on), mail_mod.read_log(root), resend)
-    smtp = None if dry_run or not todo else mail_mod.smtp_from_env()
-    messages = mail_mod.documents(todo, root / "templates", _sender(state, smtp))
-    return mail_mod.deliver(root, messages, smtp, on), []
-
-
-def remind(root: Path | None, on: dt.date, dry_run: bool = False) -> tuple[list[dict[str, Any]], list[Finding]]:
-    """A reminder for each overdue document, at most once per billed.yaml `reminders.interval` days."""
-    state = load(root)
-    if not state.ok:
-        return [], state.findings
-    root, settings = state.repo.root, state.repo.settings
-    due = mail_mod.due_reminders(document_states(state, on), mail_mod.read_log(root), on,
-                                 settings.reminder_interval)
-    smtp = None if dry_run or not due else mail_mod.smtp_from_env()
-    messages = mail_mod.reminders(due, state.ledger.by_number, root / "templates", _sender(state, smtp),
-                                  settings.reminder_text)
-    return mail_mod.deliver(root, messages, smtp, on), []
+# --- delivery by email (billed/mail.py): billed/api/send.py -----------------------------------------------------
 
 
 # --- accounting exports (billed/export.py) ---------------------------------------------------------------------
@@ -471,3 +442,5 @@ def receivables(state: State, on: dt.date) -> list[dict[str, Any]]:
 
 from billed.api.online import pay_redirect, sync_stripe  # noqa: E402, F401
 from billed.api.pay import import_statement, pay_url, payment_list, reverse_payment  # noqa: E402, F401
+from billed.api.send import remind as remind  # noqa: E402 - re-exported; send.py imports load from here
+from billed.api.send import send as send  # noqa: E402

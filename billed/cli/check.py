@@ -31,7 +31,8 @@ def check(repo: Path | None, as_json: bool, base: str | None, summary_file: Path
     """Validate every file of the billing repo and verify the issued documents.
 
     Prints each problem as path:line:col: [CODE] message, with a hint, all at once, sorted by file and line.
-    With --base, --json prints {"findings": [...], "plan": [...]}.
+    With --base, --json prints {"findings": [...], "plan": [...]}. Warnings (W001 the placeholder seller of
+    `billed init`, W002 its example project) go to stderr and do not change the exit code.
     Exit 0 when clean, 1 when there are problems, 2 on a usage error.
     """
     state = api.load(repo)
@@ -46,6 +47,10 @@ def check(repo: Path | None, as_json: bool, base: str | None, summary_file: Path
         emit_json({"findings": [f.as_json() for f in findings], "plan": [summary(d) for d in docs]})
     else:
         report(findings, as_json)
+    warned = api.guards.warnings(state.repo.settings, state.repo.projects) if state.ok else []
+    if not as_json:
+        for w in warned:
+            click.secho(f"warning: {w.render()}", fg="yellow", err=True)
     if not findings and not as_json:
         click.echo(f"OK: {count(len(state.repo.projects), 'project')}, {count(len(state.repo.clients), 'client')}, "
                    f"{count(len(state.ledger.records), 'issued document')} verified.")
@@ -57,13 +62,17 @@ def check(repo: Path | None, as_json: bool, base: str | None, summary_file: Path
     summary_file = summary_file or (Path(job_summary) if job_summary else None)
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as handle:
-            handle.write(markdown(findings, docs, base, state.repo.settings.locale if state.repo.settings else "en"))
+            handle.write(markdown(findings, docs, base, state.repo.settings.locale if state.repo.settings else "en",
+                                  warned))
     sys.exit(1 if findings else 0)
 
 
-def markdown(findings: list[Finding], docs: list[dict[str, Any]], base: str | None, locale: str) -> str:
+def markdown(findings: list[Finding], docs: list[dict[str, Any]], base: str | None, locale: str,
+             warned: list[Finding] | None = None) -> str:
     """The job summary: problems first, then what merging would issue, as a sentence and a table."""
     out = ["### Billed", ""]
+    if warned:
+        out += ["Warnings:", "", "```", *(w.render() for w in warned), "```", ""]
     if findings:
         out += [f"**{count(len(findings), 'problem')}**, fix before merging:", "", "```",
                 *(f.render() for f in findings), "```", ""]

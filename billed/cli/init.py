@@ -38,6 +38,7 @@ email: accounts@example.org
     "projects/example-client/website.yaml": """\
 # yaml-language-server: $schema=../../schemas/project.schema.json
 title: Website
+example: true          # made up: `billed issue` refuses to bill it; delete this folder, add your own clients
 total: 10000.00
 start: 2026-01-05
 deposit: 20%
@@ -72,6 +73,25 @@ def init(directory: Path) -> None:
     for folder in ("templates", "schemas"):
         shutil.copytree(toolkit_dir(folder), directory / folder, ignore=shutil.ignore_patterns("__pycache__"))
     click.echo(f"Created a billing repo in {directory}. Next: edit billed.yaml, then `billed check`.")
+    _first_commit(directory, [*FILES, "templates", "schemas"])
+
+
+def _first_commit(directory: Path, paths: list[str]) -> None:
+    """`git init` and a first commit of exactly what init wrote; inside an existing repository, nothing."""
+    from billed import git as git_mod
+
+    if git_mod.is_repo(directory):
+        click.echo("(Inside an existing git repository: commit these files yourself.)")
+        return
+    git_mod.git(directory, "init", "--quiet", "--initial-branch=main")
+    git_mod.git(directory, "add", "--", *paths)
+    proc = git_mod.git(directory, "commit", "--quiet", "--no-verify", "-m", "Start the billing office (billed init)",
+                       check=False)
+    if proc.returncode != 0:
+        raise click.ClickException("git could not make the first commit ("
+                                   f"{proc.stderr.decode(errors='replace').strip()}); set your identity "
+                                   "(git config --global user.name / user.email), then `git commit` in "
+                                   f"{directory}")
 
 
 COMMANDS = [init]

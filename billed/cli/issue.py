@@ -41,8 +41,9 @@ def plan(repo: Path | None, on: Any, as_json: bool) -> None:
     Exit 0 (an empty plan is fine), 1 when the repo has problems.
     """
     state = api.load(repo)
-    if not state.ok:
-        report(state.findings, as_json)
+    refused = state.findings or api.guards.examples(state.repo.projects)
+    if refused:
+        report(refused, as_json)
         sys.exit(1)
     try:
         docs = api.plan(state, day(on))
@@ -70,13 +71,22 @@ def plan(repo: Path | None, on: Any, as_json: bool) -> None:
 @click.option("--branch", default=None, help="The branch to push to (default: the current branch).")
 @click.option("--retries", type=click.IntRange(0, 50), default=5, show_default=True,
               help="How many times to re-plan and push again after a rejected push.")
+@click.option("--allow-dirty", is_flag=True, help="Issue although billed.yaml, projects/ or templates/ have "
+              "uncommitted changes; each record then names those files in its `source`. Not with --commit.")
 def issue(repo: Path | None, on: Any, as_json: bool, no_pdf: bool, do_commit: bool, push: bool, remote: str,
-          branch: str | None, retries: int) -> None:
+          branch: str | None, retries: int, allow_dirty: bool) -> None:
     """Issue the plan: write each new document to invoices/<year>/ as a record, HTML and PDF.
 
     Exactly once: a second run issues nothing. Nothing is written when the repo has problems. In CI, use
     `billed issue --commit --push`: two runs at the same time never issue a number twice.
+
+    In a git repository, an invoice must come from a committed state: uncommitted, untracked or ignored files
+    in billed.yaml, projects/ or templates/ are refused (E080), unless --allow-dirty. Outside git, issuing is
+    allowed and the records name no commit. The example project of `billed init` is never billed (E081).
     """
+    if allow_dirty and (do_commit or push):
+        raise click.UsageError("--allow-dirty cannot be combined with --commit or --push: a commit must hold "
+                               "exactly what its invoices were made from")
     bar = None
 
     def progress(done: int, total: int, number: str) -> None:
@@ -103,7 +113,7 @@ def issue(repo: Path | None, on: Any, as_json: bool, no_pdf: bool, do_commit: bo
                 where = f" and pushed it to {remote}" if published.pushed else ""
                 click.echo(f"Committed {published.commit[:7]}{where}.", err=True)
         else:
-            written, findings = api.issue(repo, day(on), pdf=not no_pdf, progress=progress)
+            written, findings = api.issue(repo, day(on), pdf=not no_pdf, progress=progress, allow_dirty=allow_dirty)
     except BilledError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
