@@ -54,9 +54,17 @@ WORDS = ("discovery", "design", "prototype", "build", "content", "testing", "mig
          "support", "audit", "research", "copy", "photo", "video", "api", "backend", "frontend", "launch", "review")
 
 
+def at_uid(i: int) -> str:
+    """An Austrian VAT id with valid check digits: `check` refuses reverse charge with an invalid one."""
+    from stdnum.at import uid
+
+    body = f"U{1000000 + i:07d}"
+    return f"AT{body}{uid.calc_check_digit(body)}"
+
+
 def client_yaml(rng: random.Random, i: int, currency: str) -> str:
     tax, country, vat = rng.choice([("standard", "DE", f"DE{100000000 + i}"),
-                                    ("reverse_charge", "AT", f"ATU{10000000 + i}"),
+                                    ("reverse_charge", "AT", at_uid(i)),
                                     ("exempt", "US", None)])
     lines = [f"name: Client {i} GmbH", f"address: [Street {i}, {10000 + i} City]", f"country: {country}",
              f"email: accounts{i}@client.example", f"currency: {currency}", f"tax: {tax}"]

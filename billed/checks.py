@@ -93,6 +93,21 @@ def check_final(p: Project) -> list[Finding]:
     return out
 
 
+EINVOICE_DIGITS = 2  # EN 16931 BR-DEC-*: every amount of an e-invoice has at most two decimals
+
+
+def check_einvoice_currency(p: Project, s: Settings | None) -> list[Finding]:
+    """With `einvoice: true` every document embeds EN 16931 XML, whose amounts allow at most two decimals
+    (BR-DEC-09 to -23): a KWD or BHD document (three) could not be a valid e-invoice, and would be issued for good."""
+    digits = money.minor_units(p.currency)
+    if s is None or not s.einvoice or digits <= EINVOICE_DIGITS:
+        return []
+    return [p.loc.finding(("currency",), "E027", f"{p.currency} has {digits} decimals, but an EN 16931 e-invoice "
+                          "allows at most 2 (BR-DEC rules), and billed.yaml has `einvoice: true`",
+                          f"issue {p.currency} projects from a repo without `einvoice: true`, or bill in a "
+                          "currency with at most 2 decimals")]
+
+
 PROJECT_RULES: list[Callable[[Project], list[Finding]]] = [
     check_unique_ids, check_one_rest, check_total_needed, check_done_dates, check_date_order, check_final,
 ]

@@ -36,7 +36,8 @@ NS = {
     "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
 }
 GUIDELINE = "urn:cen.eu:en16931:2017"
-EXEMPTION_CODES = {"AE": "VATEX-EU-AE"}
+EXEMPTION_CODES = {"AE": "VATEX-EU-AE", "O": "VATEX-EU-O"}  # CEF VATEX code list
+DEFAULT_REASONS = {"AE": "Reverse charge", "E": "Exempt from VAT", "O": "Not subject to VAT"}
 _POSTCODE_CITY = re.compile(r"^(?:[A-Z]{1,2}-)?([0-9]{4,5})\s+(.+)$")
 
 
@@ -53,8 +54,12 @@ def _date(parent: etree._Element, tag: str, iso: str, qualified: bool = False) -
     _el(holder, "qdt:DateTimeString" if qualified else "udt:DateTimeString", iso.replace("-", ""), format="102")
 
 
-def _party(parent: etree._Element, tag: str, p: dict[str, Any]) -> None:
+def _party(parent: etree._Element, tag: str, p: dict[str, Any], outside: bool = False) -> None:
+    """A seller or buyer (BG-4, BG-7). On a document "not subject to VAT" (category O) neither party's VAT id may
+    be given (BR-O-02); the seller is then identified by its VAT id as a plain identifier (BT-29, BR-CO-26)."""
     node = _el(parent, tag)
+    if outside and tag == "ram:SellerTradeParty" and p.get("vat_id"):
+        _el(node, "ram:ID", p["vat_id"])
     _el(node, "ram:Name", p["name"])
     address = _el(node, "ram:PostalTradeAddress")
     lines = list(p.get("address") or [])
@@ -70,7 +75,7 @@ def _party(parent: etree._Element, tag: str, p: dict[str, Any]) -> None:
     if p.get("email"):
         _el(_el(node, "ram:URIUniversalCommunication"), "ram:URIID", p["email"], schemeID="EM")
     for key, scheme in (("vat_id", "VA"), ("tax_id", "FC")):
-        if p.get(key):
+        if p.get(key) and not (outside and scheme == "VA"):
             _el(_el(node, "ram:SpecifiedTaxRegistration"), "ram:ID", p[key], schemeID=scheme)
 
 
@@ -89,7 +94,8 @@ def _line(parent: etree._Element, i: int, line: dict[str, Any], cur: str) -> Non
     tax = _el(settle, "ram:ApplicableTradeTax")
     _el(tax, "ram:TypeCode", "VAT")
     _el(tax, "ram:CategoryCode", line["category"])
-    _el(tax, "ram:RateApplicablePercent", line["tax_rate"])
+    if line["category"] != "O":  # "not subject to VAT" has no rate at all (BR-O-05, BR-O-09)
+        _el(tax, "ram:RateApplicablePercent", line["tax_rate"])
     _el(_el(settle, "ram:SpecifiedTradeSettlementLineMonetarySummation"), "ram:LineTotalAmount", line["net"])
 
 
@@ -98,6 +104,13 @@ def references(doc: dict[str, Any]) -> list[str]:
     refs = [doc["corrects"]] if doc.get("corrects") else []
     refs += [p["number"] for p in doc.get("prepaid") or [] if p["number"] not in refs]
     return refs
+
+
+def reason(doc: dict[str, Any], category: str) -> str:
+    """BT-120 of a VAT breakdown: the legal note its lines were issued with (records before lines carried
+    their own notes have the document's `tax_note`)."""
+    line = next((x for x in doc["lines"] if x["category"] == category and x.get("exemption")), None)
+    return line["exemption"] if line else doc.get("tax_note") or DEFAULT_REASONS[category]
 
 
 def cii_xml(doc: dict[str, Any], issued: dict[str, str]) -> bytes:
@@ -116,8 +129,9 @@ def cii_xml(doc: dict[str, Any], issued: dict[str, str]) -> bytes:
     for i, line in enumerate(doc["lines"], start=1):
         _line(trade, i, line, cur)
     agreement = _el(trade, "ram:ApplicableHeaderTradeAgreement")
-    _party(agreement, "ram:SellerTradeParty", doc["seller"])
-    _party(agreement, "ram:BuyerTradeParty", doc["buyer"])
+    outside = any(t["category"] == "O" for t in doc["taxes"])
+    _party(agreement, "ram:SellerTradeParty", doc["seller"], outside)
+    _party(agreement, "ram:BuyerTradeParty", doc["buyer"], outside)
     project = _el(agreement, "ram:SpecifiedProcuringProject")
     _el(project, "ram:ID", doc["project"])
     _el(project, "ram:Name", doc.get("project_title") or doc["project"])
@@ -148,14 +162,14 @@ def _settlement(settle: etree._Element, doc: dict[str, Any], issued: dict[str, s
         tax = _el(settle, "ram:ApplicableTradeTax")
         _el(tax, "ram:CalculatedAmount", t["tax"])
         _el(tax, "ram:TypeCode", "VAT")
-        if t["category"] in ("E", "AE"):
-            _el(tax, "ram:ExemptionReason", doc.get("tax_note") or ("Reverse charge" if t["category"] == "AE"
-                                                                    else "Exempt from VAT"))
+        if t["category"] in DEFAULT_REASONS:
+            _el(tax, "ram:ExemptionReason", reason(doc, t["category"]))
         _el(tax, "ram:BasisAmount", t["net"])
         _el(tax, "ram:CategoryCode", t["category"])
         if t["category"] in EXEMPTION_CODES:
             _el(tax, "ram:ExemptionReasonCode", EXEMPTION_CODES[t["category"]])
-        _el(tax, "ram:RateApplicablePercent", t["rate"])
+        if t["category"] != "O":
+            _el(tax, "ram:RateApplicablePercent", t["rate"])
     terms = _el(settle, "ram:SpecifiedTradePaymentTerms")
     if credit:
         _el(terms, "ram:Description", "Credit: refunded or set off against open invoices.")

