@@ -223,7 +223,8 @@ def matrix(currency: str, folder: str) -> list[dict]:
     from tests.conftest import make_repo
 
     text = MATRIX_PROJECT.replace("title: Shop", f"title: Shop\ncurrency: {currency}")
-    clients = {"nordlicht": None, "kaffeehaus": REVERSE, "globex": OUTSIDE, "acme": EXEMPT.replace("currency: GBP\n", "")}
+    clients = {"nordlicht": None, "kaffeehaus": REVERSE, "globex": OUTSIDE,
+               "acme": EXEMPT.replace("currency: GBP\n", "")}
     files = {"billed.yaml": EINVOICE, **{f"projects/{c}/shop.yaml": text for c in clients},
              **{f"projects/{c}/client.yaml": t for c, t in clients.items() if t}}
     root = make_repo(Path(folder), files)
