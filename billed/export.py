@@ -9,6 +9,7 @@ Beancount accounts (the journal is self-contained: it opens every account it use
   Liabilities:Advances           net of deposit invoices: an advance, not income, until the final invoice
                                  deducts it (the negative "prepaid" line releases it)
   Liabilities:VAT                output VAT as invoiced
+  Income:LatePayment             late-payment interest and flat compensation (documents of kind `interest`)
   Assets:Bank                    payments received
 """
 
@@ -24,7 +25,8 @@ from billed import money
 from billed.ledger import Record
 from billed.payments import DocState, Payment
 
-ACCOUNTS = {"charge": "Income:Milestones", "deposit": "Liabilities:Advances", "prepaid": "Liabilities:Advances"}
+ACCOUNTS = {"charge": "Income:Milestones", "deposit": "Liabilities:Advances", "prepaid": "Liabilities:Advances",
+            "interest": "Income:LatePayment", "compensation": "Income:LatePayment"}
 VAT, BANK = "Liabilities:VAT", "Assets:Bank"
 DOC_FIELDS = ("number", "series", "type_code", "kind", "issue_date", "due_date", "supply_date", "client",
               "buyer", "buyer_vat_id", "project", "currency", "net", "tax", "total", "corrects", "prepaid",

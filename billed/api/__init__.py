@@ -440,6 +440,7 @@ def receivables(state: State, on: dt.date) -> list[dict[str, Any]]:
 
 # --- use cases with modules of their own (re-exported: callers use `api.<name>`) ------------------------------
 
+from billed.api.late import accrued, bill_interest, plan_interest  # noqa: E402, F401
 from billed.api.online import pay_redirect, sync_stripe  # noqa: E402, F401
 from billed.api.pay import import_statement, pay_url, payment_list, reverse_payment  # noqa: E402, F401
 from billed.api.send import remind as remind  # noqa: E402 - re-exported; send.py imports load from here
