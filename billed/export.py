@@ -8,7 +8,7 @@ Beancount accounts (the journal is self-contained: it opens every account it use
   Income:Milestones              net of milestone charges (and supplements; credit notes reverse them)
   Liabilities:Advances           net of deposit invoices: an advance, not income, until the final invoice
                                  deducts it (the negative "prepaid" line releases it)
-  Liabilities:VAT                output VAT as invoiced
+  Liabilities:VAT:<rate>         output VAT as invoiced, per rate (Liabilities:VAT:19, Liabilities:VAT:7)
   Income:LatePayment             late-payment interest and flat compensation (documents of kind `interest`)
   Assets:Bank                    payments received
 """
@@ -29,8 +29,8 @@ ACCOUNTS = {"charge": "Income:Milestones", "deposit": "Liabilities:Advances", "p
             "interest": "Income:LatePayment", "compensation": "Income:LatePayment"}
 VAT, BANK = "Liabilities:VAT", "Assets:Bank"
 DOC_FIELDS = ("number", "series", "type_code", "kind", "issue_date", "due_date", "supply_date", "client",
-              "buyer", "buyer_vat_id", "project", "currency", "net", "tax", "total", "corrects", "prepaid",
-              "state", "credited", "paid", "balance")
+              "buyer", "buyer_country", "buyer_vat_id", "project", "currency", "tax_rate", "category", "net", "tax",
+              "total", "document_total", "corrects", "prepaid", "state", "credited", "paid", "balance")
 PAY_FIELDS = ("date", "invoice", "client", "project", "currency", "amount", "source", "id", "reverses", "method",
               "reference", "payer", "file", "line")
 
@@ -44,22 +44,29 @@ def _csv(fields: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
 
 
 def documents_csv(records: list[Record], states: list[DocState]) -> str:
-    """One row per document; amounts signed as owed by the client (credit notes negative)."""
+    """One row per document and VAT rate/category (EN 16931 BG-23): `net`, `tax` and `total` are that rate's,
+    `document_total` and the state columns the whole document's (repeated on each of its rows, so sum `total`, not
+    `document_total`). Amounts are signed as owed by the client (credit notes negative). The category tells
+    domestic sales (S, Z) from reverse-charge (AE), not-taxable (O) and exempt (E) ones for the VAT return."""
     by_number = {s.number: s for s in states}
     rows = []
     for rec in records:
         state = by_number.get(rec.number)
         if state is None:
             continue
-        cur = rec["currency"]
-        rows.append({
+        cur, sign = rec["currency"], rec.sign
+        head = {
             **{k: rec.get(k) for k in ("number", "series", "type_code", "kind", "issue_date", "due_date",
                                        "supply_date", "client", "project", "currency", "corrects")},
-            "buyer": rec["buyer"]["name"], "buyer_vat_id": rec["buyer"].get("vat_id"),
-            **{k: money.plain(rec.dec(k) * rec.sign, cur) for k in ("net", "tax", "total")},
+            "buyer": rec["buyer"]["name"], "buyer_country": rec["buyer"].get("country"),
+            "buyer_vat_id": rec["buyer"].get("vat_id"), "document_total": money.plain(rec.dec("total") * sign, cur),
             "prepaid": " ".join(p["number"] for p in rec.get("prepaid") or []),
             "state": state.state, "credited": money.plain(state.credited, cur), "paid": money.plain(state.paid, cur),
-            "balance": money.plain(state.balance, cur)})
+            "balance": money.plain(state.balance, cur)}
+        for t in rec["taxes"]:
+            net, tax = Decimal(t["net"]) * sign, Decimal(t["tax"]) * sign
+            rows.append({**head, "tax_rate": t["rate"], "category": t["category"], "net": money.plain(net, cur),
+                         "tax": money.plain(tax, cur), "total": money.plain(net + tax, cur)})
     return _csv(DOC_FIELDS, rows)
 
 
@@ -104,9 +111,15 @@ def document_txn(rec: Record) -> list[str]:
         account = ACCOUNTS[line["role"]]
         by_account[account] = by_account.get(account, money.ZERO) - Decimal(line["net"]) * sign
     lines += [_posting(account, amount, cur) for account, amount in by_account.items() if amount]
-    if rec.dec("tax"):
-        lines.append(_posting(VAT, -rec.dec("tax") * sign, cur))
+    for t in rec["taxes"]:  # output VAT per rate, as the VAT return wants it
+        if Decimal(t["tax"]):
+            lines.append(_posting(vat_account(t["rate"]), -Decimal(t["tax"]) * sign, cur))
     return lines
+
+
+def vat_account(rate: str) -> str:
+    """Liabilities:VAT:19, Liabilities:VAT:7-7 (a dot is not allowed in an account name)."""
+    return f"{VAT}:{rate.replace('.', '-')}"
 
 
 def payment_txn(p: Payment, rec: Record) -> list[str]:
@@ -128,8 +141,9 @@ def beancount(records: list[Record], payments: list[Payment], title: str, curren
     txns: list[tuple[str, int, list[str]]] = [(r["issue_date"], 0, document_txn(r)) for r in records]
     txns += [(p.date.isoformat(), 1, payment_txn(p, by_number[p.invoice])) for p in payments]
     txns.sort(key=lambda t: (t[0], t[1]))
+    rates = {vat_account(t["rate"]) for r in records for t in r["taxes"] if Decimal(t["tax"])}
     accounts = sorted({f"Assets:Receivable:{account_part(r['client'])}" for r in records} |
-                      set(ACCOUNTS.values()) | {VAT, BANK})
+                      set(ACCOUNTS.values()) | rates | {BANK})
     head = ["; Exported by Billed: issued documents and payments. Check it with `bean-check <file>`.",
             f"option \"title\" {_quote(title)}", f"option \"operating_currency\" {_quote(currency)}", ""]
     start = txns[0][0] if txns else "2000-01-01"

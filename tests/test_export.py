@@ -74,7 +74,8 @@ def test_beancount_passes_bean_check_and_matches_the_aging(books, tmp_path):
         assert owed[cur] == sum((s.balance for s in states if s.currency == cur), Decimal(0))
     advances = realization.get(real, "Liabilities:Advances").balance
     assert advances.is_empty()  # the deposit was deducted on the final invoice: no advance left
-    vat = {p.units.currency: p.units.number for p in realization.get(real, "Liabilities:VAT").balance}
+    vat = {p.units.currency: p.units.number
+           for p in realization.compute_balance(realization.get(real, "Liabilities:VAT"))}  # all rates
     assert vat["EUR"] == Decimal("-1900.00")  # 19% of the 10000.00 EUR contract, deposit included once
     bank = {p.units.currency: p.units.number for p in realization.get(real, "Assets:Bank").balance}
     assert bank == {"EUR": Decimal("8380.00"), "USD": Decimal("5000.00")}
@@ -85,3 +86,53 @@ def test_export_help_and_bad_repo(books):
     write(books, {"payments/2026.yaml": "- invoice: NOPE\n  amount: 1\n  date: 2026-02-01\n"})
     result = run(books, "export", "--format", "csv", "--stdout")
     assert result.code == 1 and "[E070]" in result.err
+
+
+SPLIT = """\
+title: Shop
+total: 10000.00
+start: 2026-01-05
+tax_rate: 16
+deposit: 2000.00
+milestones:
+  - {id: design, title: Design, amount: 6000.00, status: done, done: 2026-01-20}
+  - {id: launch, title: Launch, amount: 4000.00, final: true}
+"""
+
+
+def test_a_final_invoice_at_two_rates_exports_a_row_per_rate_and_posts_vat_per_rate(repo, tmp_path):
+    """Deposit and design billed at 16%, then the rate goes to 19% before the launch: the final invoice charges
+    4000.00 at 19% and deducts the 2000.00 deposit at the 16% it was invoiced at."""
+    kaffee = ("name: Kaffeehaus Lindner GmbH\naddress: [Mariahilfer Straße 88, 1070 Wien]\ncountry: AT\n"
+              "vat_id: ATU13585627\nemail: office@kaffeehaus.example\ntax: reverse_charge\n")
+    root = repo({"projects/nordlicht/shop.yaml": SPLIT, "projects/kaffee/client.yaml": kaffee,
+                 "projects/kaffee/shop.yaml": SPLIT.replace("deposit: 2000.00\n", "").replace(", final: true", "")})
+    assert run(root, "issue", "--date", "2026-01-21", "--no-pdf").code == 0
+    done = SPLIT.replace("tax_rate: 16", "tax_rate: 19").replace(
+        "amount: 4000.00, final: true", "amount: 4000.00, final: true, status: done, done: 2026-02-01")
+    write(root, {"projects/nordlicht/shop.yaml": done})
+    assert run(root, "issue", "--date", "2026-02-02", "--no-pdf").code == 0
+    out = run(root, "export", "--format", "csv", "--stdout", "--date", "2026-02-02").out
+    rows = [(r["number"], r["tax_rate"], r["category"], r["net"], r["tax"], r["total"], r["document_total"],
+             r["buyer_vat_id"]) for r in csv.DictReader(io.StringIO(out))]
+    assert rows == [
+        ("INV-2026-0001", "0", "AE", "6000.00", "0.00", "6000.00", "6000.00", "ATU13585627"),  # reverse charge
+        ("INV-2026-0002", "16", "S", "2000.00", "320.00", "2320.00", "2320.00", "DE987654321"),  # deposit
+        ("INV-2026-0003", "16", "S", "6000.00", "960.00", "6960.00", "6960.00", "DE987654321"),
+        ("INV-2026-0004", "16", "S", "-2000.00", "-320.00", "-2320.00", "2440.00", "DE987654321"),  # final
+        ("INV-2026-0004", "19", "S", "4000.00", "760.00", "4760.00", "2440.00", "DE987654321"),
+    ]
+    result = run(root, "export", "--format", "beancount", "--date", "2026-02-02", "--out", str(tmp_path))
+    assert result.code == 0, result.err
+    check = subprocess.run([BEAN_CHECK, str(tmp_path / "billed.beancount")], capture_output=True, text=True,
+                           timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    journal = (tmp_path / "billed.beancount").read_text(encoding="utf-8")
+    assert "Liabilities:VAT:16" in journal and "Liabilities:VAT:19" in journal
+    from beancount import loader
+    from beancount.core import realization
+
+    real = realization.realize(loader.load_file(str(tmp_path / "billed.beancount"))[0])
+    vat = {rate: realization.get(real, f"Liabilities:VAT:{rate}").balance.get_currency_units("EUR").number
+           for rate in ("16", "19")}
+    assert vat == {"16": Decimal("-960.00"), "19": Decimal("-760.00")}  # 320 + 960 - 320; 760

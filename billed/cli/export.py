@@ -60,9 +60,10 @@ def aging(repo: Path | None, on: Any, as_json: bool) -> None:
 def export(fmt: str, out: Path | None, to_stdout: bool, what: str, repo: Path | None, on: Any) -> None:
     """Export issued documents and payments for accounting, up to --date (default: today).
 
-    csv writes documents.csv (one row per document and tax rate, with state and balance) and payments.csv.
-    beancount writes billed.beancount: each invoice debits Assets:Receivable:<client> and credits Income and
-    Liabilities:VAT; credit notes the reverse; each payment moves money from the receivable to Assets:Bank.
+    csv writes documents.csv (one row per document and VAT rate/category, with the category, the buyer's VAT
+    id, state and balance) and payments.csv. beancount writes billed.beancount: each invoice debits
+    Assets:Receivable:<client> and credits Income and Liabilities:VAT:<rate> (one account per rate); credit notes
+    the reverse; each payment moves money from the receivable to Assets:Bank.
     """
     state = api.load(repo)
     if not state.ok:
