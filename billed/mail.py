@@ -212,14 +212,15 @@ def documents(recs: list[Record], templates: Path, sender: str) -> Iterator[Mess
         yield rec, compose(rec, templates, "email.txt.j2", sender), {"kind": "document"}
 
 
-def reminders(rows: list[DocState], by_number: dict[str, Record], templates: Path, sender: str,
-              text: str) -> Iterator[Message]:
-    for row in rows:
+def reminders(items: list[tuple[DocState, dict[str, Any]]], by_number: dict[str, Record], templates: Path,
+              sender: str) -> Iterator[Message]:
+    """One reminder per (document state, what the template gets besides: text, level, pay_url, interest)."""
+    for row, extra in items:
         state = row.as_json()
-        context = {"state": state, "partly": row.paid > 0 or row.credited > 0, "text": text}
+        context = {"state": state, "partly": row.paid > 0 or row.credited > 0, **extra}
         msg = compose(by_number[row.number], templates, "reminder.txt.j2", sender, context)
         yield by_number[row.number], msg, {"kind": "reminder", "balance": state["balance"],
-                                           "days_overdue": row.days_overdue}
+                                           "days_overdue": row.days_overdue, "level": extra.get("level")}
 
 
 def _html_part(templates: Path, name: str, doc: dict[str, Any], context: dict[str, Any] | None) -> str | None:

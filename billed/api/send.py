@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from billed import dunning, money
 from billed import ledger as ledger_mod
 from billed import mail as mail_mod
 from billed.errors import BilledError, Finding
@@ -70,11 +71,27 @@ def remind(root: Path | None, on: dt.date, dry_run: bool = False) -> tuple[list[
         return [], state.findings
     root, settings = state.repo.root, state.repo.settings
     rows = document_states(state, on)
-    due = mail_mod.due_reminders(rows, mail_mod.read_log(root), on, settings.reminder_interval)
+    due = dunning.due(rows, mail_mod.read_log(root), on, settings)
     smtp = None if dry_run or not due else mail_mod.smtp_from_env()
     with _locked(root, dry_run):
         log = mail_mod.read_log(root)
-        due = mail_mod.due_reminders(rows, log, on, settings.reminder_interval)
-        messages = mail_mod.reminders(due, state.ledger.by_number, root / "templates", _sender(state, smtp),
-                                      settings.reminder_text)
+        due = dunning.due(rows, log, on, settings)
+        items = [(step.row, reminder_context(state, step, on)) for step in due]
+        messages = mail_mod.reminders(items, state.ledger.by_number, root / "templates", _sender(state, smtp))
         return mail_mod.deliver(root, messages, smtp if due else None, on, log), []
+
+
+def reminder_context(state: Any, step: dunning.Step, on: dt.date) -> dict[str, Any]:
+    """What templates/reminder.txt.j2 gets besides the document: the level and its wording, the pay link for
+    the balance still due (not the invoice total), and the late-payment interest accrued and not billed yet."""
+    from billed.api import accrued, pay_url
+
+    rec = state.ledger.by_number[step.row.number]
+    terms, acc, flat = accrued(state, rec, on)
+    cur = rec["currency"]
+    owed = acc.total(cur) if acc is not None else None
+    return {"text": step.text, "level": step.level, "level_number": step.number, "final": step.last,
+            "pay_url": pay_url(state, rec.number, on),
+            "interest": money.plain(owed, cur) if owed else None,
+            "interest_rate": f"{acc.periods[-1].rate.normalize():f}" if owed else None,
+            "compensation": money.plain(terms.compensation, cur) if flat and terms is not None else None}

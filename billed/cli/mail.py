@@ -60,6 +60,9 @@ def remind(dry_run: bool, repo: Path | None, on: Any, as_json: bool) -> None:
 
     At most one reminder per document every `reminders.interval` days (billed.yaml, default 7), with the wording
     of `reminders.text`, from templates/reminder.txt.j2; the PDF is attached again. Logged in mail/sent.log.
+    With `reminders.levels` (e.g. reminder, second_reminder, final_notice) each level goes once, `after` days
+    past the due date or the level before, with its own text. Every reminder carries the pay link for the
+    balance still due, and the late-payment interest accrued so far when billed.yaml has `late_payment`.
     """
     entries, findings = api.remind(repo, day(on), dry_run)
     if findings:
