@@ -12,7 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -117,3 +122,99 @@ def owner_ok(secret: str | None, presented: str | None) -> bool:
     if not secret or not presented:
         return False
     return hmac.compare_digest(presented.encode("utf-8"), secret.encode("utf-8"))
+
+
+# --- who may see what: the dashboard's mode and the owner's gate -----------------------------------------------
+
+MODES = ("owner", "client")
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip", "x-forwarded-proto")
+
+
+def mode(value: str | None) -> str | None:
+    """The dashboard's mode from BILLED_MODE: unset or empty is the owner's (a local `billed dashboard`), exactly
+    `owner` or `client` is that mode, and anything else (`client\r`, `client `, `clients`, `Client`) is None: an
+    error page, never a guess. A typo must not turn a client server into an owner server."""
+    if not value:
+        return "owner"
+    return value if value in MODES else None
+
+
+def _loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_local(server_address: str | None, remote_ip: str | None, headers: Mapping[str, str]) -> bool:
+    """Whether this request can only have come from the owner's own machine: the server listens on a loopback
+    address only (Streamlit listens on every interface when server.address is unset), the connection comes from
+    loopback (Streamlit reports None for it), and no reverse proxy forwarded it (a proxy on the same machine would
+    otherwise make every visitor look local). Anything else needs the owner's password or OIDC login."""
+    if not _loopback(server_address):
+        return False
+    if remote_ip is not None and not _loopback(remote_ip):
+        return False
+    names = {k.lower() for k in headers}
+    return not any(h in names for h in FORWARDING_HEADERS)
+
+
+class Throttle:
+    """Failed owner-password attempts, counted in the server process across every session (a new browser tab must
+    not reset the count): at most `per_caller` failures per `window` seconds from one caller, and `overall` from
+    everyone together, so rotating addresses does not help either. While limited, a password is not even compared.
+    The price of the overall limit: someone guessing can keep the owner waiting too (a minute at most after the
+    guessing stops); a locked door is the safer failure than an open one."""
+
+    def __init__(self, per_caller: int = 5, overall: int = 30, window: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_caller, self.overall, self.window, self.clock = per_caller, overall, window, clock
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures[key]
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def wait(self, caller: str) -> float:
+        """Seconds until `caller` may try again; 0 when a try is allowed now."""
+        with self._lock:
+            now = self.clock()
+            waits = [0.0]
+            for key, limit in ((f"caller:{caller}", self.per_caller), ("*", self.overall)):
+                times = self._recent(key, now)
+                if len(times) >= limit:
+                    waits.append(times[len(times) - limit] + self.window - now)
+            return max(waits)
+
+    def failed(self, caller: str) -> None:
+        with self._lock:
+            now = self.clock()
+            self._failures[f"caller:{caller}"].append(now)
+            self._failures["*"].append(now)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._failures.clear()
+
+
+OWNER_THROTTLE = Throttle()  # one per server process: Streamlit re-runs dashboard.py, but imports this module once
+
+
+def try_owner_password(secret: str | None, presented: str | None, caller: str,
+                       throttle: Throttle = OWNER_THROTTLE) -> tuple[bool, float]:
+    """(accepted, seconds to wait). A limited caller's password is not compared at all; a wrong one counts."""
+    wait = throttle.wait(caller)
+    if wait > 0:
+        return False, wait
+    if owner_ok(secret, presented):
+        return True, 0.0
+    if presented:
+        throttle.failed(caller)
+    return False, 0.0

@@ -70,6 +70,9 @@ class InvoiceView:
     paid: Decimal | None
     pdf: Path | None
     html: Path | None
+    balance: Decimal = money.ZERO  # still to pay (gross), what a pay button asks for
+    days_overdue: int = 0
+    pay_url: str | None = None  # only while something is still to pay
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,8 @@ class Board:
     locale: str
     seller: str
     client: str | None  # None: the owner's view of every client
+    language: str | None = None  # the client's language (client views), for the words on the page
+    settings: Any = None  # the seller's model.Settings: contact and payment details for the client portal
     projects: list[ProjectView] = field(default_factory=list)
     invoices: list[InvoiceView] = field(default_factory=list)
     payments: list[tuple[dt.date, str, Decimal, str]] = field(default_factory=list)  # date, currency, gross, number
@@ -137,12 +142,19 @@ def _date(text: str | None) -> dt.date | None:
 def _payment_info(state: api.State, on: dt.date) -> tuple[dict[str, dict[str, Any]], list[tuple]]:
     """Per document number its payment state and amount paid, and every dated payment (api.document_states)."""
     rows = api.document_states(state, on)
-    info = {r.number: {"state": r.state.replace("_", " "), "paid": r.paid if r.series == "invoice" else None}
+    info = {r.number: {"state": r.state.replace("_", " "), "paid": r.paid if r.series == "invoice" else None,
+                       "balance": r.balance if r.series == "invoice" else money.ZERO, "late": r.days_overdue}
             for r in rows}
     return info, sorted((p.date, r.currency, p.amount, r.number) for r in rows for p in r.payments)
 
 
-def _invoice(rec: Any, on: dt.date, pay: dict[str, Any] | None) -> InvoiceView:
+def pay_url(state: api.State, rec: Any) -> str | None:
+    """Where a client pays this document: the record's `pay_link` until the getting-paid issue's api.pay_url (a
+    stable URL for the current balance) lands; then this becomes `api.pay_url(state, rec.number)`."""
+    return rec.get("pay_link") or None
+
+
+def _invoice(state: api.State, rec: Any, on: dt.date, pay: dict[str, Any] | None) -> InvoiceView:
     stem = rec.file[:-len(".json")]  # (plain strings: Path objects for 57,000 records were ~1 s of the dashboard)
     pdf, html = stem + ".pdf", stem + ".html"
     paid = pay.get("paid") if pay else None
@@ -152,7 +164,9 @@ def _invoice(rec: Any, on: dt.date, pay: dict[str, Any] | None) -> InvoiceView:
         issue_date=_date(rec["issue_date"]), due_date=_date(rec.get("due_date")), currency=rec["currency"],
         net=Decimal(rec["net"]) * rec.sign, total=Decimal(rec["total"]) * rec.sign,
         state=pay["state"] if pay else "not yet issued", paid=paid,
-        pdf=Path(pdf) if os.path.exists(pdf) else None, html=Path(html) if os.path.exists(html) else None)
+        pdf=Path(pdf) if os.path.exists(pdf) else None, html=Path(html) if os.path.exists(html) else None,
+        balance=pay["balance"] if pay else money.ZERO, days_overdue=pay["late"] if pay else 0,
+        pay_url=pay_url(state, rec) if pay and pay["balance"] > 0 else None)
 
 
 def _milestones(row: dict[str, Any], states: dict[str, str]) -> tuple[MilestoneView, ...]:
@@ -199,16 +213,18 @@ def build(state: api.State, on: dt.date, client: str | None = None) -> Board:
     """The board for the owner (client=None) or for one client: only that client's projects and documents."""
     settings = state.repo.settings
     board = Board(on=on, locale=settings.locale if settings else "en",
-                  seller=settings.seller.name if settings else "", client=client)
+                  seller=settings.seller.name if settings else "", client=client, settings=settings)
     if client is not None:
         if client not in state.repo.clients:
             return board
+        board.language = state.repo.clients[client].language
+        board.locale = board.language or board.locale  # a client reads amounts and dates the way their documents do
         state = only_client(state, client)
     else:
         board.findings = [f.render() for f in state.findings]
     repo = state.repo
     pay, board.payments = _payment_info(state, on)
-    board.invoices = sorted((_invoice(r, on, pay.get(r.number)) for r in state.ledger.records),
+    board.invoices = sorted((_invoice(state, r, on, pay.get(r.number)) for r in state.ledger.records),
                             key=lambda i: (i.issue_date, i.number))
     board.clients = {cid: c.party.name for cid, c in sorted(repo.clients.items())}
     by_project: dict[str, list[InvoiceView]] = defaultdict(list)
@@ -245,9 +261,11 @@ def per_client(board: Board) -> dict[str, dict[str, Totals]]:
 
 
 def totals_rows(board: Board) -> list[dict[str, str]]:
-    """A table of every project, formatted: what the owner scans first."""
-    return [{"client": p.client_name, "project": p.title, "key": p.key, "currency": p.currency,
-             **formatted(board, p.totals), "progress": f"{int(p.progress * 100)}%"} for p in board.projects]
+    """A table of every project, formatted: what the owner scans first, first (a phone shows four columns)."""
+    keep = ("outstanding", "overdue", "contract", "done", "invoiced", "paid")
+    return [{"project": p.title, "client": p.client_name, "progress": f"{int(p.progress * 100)}%",
+             **{k: v for k, v in formatted(board, p.totals).items() if k in keep}, "key": p.key}
+            for p in board.projects]
 
 
 def formatted(board: Board, t: Totals) -> dict[str, str]:

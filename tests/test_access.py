@@ -92,3 +92,49 @@ def test_oidc_owner_access_fails_closed_without_an_allowlist():
     assert not owner_email_ok("", "owner@studio.example")
     assert owner_email_ok("Owner@Studio.example", "owner@studio.example, partner@studio.example")
     assert not owner_email_ok("client@acme.example", "owner@studio.example")
+
+
+def test_mode_accepts_exactly_the_two_modes() -> None:
+    assert access.mode(None) == "owner" and access.mode("") == "owner"  # a local `billed dashboard`
+    assert access.mode("owner") == "owner" and access.mode("client") == "client"
+    for typo in ("client\r", "client ", " client", "clients", "Client", "CLIENT", "client\n", "owner\r", "admin"):
+        assert access.mode(typo) is None, repr(typo)  # an error page, never the owner view
+
+
+def test_only_a_loopback_server_reached_from_loopback_without_a_proxy_is_local() -> None:
+    assert access.is_local("127.0.0.1", None, {}) and access.is_local("::1", None, {})
+    assert access.is_local("localhost", "127.0.0.1", {"Host": "localhost:8501"})
+    assert not access.is_local(None, None, {})  # Streamlit listens on every interface when no address is set
+    assert not access.is_local("", None, {}) and not access.is_local("0.0.0.0", None, {})
+    assert not access.is_local("192.168.1.5", None, {}) and not access.is_local("::", None, {})
+    assert not access.is_local("127.0.0.1", "203.0.113.9", {})
+    for header in ("X-Forwarded-For", "x-real-ip", "Forwarded", "X-Forwarded-Host"):
+        assert not access.is_local("127.0.0.1", None, {header: "203.0.113.9"}), header  # a proxy on this machine
+
+
+def test_throttle_limits_each_caller_and_everyone_together() -> None:
+    now = [1000.0]
+    throttle = access.Throttle(per_caller=3, overall=5, window=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert throttle.wait("a") == 0
+        throttle.failed("a")
+    assert throttle.wait("a") == 60 and throttle.wait("b") == 0  # a is limited, b not yet
+    throttle.failed("b")
+    throttle.failed("c")
+    assert throttle.wait("d") == 60  # five failures from anyone: everyone waits
+    now[0] += 30
+    assert throttle.wait("d") == 30
+    now[0] += 30.5
+    assert throttle.wait("a") == 0 and throttle.wait("d") == 0  # the window has passed
+
+
+def test_a_limited_caller_is_refused_even_with_the_right_password() -> None:
+    now = [0.0]
+    throttle = access.Throttle(per_caller=2, overall=10, window=60, clock=lambda: now[0])
+    assert access.try_owner_password("pw-long-enough", "wrong", "ip", throttle) == (False, 0.0)
+    assert access.try_owner_password("pw-long-enough", "", "ip", throttle) == (False, 0.0)  # empty is not a try
+    assert access.try_owner_password("pw-long-enough", "wrong again", "ip", throttle) == (False, 0.0)
+    assert access.try_owner_password("pw-long-enough", "pw-long-enough", "ip", throttle) == (False, 60.0)
+    assert access.try_owner_password("pw-long-enough", "pw-long-enough", "other", throttle) == (True, 0.0)
+    now[0] = 61
+    assert access.try_owner_password("pw-long-enough", "pw-long-enough", "ip", throttle) == (True, 0.0)

@@ -28,6 +28,10 @@ def app(example: Path, monkeypatch: pytest.MonkeyPatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BILLED_REPO", str(example))
     monkeypatch.setenv("BILLED_DATE", DAY)
+    # AppTest's runtime is a mock with no real connection: say "from this machine" here; the real check
+    # (access.is_local, against Streamlit's server.address and the connection) runs in test_dashboard_browser.py
+    monkeypatch.setattr(access, "is_local", lambda *args: True)
+    access.OWNER_THROTTLE.reset()
 
     def start(token: str | None = None, **env: str) -> AppTest:
         for key, value in env.items():
@@ -86,11 +90,11 @@ def test_owner_projects_page_shows_the_board(app) -> None:
 def test_owner_invoices_filter_and_download(app) -> None:
     at = app()
     at.sidebar.radio[0].set_value("Invoices").run()
-    assert len(at.table[0].value) == 8
+    assert len(at.dataframe[0].value) == 8
     at.multiselect[0].set_value(["acme"]).run()
-    assert list(at.table[0].value["number"]) == ["INV-2026-0001", "INV-2026-0002", "INV-2026-0003"]
+    assert list(at.dataframe[0].value["number"]) == ["INV-2026-0001", "INV-2026-0002", "INV-2026-0003"]
     at.multiselect[2].set_value(["overdue"]).run()
-    assert not at.exception and not at.table and any("No invoices" in i.value for i in at.info)
+    assert not at.exception and not at.dataframe and any("No invoices" in i.value for i in at.info)
     at.multiselect[2].set_value([]).run()
     at.selectbox[0].set_value("INV-2026-0002").run()
     assert not at.exception
@@ -105,7 +109,7 @@ def test_client_without_or_with_a_wrong_token_sees_only_the_ask_page(app, exampl
         text = page_text(at)
         assert not at.exception
         assert "ask for your link" in text
-        assert not at.metric and not at.table
+        assert not at.metric and not at.dataframe
         for word in ("ACME", "Robot", "£", "€", "INV-", MARKER, *OTHER_CLIENT_WORDS):
             assert word not in text, word
 
@@ -122,7 +126,13 @@ def test_client_sees_only_their_own_projects_and_nothing_internal(app, example: 
     for word in OTHER_CLIENT_WORDS:
         assert word not in text, word
     assert not at.sidebar.radio  # no owner navigation at all
-    assert [b.proto.label for b in at.get("download_button")] == ["Download PDF", "Download HTML"]
+    assert "acme/robot-portal" not in text and "client:" not in text  # no internal ids, no client column
+    assert not at.get("download_button")  # its file would be served at a /media URL without the token
+    assert len([f for f in at.get("iframe") if "billedDownload" in f.proto.srcdoc]) == 3  # a PDF inside each card
+    link = "https://pay.studio-nord.example/invoice/INV-2026-{}?amount={}&currency=GBP"
+    assert [(b.proto.label, b.proto.url) for b in at.get("link_button")] == [  # each open document, newest first
+        ("Pay £9,600.00", link.format("0003", "9600.00")), ("Pay £7,200.00", link.format("0002", "7200.00")),
+        ("Pay £9,600.00", link.format("0001", "9600.00"))]
 
 
 def test_client_mode_never_serves_the_owner_view(app, example: Path) -> None:
@@ -151,3 +161,37 @@ def test_a_failure_in_the_client_view_shows_no_details(app, tmp_path: Path) -> N
     assert not at.exception
     assert [e.value for e in at.error] == ["This page cannot be shown right now. Please try again later."]
     assert "IsADirectoryError" not in page_text(at) and "Traceback" not in page_text(at)
+
+
+@pytest.mark.parametrize("mode", ["client\r", "client ", "clients", "Client", " owner", "admin"])
+def test_an_unknown_mode_is_an_error_page_showing_nothing(app, example: Path, mode: str) -> None:
+    """Fail closed: a typo in BILLED_MODE must not turn the client server into every client's owner view."""
+    token = access.grant(example, "acme")
+    for secret in ({}, {"BILLED_OWNER_SECRET": "owner-pass"}):
+        at = app(token, BILLED_MODE=mode, **secret)
+        text = page_text(at)
+        assert not at.exception and "BILLED_MODE must be exactly" in at.error[0].value
+        assert not at.metric and not at.dataframe and not at.text_input and not at.get("iframe")
+        for word in ("ACME", "Robot", "£", "€", "INV-", MARKER, *OTHER_CLIENT_WORDS):
+            assert word not in text, word
+
+
+def test_owner_view_from_elsewhere_without_a_secret_is_refused(app, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(access, "is_local", lambda *args: False)
+    at = app(BILLED_MODE="owner")
+    assert not at.exception and not at.metric and "only shown without a password on this machine" in at.error[0].value
+    for word in ("ACME", "£", "€", "INV-", *OTHER_CLIENT_WORDS):
+        assert word not in page_text(at), word
+
+
+def test_owner_password_tries_are_rate_limited(app) -> None:
+    """Five wrong passwords, then even the right one is not compared until the window has passed."""
+    at = app(BILLED_OWNER_SECRET="correct horse battery")
+    for n in range(5):
+        at.text_input[0].input(f"guess {n}").run()
+        assert at.error[0].value == "Wrong password."
+    at.text_input[0].input("correct horse battery").run()
+    assert not at.metric and at.error[0].value.startswith("Too many wrong passwords. Try again in")
+    fresh = app(BILLED_OWNER_SECRET="correct horse battery")  # a new session is the same caller: still limited
+    fresh.text_input[0].input("correct horse battery").run()
+    assert not fresh.metric and fresh.error[0].value.startswith("Too many wrong passwords")

@@ -1,7 +1,8 @@
 """The dashboard in a real headless Chromium against `streamlit run` on loopback: what people actually see.
 
-Two servers per module (the mode is fixed per server, as when hosted): the owner's and the clients'. Screenshots
-of both views go to test-artifacts/; with BILLED_UPDATE_SCREENSHOTS=1 they also replace docs/screenshots/.
+Two servers per module (the mode is fixed per server, as when hosted): the owner's and the clients'. Both views are
+measured on a 390x844 phone (nothing may reach past the screen's right edge) and at desktop width. Screenshots go
+to test-artifacts/; with BILLED_UPDATE_SCREENSHOTS=1 they also replace docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -22,10 +23,23 @@ from _dashboard import DAY, MARKER, OTHER_CLIENT_WORDS, example_repo
 from conftest import BILLED, TOOLKIT
 
 from billed import access, api
+from billed.render import LOGOS
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = TOOLKIT / "test-artifacts"
 SCREENSHOTS = TOOLKIT / "docs" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+LOGO = ('<svg xmlns="http://www.w3.org/2000/svg" width="240" height="60" viewBox="0 0 240 60">'
+        '<rect width="60" height="60" rx="12" fill="#0b5cad"/><text x="30" y="41" font-size="30" fill="#fff" '
+        'text-anchor="middle" font-family="sans-serif">SN</text><text x="72" y="40" font-size="24" fill="#0b5cad" '
+        'font-family="sans-serif">Studio Nord</text></svg>')
+# Every element whose box reaches past the right edge of the screen (0.5 px of rounding allowed).
+OVERFLOW_JS = """() => { const w = document.documentElement.clientWidth, out = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect();
+    if (r.width && r.height && r.right > w + 0.5)
+      out.push(`${el.tagName}[${el.getAttribute('data-testid') || el.className}] ${r.left}..${r.right}`);
+  } return out; }"""
 # `make test` installs Chromium (scripts/system-deps). Where it cannot, these tests fail rather than pass
 # silently; BILLED_SKIP_BROWSER=1 skips them on purpose (and says so in the summary).
 pytestmark = pytest.mark.skipif(os.environ.get("BILLED_SKIP_BROWSER") == "1", reason="BILLED_SKIP_BROWSER=1")
@@ -44,14 +58,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(repo: Path, mode: str) -> tuple[subprocess.Popen, str]:
+def serve(repo: Path, mode: str, address: str = "127.0.0.1") -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "BILLED_REPO": str(repo), "BILLED_DATE": DAY, "BILLED_MODE": mode,
            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     env.pop("BILLED_OWNER_SECRET", None)
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(TOOLKIT / "dashboard.py"),
                              "--server.headless", "true", "--server.port", str(port), "--server.address",
-                             "127.0.0.1", "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal"],
+                             address, "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal"],
                             env=env, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return proc, f"http://127.0.0.1:{port}/"
 
@@ -75,12 +89,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     repo = example_repo(tmp_path_factory.mktemp("browser") / "repo")
     _, problems = api.record_payment(repo, "INV-2026-0001", "9600.00", dt.date.fromisoformat(DAY))  # the deposit
     assert problems == []
+    (repo / "templates" / LOGOS[0]).write_text(LOGO, encoding="utf-8")  # after issuing: the PDFs stay as they were
     token_a, token_b = access.grant(repo, "acme"), access.grant(repo, "kaffeehaus")
     servers = {"owner": serve(repo, "owner"), "client": serve(repo, "client")}
     try:
         for proc, url in servers.values():
             wait_healthy(proc, url)
-        yield {"owner": servers["owner"][1], "client": servers["client"][1], "a": token_a, "b": token_b}
+        yield {"owner": servers["owner"][1], "client": servers["client"][1], "a": token_a, "b": token_b,
+               "repo": str(repo)}
     finally:
         for proc, _ in servers.values():
             proc.terminate()
@@ -118,10 +134,18 @@ def open_app(page, url: str, wait_for: str) -> str:
     return page.content() + page.inner_text("body")
 
 
-def screenshot(page, name: str) -> None:
+def fits_the_phone(page) -> None:
+    """Nothing on the page reaches past a 390 px screen (Streamlit re-lays out on resize: wait for it)."""
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(800)
+    over = page.evaluate(OVERFLOW_JS)
+    assert over == [], "\n".join(over)
+
+
+def screenshot(page, name: str, width: int = 1440, height: int = 1800) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     target = ARTIFACTS / name
-    page.set_viewport_size({"width": 1440, "height": 1800})  # Streamlit scrolls inside the page: show more of it
+    page.set_viewport_size({"width": width, "height": height})  # Streamlit scrolls inside the page: show more of it
     page.wait_for_timeout(500)
     page.screenshot(path=str(target))
     assert target.stat().st_size > 10_000
@@ -131,25 +155,44 @@ def screenshot(page, name: str) -> None:
 
 
 def test_owner_view_shows_the_example_figures(site, page) -> None:
-    text = open_app(page, site["owner"], "Kaffeehaus Lindner GmbH")  # in the per-client table, near the end
+    text = open_app(page, site["owner"], "Per project")  # the end of the page
     for figure in ("€39,845.66", "£26,400.00", "€20,113.95", "ACME Robotics Ltd", "Kaffeehaus Lindner GmbH"):
         assert figure in text, figure
     assert MARKER not in text
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=15_000)
     page.wait_for_timeout(1000)  # let the charts and the data grid finish drawing for the screenshot
     screenshot(page, "dashboard-owner.png")
+    fits_the_phone(page)
+    screenshot(page, "dashboard-owner-phone.png", 390, 2400)
+
+
+def test_owner_pages_fit_a_phone(site, page) -> None:
+    """Each owner page, chosen in the sidebar at desktop width, then laid out again on a phone."""
+    for view, wait_for in (("Projects", "Scope history"), ("Invoices", "Download PDF")):
+        page.set_viewport_size({"width": 1440, "height": 1000})
+        open_app(page, site["owner"], "Per project")
+        page.get_by_text(view, exact=True).first.click()
+        page.get_by_text(wait_for).first.wait_for(timeout=30_000)
+        page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
+        fits_the_phone(page)
+        if view == "Projects":
+            screenshot(page, "dashboard-owner-project-phone.png", 390, 2400)
 
 
 def test_client_link_shows_their_projects_and_none_of_another_client(site, page) -> None:
-    text = open_app(page, f"{site['client']}?token={site['a']}", "Show document")  # the last element of the page
+    text = open_app(page, f"{site['client']}?token={site['a']}", "Pay by bank transfer")  # the end of the page
+    screenshot(page, "dashboard-client.png", 1280, 2600)
     for part in ("ACME Robotics Ltd", "Discovery and requirements", "£48,000.00", "INV-2026-0003", "£9,600.00",
-                 "£16,800.00"):  # the deposit paid; outstanding the two milestone invoices
+                 "£16,800.00", "Still to pay", "Coming up next", "Pay £7,200.00", "DE89 3704 0044 0532 0130 00",
+                 "billing@studio-nord.example"):  # the deposit paid; still to pay the two milestone invoices
         assert part in text, part
-    assert MARKER not in text
+    assert MARKER not in text and "acme/robot-portal" not in text
     for word in OTHER_CLIENT_WORDS:
         assert word not in text, word
-    screenshot(page, "dashboard-client.png")
-    other = open_app(page, f"{site['client']}?token={site['b']}", "Show document")  # the last element of the page
+    assert page.locator('[data-testid="stImage"]').count() == 1  # the seller's logo
+    fits_the_phone(page)
+    screenshot(page, "dashboard-client-phone.png", 390, 3200)
+    other = open_app(page, f"{site['client']}?token={site['b']}", "Pay by bank transfer")
     assert "Online coffee shop" in other
     assert "Robot fleet portal" not in other and "ACME" not in other and MARKER not in other
 
@@ -180,3 +223,31 @@ def test_billed_dashboard_command_serves_this_repo(page, tmp_path: Path) -> None
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_pdf_is_only_reachable_from_the_page_that_holds_the_link(site, browser) -> None:
+    """The PDF travels inside the client's own page: the download is byte for byte the issued file, and no URL the
+    page loaded serves it to a second browser that has no token, while the first session is still open."""
+    seen: list[str] = []
+    holder = browser.new_context(viewport=PHONE, accept_downloads=True)
+    stranger = browser.new_context()
+    try:
+        page = holder.new_page()
+        page.on("request", lambda r: seen.append(r.url))
+        open_app(page, f"{site['client']}?token={site['a']}", "Pay by bank transfer")
+        frame = page.frame_locator('iframe[srcdoc*="INV-2026-0003.pdf"]')
+        with page.expect_download() as info:
+            frame.get_by_text("Download PDF").click()
+        issued = Path(site["repo"]) / "invoices" / "2026" / "INV-2026-0003.pdf"
+        assert Path(info.value.path()).read_bytes() == issued.read_bytes()
+        assert info.value.suggested_filename == "INV-2026-0003.pdf"
+        assert not [u for u in seen if "/media/" in u and ".pdf" in u]
+        base = site["client"].rstrip("/")
+        for url in {u for u in seen if u.startswith(base)}:
+            body = stranger.request.get(url.split("?")[0]).body()
+            assert not body.startswith(b"%PDF"), url
+        text = open_app(stranger.new_page(), site["client"], "ask for your link")
+        assert "INV-" not in text
+    finally:
+        holder.close()
+        stranger.close()

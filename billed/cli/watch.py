@@ -40,22 +40,32 @@ def watch(repo: Path | None, on: Any, delay: float, preview: Path | None) -> Non
 
 @click.command()
 @repo_option
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="Address to listen on. The default serves this machine only; the owner view then needs no "
+                   "password. Any other address (0.0.0.0: every network) requires BILLED_OWNER_SECRET or OIDC login "
+                   "for the owner view.")
 @click.option("--port", type=int, default=None, help="Port to serve on (default: Streamlit's, 8501).")
 @click.option("--client-mode", is_flag=True,
-              help="Serve the client view only (as when hosted for clients): a valid ?token= link is required.")
+              help="Serve the client portal only (as when hosted for clients): a valid ?token= link is required.")
 @click.argument("streamlit_args", nargs=-1, type=click.UNPROCESSED)
-def dashboard(repo: Path | None, port: int | None, client_mode: bool, streamlit_args: tuple[str, ...]) -> None:
-    """Start the dashboard (Streamlit) on this billing repo and open it in the browser.
+def dashboard(repo: Path | None, address: str, port: int | None, client_mode: bool,
+              streamlit_args: tuple[str, ...]) -> None:
+    """Start the dashboard (Streamlit) on this billing repo.
 
     The owner view shows every client, project, milestone and invoice. With --client-mode (or BILLED_MODE=client)
-    only the client view is served. Extra arguments after `--` go to `streamlit run`, e.g.
+    only the client portal is served. Streamlit's developer menu and Deploy button are hidden and no usage
+    statistics are sent. Extra arguments after `--` go to `streamlit run`, e.g.
     `billed dashboard -- --server.headless true`.
     """
     root = find_root(repo)
     env = {**os.environ, "BILLED_REPO": str(root)}
     if client_mode:
         env["BILLED_MODE"] = "client"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD), "--client.toolbarMode", "minimal"]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD), "--server.address", address,
+           "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "minimal" if env.get("BILLED_MODE") == "client" else "viewer"]
+    if env.get("BILLED_MODE") == "client":
+        cmd += ["--client.showErrorDetails", "none"]
     if port:
         cmd += ["--server.port", str(port)]
     cmd += list(streamlit_args)

@@ -1,0 +1,175 @@
+"""One client's portal: what was delivered, billed and paid, what is still to pay (with a pay button and the PDF),
+what comes next, and who to contact. Phone first: one column of cards, no tables, no internal ids.
+
+Only the holder of a valid link gets here, and the board is built from that client's data alone
+(views.load(client=...)). Every word a client reads goes through `_` (the client's language)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import streamlit as st
+
+from billed import portal, views
+from billed.web.common import file_button
+
+MORE_SETTLED = 10  # settled documents shown before "show all": each carries its PDF inside the page
+STATUS_ICONS = {"done": ":material/check_circle:", "in_progress": ":material/construction:",
+                "planned": ":material/event:", "cancelled": ":material/block:"}
+
+
+def translator(language: str | None) -> Callable[[str], str]:
+    """The client's words. English until billed/i18n.py (issue 12) lands; then its gettext for `language`."""
+    return lambda text: text
+
+
+def state_badge(inv: views.InvoiceView, _: Callable[[str], str]) -> str:
+    if inv.total < 0:
+        return f":gray-badge[{_('credit note')}]"
+    words = {"open": ("blue", _("to pay")), "partially paid": ("orange", _("partly paid")),
+             "overdue": ("red", _("overdue")), "paid": ("green", _("paid")), "credited": ("gray", _("credited"))}
+    colour, word = words.get(inv.state, ("gray", inv.state))
+    return f":{colour}-badge[{word}]"
+
+
+def header(board: views.Board, root: Path, _: Callable[[str], str]) -> None:
+    logo = portal.logo(root)
+    if logo is not None:
+        st.image(str(logo), width=140)
+    st.title(board.clients.get(board.client or "", ""))
+    st.caption(_("Your projects with {seller} · as of {date}").format(seller=board.seller,
+                                                                       date=portal.date(board, board.on)))
+
+
+def summary(board: views.Board, totals: views.Totals, _: Callable[[str], str]) -> None:
+    """The one summary a client needs, per currency: delivered (of the agreed value), billed, paid, still to pay."""
+    cur = totals.currency
+    share = totals.done / totals.contract if totals.contract else 0
+    st.progress(min(max(float(share), 0.0), 1.0),
+                text=_("Delivered: {done} of {agreed} ({percent}%)").format(
+                    done=board.fmt(totals.done, cur), agreed=board.fmt(totals.contract, cur),
+                    percent=int(share * 100)))
+    for col, (label, amount) in zip(st.columns(3), ((_("Billed"), totals.billed), (_("Paid"), totals.paid),
+                                                    (_("Still to pay"), totals.outstanding)), strict=True):
+        col.metric(label, board.fmt(amount, cur))
+    if totals.overdue:
+        st.error(_("{amount} of it is overdue.").format(amount=board.fmt(totals.overdue, cur)),
+                 icon=":material/schedule:")
+    if totals.credit:
+        st.caption(_("We owe you a credit of {amount}.").format(amount=board.fmt(totals.credit, cur)))
+
+
+def plan(board: views.Board, project: views.ProjectView, _: Callable[[str], str]) -> None:
+    """The project's milestones in file order, each with what happened to it or when it is due."""
+    lines = []
+    for m in project.milestones:
+        facts = [board.fmt(m.amount, project.currency)]
+        late = portal.days_late(m.due, m.status, board.on)
+        if m.status == "done":
+            facts.append(_("delivered {date}").format(date=portal.date(board, m.done)) if m.done else _("delivered"))
+        elif m.status == "cancelled":
+            facts.append(_("cancelled"))
+        elif late:
+            facts.append(":red[**" + _("late: due {date}").format(date=portal.date(board, m.due)) + "**]")
+        elif m.due:
+            facts.append(_("due {date}").format(date=portal.date(board, m.due)))
+        if m.documents:
+            facts.append(_("billed on {documents}").format(documents=", ".join(m.documents)))
+        lines.append(f"{STATUS_ICONS[m.status]} **{m.title}**  \n{' · '.join(facts)}")
+    st.markdown("\n\n".join(lines))
+
+
+def projects(board: views.Board, _: Callable[[str], str]) -> None:
+    several = len(board.projects) > 1
+    for project in board.projects:
+        st.subheader(project.title)
+        if project.description:
+            st.write(project.description)
+        if several:  # one project's figures would repeat the summary above word for word
+            summary(board, project.totals, _)
+        plan(board, project, _)
+
+
+def coming_up(board: views.Board, _: Callable[[str], str]) -> None:
+    steps = portal.coming_up(board)
+    if not steps:
+        return
+    st.header(_("Coming up next"))
+    several = len(board.projects) > 1
+    for s in steps[:5]:
+        where = f" · {s.project.title}" if several else ""
+        when = (":red[**" + _("late: due {date}").format(date=portal.date(board, s.due)) + "**]" if s.days_late
+                else _("due {date}").format(date=portal.date(board, s.due)) if s.due else _("date to be agreed"))
+        st.markdown(f"{STATUS_ICONS[s.status]} **{s.title}**{where}  \n{when} · "
+                    f"{board.fmt(s.amount, s.project.currency)}")
+    if len(steps) > 5:
+        st.caption(_("and {count} more").format(count=len(steps) - 5))
+
+
+def document_card(board: views.Board, inv: views.InvoiceView, _: Callable[[str], str]) -> None:
+    with st.container(border=True):
+        st.markdown(f"**{inv.title} {inv.number}** {state_badge(inv, _)}")
+        dates = [_("issued {date}").format(date=portal.date(board, inv.issue_date))]
+        if inv.due_date and inv.balance > 0:
+            dates.append(_("due {date}").format(date=portal.date(board, inv.due_date)))
+        if inv.state == "overdue":
+            dates.append(":red[" + _("{days} days overdue").format(days=inv.days_overdue) + "]")
+        st.caption(" · ".join(dates))
+        amount = f"**{board.fmt(inv.total, inv.currency)}**"
+        if inv.state == "partially paid":
+            amount += " · " + _("still to pay {amount}").format(amount=board.fmt(inv.balance, inv.currency))
+        st.markdown(amount)
+        left, right = st.columns(2)
+        with left:
+            if inv.pdf:
+                file_button(inv.pdf.read_bytes(), inv.pdf.name, "application/pdf", _("Download PDF"))
+            elif inv.html:
+                file_button(inv.html.read_bytes(), inv.html.name, "text/html", _("Download document"))
+        if inv.pay_url and inv.balance > 0:
+            right.link_button(_("Pay {amount}").format(amount=board.fmt(inv.balance, inv.currency)), inv.pay_url,
+                              type="primary", icon=":material/payments:", width="stretch")
+
+
+def documents(board: views.Board, _: Callable[[str], str]) -> None:
+    st.header(_("Your documents"))
+    docs = portal.documents_for_client(board)
+    if not docs:
+        st.info(_("No documents yet."))
+        return
+    payable = [i for i in docs if i.state in portal.PAYABLE]
+    settled = docs[len(payable):]
+    shown = settled if len(settled) <= MORE_SETTLED or st.toggle(
+        _("Show all {count} earlier documents").format(count=len(settled))) else settled[:MORE_SETTLED]
+    for inv in [*payable, *shown]:
+        document_card(board, inv, _)
+
+
+def contact(board: views.Board, _: Callable[[str], str]) -> None:
+    st.divider()
+    lines = portal.contact_lines(board.settings)
+    bank = portal.payment_details(board.settings)
+    left, right = st.columns(2)
+    if lines:
+        left.markdown(f"**{_('Questions? Contact us')}**  \n" + "  \n".join(lines))
+    if bank:
+        labels = {"Account holder": _("Account holder"), "IBAN": "IBAN", "BIC": "BIC", "Bank": _("Bank")}
+        right.markdown(f"**{_('Pay by bank transfer')}**  \n"
+                       + "  \n".join(f"{labels[k]}: {v}" for k, v in bank)
+                       + "  \n" + _("Please quote the document number as the reference."))
+
+
+def client_page(root: Path, client: str, on: dt.date) -> None:
+    """Only for the holder of a valid token, and built from that client's data alone."""
+    board = views.load(root, on, client=client)
+    _ = translator(board.language)
+    header(board, root, _)
+    if not board.projects and not board.invoices:
+        st.info(_("No projects to show yet."))
+    for totals in views.portfolio(board).values():
+        summary(board, totals, _)
+    documents(board, _)
+    coming_up(board, _)
+    projects(board, _)
+    contact(board, _)
