@@ -18,7 +18,7 @@ COPY pyproject.toml README.md ./
 COPY billed ./billed
 COPY schemas ./schemas
 COPY dashboard.py ./
-RUN pip install --no-cache-dir -e . \
+RUN pip install --no-cache-dir -e '.[dashboard]' \
     && git config --system --add safe.directory /repo
 
 # Safe by default: a container started without BILLED_MODE serves only the token-gated client view.

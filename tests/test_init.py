@@ -7,14 +7,14 @@ from pathlib import Path
 
 from conftest import TOOLKIT, run, run_process, snapshot
 
-from billed.cli.init import FILES
+from billed.office import files
 
 
 def test_init_creates_a_valid_repo(tmp_path: Path) -> None:
     target = tmp_path / "books"
     result = run(tmp_path, "init", "books")
     assert result.code == 0, result.err
-    for name in FILES:
+    for name in files():
         assert (target / name).is_file(), name
     for folder in ("templates", "schemas"):
         assert sorted(p.name for p in (target / folder).iterdir()) == \

@@ -57,6 +57,11 @@ def dashboard(repo: Path | None, address: str, port: int | None, client_mode: bo
     statistics are sent. Extra arguments after `--` go to `streamlit run`, e.g.
     `billed dashboard -- --server.headless true`.
     """
+    import importlib.util
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise click.ClickException("the dashboard needs Streamlit, an optional extra: pip install 'billed[dashboard]' "
+                                   "(a development checkout: make .venv/.dev)")
     root = find_root(repo)
     env = {**os.environ, "BILLED_REPO": str(root)}
     if client_mode:
