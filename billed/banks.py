@@ -38,7 +38,7 @@ class Entry:
     currency: str
     day: dt.date  # value date (booking date when there is none)
     debit: bool
-    reversal: bool  # a reversal or return of an earlier booking (RvslInd, RtrInf; MT940 RC/RD)
+    reversal: bool  # reversal or return of an earlier booking (RvslInd, RtrInf; MT940 RC: of a credit, RD: of a debit)
     text: str  # remittance information, the pieces joined with spaces
     payer: str | None  # the debtor's name on a credit (the creditor's on a debit)
     end_to_end: str | None
@@ -202,7 +202,8 @@ def read_mt940(data: bytes, shown: str) -> tuple[list[Entry], list[Finding]]:
                 ref=ref or "sha-" + hashlib.sha256(f"{account}|{day}|{amount}|{status}|{purpose}".encode()).hexdigest()[
                     :16],
                 account=account, amount=amount, currency=d["amount"].currency or d.get("currency") or "?",
-                day=dt.date(day.year, day.month, day.day), debit=status.endswith("D"), reversal=status.startswith("R"),
+                day=dt.date(day.year, day.month, day.day), debit=status in ("D", "RC"),
+                reversal=status.startswith("R"),
                 text=" ".join(str(purpose).split()), payer=d.get("applicant_name"),
                 end_to_end=_ref(d.get("end_to_end_reference")), line=line))
     return out, []

@@ -136,3 +136,25 @@ def test_camt_without_references_is_keyed_by_content(issued):  # noqa: F811
     assert refs[1].startswith("sha-") and refs[1].endswith("/1") and refs[2].endswith("/2")
     again, _ = banks.read(Path(statement(issued, "noref2.xml", good)), "noref2.xml")
     assert [e.ref for e in again] == refs
+
+
+def test_mt940_return_of_a_credit_reverses_it(issued):  # noqa: F811
+    text = """\
+:20:STARTUMSE
+:25:37040044/0532013000
+:28C:00013/001
+:60F:C260131EUR10000,00
+:61:2602040204CR2380,00NTRFNONREF//2026020400001
+:86:166?00GUTSCHRIFT?20EREF+NV-DEP-1?21SVWZ+INV-2026-0001?32Nordlicht Verlag GmbH
+:61:2602090209RC2380,00NRTINONREF//2026020900004
+:86:109?00RUECKUEBERWEISUNG?20EREF+NV-DEP-1?21SVWZ+RETOURE INV-2026-0001
+:62F:C260209EUR10000,00
+-
+"""
+    result = run(issued, "import", statement(issued, "return.mt940", text), "--json")
+    assert result.code == 0, result.err
+    account = "bank:37040044/0532013000:"
+    assert [(b["amount"], b["id"], b["reverses"]) for b in result.json["booked"]] == [
+        ("2380.00", account + "2026020400001", None),
+        ("-2380.00", account + "2026020900004", account + "2026020400001")]
+    assert states(issued, "2026-02-09")["INV-2026-0001"]["balance"] == "2380.00"
