@@ -85,14 +85,17 @@ def ask_for_link() -> None:
 def serve_client() -> None:
     st.html(CLEAN_CHROME)
     try:  # repo_root() too: a misconfigured BILLED_REPO must not put a traceback on a client's screen
-        from billed.web.client import client_page
+        from billed.web.client import client_page, pay_page
 
         root = repo_root()
-        client = access.client_for(access.read(root), st.query_params.get("token"))
+        token = st.query_params.get("token") or ""
+        client = access.client_for(access.read(root), token)
         if client is None:
             ask_for_link()
+        elif st.query_params.get("pay"):
+            pay_page(root, client, st.query_params["pay"], today())
         else:
-            client_page(root, client, today())  # the owner view is not reachable from here, whatever the URL says
+            client_page(root, client, today(), token)  # the owner view is not reachable from here, whatever the URL
     except Exception:  # noqa: BLE001 - a traceback on a client's screen could show other clients' data
         traceback.print_exc()
         st.error("This page cannot be shown right now. Please try again later.")

@@ -148,13 +148,7 @@ def _payment_info(state: api.State, on: dt.date) -> tuple[dict[str, dict[str, An
     return info, sorted((p.date, r.currency, p.amount, r.number) for r in rows for p in r.payments)
 
 
-def pay_url(state: api.State, rec: Any) -> str | None:
-    """Where a client pays this document: the record's `pay_link` until the getting-paid issue's api.pay_url (a
-    stable URL for the current balance) lands; then this becomes `api.pay_url(state, rec.number)`."""
-    return rec.get("pay_link") or None
-
-
-def _invoice(state: api.State, rec: Any, on: dt.date, pay: dict[str, Any] | None) -> InvoiceView:
+def _invoice(state: api.State, rec: Any, on: dt.date, pay: dict[str, Any] | None, payable: bool) -> InvoiceView:
     stem = rec.file[:-len(".json")]  # (plain strings: Path objects for 57,000 records were ~1 s of the dashboard)
     pdf, html = stem + ".pdf", stem + ".html"
     paid = pay.get("paid") if pay else None
@@ -166,7 +160,7 @@ def _invoice(state: api.State, rec: Any, on: dt.date, pay: dict[str, Any] | None
         state=pay["state"] if pay else "not yet issued", paid=paid,
         pdf=Path(pdf) if os.path.exists(pdf) else None, html=Path(html) if os.path.exists(html) else None,
         balance=pay["balance"] if pay else money.ZERO, days_overdue=pay["late"] if pay else 0,
-        pay_url=pay_url(state, rec) if pay and pay["balance"] > 0 else None)
+        pay_url=api.pay_url(state, rec.number, on) if payable and pay and pay["balance"] > 0 else None)
 
 
 def _milestones(row: dict[str, Any], states: dict[str, str]) -> tuple[MilestoneView, ...]:
@@ -224,7 +218,8 @@ def build(state: api.State, on: dt.date, client: str | None = None) -> Board:
         board.findings = [f.render() for f in state.findings]
     repo = state.repo
     pay, board.payments = _payment_info(state, on)
-    board.invoices = sorted((_invoice(state, r, on, pay.get(r.number)) for r in state.ledger.records),
+    payable = client is not None  # pay buttons are the client's; api.pay_url scans every state (O(n) a call)
+    board.invoices = sorted((_invoice(state, r, on, pay.get(r.number), payable) for r in state.ledger.records),
                             key=lambda i: (i.issue_date, i.number))
     board.clients = {cid: c.party.name for cid, c in sorted(repo.clients.items())}
     by_project: dict[str, list[InvoiceView]] = defaultdict(list)

@@ -195,3 +195,40 @@ def test_owner_password_tries_are_rate_limited(app) -> None:
     fresh = app(BILLED_OWNER_SECRET="correct horse battery")  # a new session is the same caller: still limited
     fresh.text_input[0].input("correct horse battery").run()
     assert not fresh.metric and fresh.error[0].value.startswith("Too many wrong passwords")
+
+
+def test_pay_page_leads_to_the_balance_of_the_token_holder_s_own_documents(app, example: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("STRIPE_API_KEY", "BILLED_STRIPE_KEY"):
+        monkeypatch.delenv(name, raising=False)  # no Stripe: the pay_link pattern filled with the balance
+    token = access.grant(example, "acme")
+    at = app(token, BILLED_MODE="client")
+    at.query_params["pay"] = "INV-2026-0003"
+    at.run()
+    assert not at.exception and [m.value for m in at.metric] == ["£9,600.00"]
+    assert [(b.proto.label, b.proto.url) for b in at.get("link_button")] == [
+        ("Continue to payment", "https://pay.studio-nord.example/invoice/INV-2026-0003?amount=9600.00&currency=GBP")]
+    for number in ("INV-2026-0004", "INV-2026-0007", "NOPE"):  # another client's documents do not exist here
+        at.query_params["pay"] = number
+        at.run()
+        text = page_text(at)
+        assert f"There is nothing to pay on {number}." in text and not at.get("link_button") and not at.metric
+        assert "Kaffeehaus" not in text and "Nordlicht" not in text and "€" not in text
+    stranger = app(None, BILLED_MODE="client")
+    stranger.query_params["pay"] = "INV-2026-0003"
+    stranger.run()
+    assert "ask for your link" in page_text(stranger) and not stranger.metric and not stranger.get("link_button")
+
+
+def test_a_pay_url_to_this_portal_carries_the_visitor_s_token(example: Path) -> None:
+    import dataclasses
+    import datetime as dt
+
+    from billed import views
+    from billed.web.client import pay_target
+
+    board = views.load(example, dt.date.fromisoformat(DAY), client="acme")
+    inv = next(i for i in board.invoices if i.number == "INV-2026-0003")
+    assert pay_target(board, inv, "tok") == inv.pay_url  # a pay_link elsewhere: as it is
+    board.settings = dataclasses.replace(board.settings, pay_url="https://billing.example/?pay={number}")
+    assert pay_target(board, inv, "tok") == "?token=tok&pay=INV-2026-0003"

@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from _dashboard import DAY, MARKER, OTHER_CLIENT_WORDS, example_repo
@@ -206,23 +207,45 @@ def test_missing_or_wrong_token_shows_nothing_private(site, page, query: str) ->
         screenshot(page, "dashboard-ask-for-link.png")
 
 
-def test_billed_dashboard_command_serves_this_repo(page, tmp_path: Path) -> None:
-    """`billed dashboard` from inside a repo: the owner view of the repo it was started in."""
+def test_billed_dashboard_command_serves_this_repo_with_clean_chrome(browser, tmp_path: Path) -> None:
+    """`billed dashboard` from inside a repo: the owner view of that repo on loopback; `--client-mode` without
+    Streamlit's toolbar, menu or Deploy button; no request leaves the machine (no usage statistics); and on
+    `--address 0.0.0.0` the owner view without a password is refused."""
     repo = example_repo(tmp_path / "repo", pdf=False)
-    port = free_port()
-    env = {**os.environ, "BILLED_DATE": DAY, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    for name in ("BILLED_REPO", "BILLED_MODE", "BILLED_OWNER_SECRET"):
+    token = access.grant(repo, "acme")
+    env = {**os.environ, "BILLED_DATE": DAY}
+    for name in ("BILLED_REPO", "BILLED_MODE", "BILLED_OWNER_SECRET", "STREAMLIT_BROWSER_GATHER_USAGE_STATS"):
         env.pop(name, None)
-    proc = subprocess.Popen([BILLED, "dashboard", "--port", str(port), "--", "--server.headless", "true",
-                             "--server.address", "127.0.0.1"], cwd=repo / "projects", env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    servers = []
+    for args in ((), ("--client-mode",), ("--address", "0.0.0.0")):
+        port = free_port()
+        proc = subprocess.Popen([BILLED, "dashboard", "--port", str(port), *args, "--", "--server.headless", "true"],
+                                cwd=repo / "projects", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        servers.append((proc, f"http://127.0.0.1:{port}/"))
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
     try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_healthy(proc, url)
-        assert "£48,000.00" in open_app(page, url, "£48,000.00")
+        for proc, url in servers:
+            wait_healthy(proc, url)
+        (_, owner), (_, client), (_, everywhere) = servers
+        page = context.new_page()
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        assert "£48,000.00" in open_app(page, owner, "£48,000.00")
+        assert page.locator('[data-testid="stAppDeployButton"]').count() == 0
+        open_app(page, f"{client}?token={token}", "Pay by bank transfer")
+        for part in ("stToolbar", "stMainMenu", "stAppDeployButton"):
+            assert not page.locator(f'[data-testid="{part}"]').first.is_visible(), part
+        text = open_app(page, everywhere, "only shown without a password on this machine")
+        assert "£" not in text and "ACME" not in text
+        outside = [u for u in requested if urlparse(u).scheme in ("http", "https", "ws", "wss")
+                   and urlparse(u).hostname != "127.0.0.1"]
+        assert outside == []
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        context.close()
+        for proc, _ in servers:
+            proc.terminate()
+        for proc, _ in servers:
+            proc.wait(timeout=10)
 
 
 def test_a_pdf_is_only_reachable_from_the_page_that_holds_the_link(site, browser) -> None:

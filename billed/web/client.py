@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlencode
 
 import streamlit as st
 
-from billed import portal, views
+from billed import api, portal, views
+from billed.errors import BilledError
 from billed.web.common import file_button
 
 MORE_SETTLED = 10  # settled documents shown before "show all": each carries its PDF inside the page
@@ -108,7 +110,16 @@ def coming_up(board: views.Board, _: Callable[[str], str]) -> None:
         st.caption(_("and {count} more").format(count=len(steps) - 5))
 
 
-def document_card(board: views.Board, inv: views.InvoiceView, _: Callable[[str], str]) -> None:
+def pay_target(board: views.Board, inv: views.InvoiceView, token: str) -> str | None:
+    """The pay button's address: api.pay_url, except that a pay URL pointing at this portal's own `?pay=` page
+    gets the visitor's token, because that page shows nothing without it (a guessed number reveals nothing)."""
+    pattern = getattr(board.settings, "pay_url", None) or ""
+    if inv.pay_url and "pay={number}" in pattern:
+        return "?" + urlencode({"token": token, "pay": inv.number})
+    return inv.pay_url
+
+
+def document_card(board: views.Board, inv: views.InvoiceView, token: str, _: Callable[[str], str]) -> None:
     with st.container(border=True):
         st.markdown(f"**{inv.title} {inv.number}** {state_badge(inv, _)}")
         dates = [_("issued {date}").format(date=portal.date(board, inv.issue_date))]
@@ -127,12 +138,13 @@ def document_card(board: views.Board, inv: views.InvoiceView, _: Callable[[str],
                 file_button(inv.pdf.read_bytes(), inv.pdf.name, "application/pdf", _("Download PDF"))
             elif inv.html:
                 file_button(inv.html.read_bytes(), inv.html.name, "text/html", _("Download document"))
-        if inv.pay_url and inv.balance > 0:
-            right.link_button(_("Pay {amount}").format(amount=board.fmt(inv.balance, inv.currency)), inv.pay_url,
+        target = pay_target(board, inv, token)
+        if target and inv.balance > 0:
+            right.link_button(_("Pay {amount}").format(amount=board.fmt(inv.balance, inv.currency)), target,
                               type="primary", icon=":material/payments:", width="stretch")
 
 
-def documents(board: views.Board, _: Callable[[str], str]) -> None:
+def documents(board: views.Board, token: str, _: Callable[[str], str]) -> None:
     st.header(_("Your documents"))
     docs = portal.documents_for_client(board)
     if not docs:
@@ -143,7 +155,7 @@ def documents(board: views.Board, _: Callable[[str], str]) -> None:
     shown = settled if len(settled) <= MORE_SETTLED or st.toggle(
         _("Show all {count} earlier documents").format(count=len(settled))) else settled[:MORE_SETTLED]
     for inv in [*payable, *shown]:
-        document_card(board, inv, _)
+        document_card(board, inv, token, _)
 
 
 def contact(board: views.Board, _: Callable[[str], str]) -> None:
@@ -160,7 +172,30 @@ def contact(board: views.Board, _: Callable[[str], str]) -> None:
                        + "  \n" + _("Please quote the document number as the reference."))
 
 
-def client_page(root: Path, client: str, on: dt.date) -> None:
+def pay_page(root: Path, client: str, number: str, on: dt.date) -> None:
+    """`?pay=NUMBER` (the stable pay URL): straight on to the payment for what is still due on one of the token
+    holder's own documents (api.pay_redirect: Stripe Checkout, else the pay_link for the balance)."""
+    board = views.load(root, on, client=client)
+    _ = translator(board.language)
+    header(board, root, _)
+    inv = next((i for i in board.invoices if i.number == number), None)  # only this client's documents exist here
+    if inv is None or inv.balance <= 0:
+        st.info(_("There is nothing to pay on {number}.").format(number=number))
+        return
+    st.subheader(_("{title} {number}").format(title=inv.title, number=inv.number))
+    st.metric(_("Still to pay"), board.fmt(inv.balance, inv.currency))
+    try:
+        target = api.pay_redirect(api.load(root, verify=False), number, on)
+    except BilledError:
+        target = None
+    if target:
+        st.link_button(_("Continue to payment"), target, type="primary", icon=":material/payments:")
+    else:
+        st.warning(_("Online payment is not available right now. Please pay by bank transfer."))
+    contact(board, _)
+
+
+def client_page(root: Path, client: str, on: dt.date, token: str) -> None:
     """Only for the holder of a valid token, and built from that client's data alone."""
     board = views.load(root, on, client=client)
     _ = translator(board.language)
@@ -169,7 +204,7 @@ def client_page(root: Path, client: str, on: dt.date) -> None:
         st.info(_("No projects to show yet."))
     for totals in views.portfolio(board).values():
         summary(board, totals, _)
-    documents(board, _)
+    documents(board, token, _)
     coming_up(board, _)
     projects(board, _)
     contact(board, _)
