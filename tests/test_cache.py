@@ -173,3 +173,43 @@ def test_a_record_gone_bad_after_it_was_read_is_a_clear_error(cached: Path) -> N
     rec.path.write_text("{", encoding="utf-8")
     with pytest.raises(BilledError, match="can no longer be read .*; run `billed check`"):
         rec.data  # noqa: B018
+
+
+def test_a_new_checkout_reuses_the_index_by_content_and_still_catches_an_edit(
+        cached: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new checkout (here: the repo moved away and copied back, so every inode and ctime is new) with the cache
+    folder restored, as a CI job restores it with actions/cache: records whose bytes are those that verified are
+    read and hashed but not parsed again; an edited one, same size or not, is parsed and reported."""
+    import shutil
+
+    from billed import ledger
+
+    shutil.move(cached, tmp_path / "away")
+    shutil.copytree(tmp_path / "away", cached)
+    parsed: list[int] = []
+    real = ledger._parse
+    monkeypatch.setattr(ledger, "_parse", lambda raw: parsed.append(1) or real(raw))
+    fresh = ledger.read_ledger(cached)
+    assert fresh.files_read == len(fresh.records) > 0 and parsed == []  # every record read, none parsed
+    assert ledger.verify(fresh, yearly=True) == []
+    assert ledger.read_ledger(cached).files_read == 0  # the new stats were kept: vouched for by stat again
+    path = fresh.records[0].path
+    path.write_bytes(path.read_bytes().replace(b'"net": "', b'"net": "9', 1))
+    edited = ledger.read_ledger(cached)
+    assert parsed == [1]
+    assert any("was edited after it was issued" in f.message for f in ledger.verify(edited, yearly=True))
+
+
+def test_a_new_checkout_within_the_racy_window_keeps_the_old_stat(cached: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from billed import ledger
+
+    shutil.move(cached, tmp_path / "away")
+    shutil.copytree(tmp_path / "away", cached)
+    monkeypatch.setattr(ledger, "RACY_NS", 3600 * 10**9)
+    for _ in range(2):  # the bytes still match, but the brand-new stat is not trusted yet
+        again = ledger.read_ledger(cached)
+        assert again.files_read == len(again.records)
+        assert ledger.verify(again, yearly=True) == []
