@@ -73,6 +73,7 @@ def test_no_step_keeps_a_credential_and_installs_are_pinned(office: Path) -> Non
     with_secrets = [s.get("name", s.get("uses")) for s in job["steps"] if "secrets." in json.dumps(s)
                     or "token" in json.dumps(s.get("env", {}))]
     assert with_secrets == ["Mint a GitHub App installation token (if configured)", "Push the invoices (git only)",
+                            "Book Stripe payments and refunds since the last sync (if configured)",
                             "Send what is issued and not sent yet; at night, remind", "Push the send log (git only)"]
     names = [s.get("name") for s in job["steps"]]
     assert names.index("Install Billed, pinned by .github/billed-requirements.txt") < names.index(
@@ -287,7 +288,8 @@ def test_pr_check_merge_issue_push_send_rerun_and_nightly_reminder(origin: tuple
     assert own.ran is False
     # a rerun (manual dispatch): nothing issued, nothing sent, nothing pushed
     again = office_run(bare, tmp_path, "rerun", "workflow_dispatch", server, smtp_port=port)
-    assert again.ran and "Nothing to issue" in again.log[0].stdout and "Nothing to send" in again.log[1].stdout
+    assert again.ran and "Nothing to issue" in again.log[0].stdout and "Nothing to send" in again.log[2].stdout
+    assert "No STRIPE_API_KEY secret" in again.log[1].stdout  # without the secret, the Stripe step only says so
     assert len(inbox.messages) == 2 and git(bare, "rev-parse", "main") == tip
     # the nightly run: INV-2026-0001 is overdue, a reminder goes and is logged on main
     nightly = office_run(bare, tmp_path, "nightly", "schedule", server, smtp_port=port)
