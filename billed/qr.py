@@ -11,10 +11,10 @@ become vector paths no reader can get back), and the same record always gives th
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import segno
-import segno.helpers
+if TYPE_CHECKING:
+    import segno
 
 MAX = Decimal("999999999.99")
 
@@ -34,7 +34,11 @@ def epc_fields(doc: dict[str, Any]) -> dict[str, Any] | None:
 
 def epc_qr(doc: dict[str, Any]) -> segno.QRCode | None:
     fields = epc_fields(doc)
-    return segno.helpers.make_epc_qr(**fields) if fields else None
+    if not fields:
+        return None
+    import segno.helpers  # on first use: segno pulls in urllib, http and email (~0.15 s of every command's start)
+
+    return segno.helpers.make_epc_qr(**fields)
 
 
 def data_url(doc: dict[str, Any]) -> str | None:
