@@ -26,6 +26,7 @@ from tests._gitsandbox import (
     PROJECT,
     clone,
     commit_all,
+    files_on,
     git,
     git_identity,  # noqa: F401 - autouse: git identity for in-process runs
     set_status,
@@ -274,6 +275,9 @@ def test_pr_check_merge_issue_push_send_rerun_and_nightly_reminder(origin: tuple
     assert subjects == ["Invoice INV-2026-0001 from Studio Nord GmbH", "Invoice INV-2026-0002 from Studio Nord GmbH"]
     log = git(bare, "log", "--format=%s|%an", "-3", "main").splitlines()
     assert log[:2] == ["Log sent mail|github-actions[bot]", "Issue INV-2026-0002|github-actions[bot]"]
+    assert "Billed-Issued: INV-2026-0002" in git(bare, "log", "-1", "--format=%B", "main~1")
+    assert files_on(bare) == ["invoices/.gitkeep"] + [f"invoices/2026/INV-2026-000{n}.{kind}" for n in (1, 2)
+                              for kind in ("html", "json", "pdf")]
     assert f"Billed-Sent: {dt.date.today().isoformat()}" in git(bare, "log", "-1", "--format=%B", "main")
     sent = [json.loads(x) for x in git(bare, "show", "main:mail/sent.log").splitlines()]
     assert [(e["number"], e["status"]) for e in sent] == [("INV-2026-0001", "attempt"), ("INV-2026-0001", "sent"),
@@ -322,6 +326,19 @@ def test_without_smtp_secrets_it_issues_says_so_once_and_sends_later(origin: tup
     later = office_run(bare, tmp_path, "later", "workflow_dispatch", server, smtp_port=port)
     assert later.ran and [m["Subject"] for _, m in inbox.messages] == ["Invoice INV-2026-0001 from Studio Nord GmbH"]
     assert git(bare, "log", "-1", "--format=%s", "main") == "Log sent mail"
+
+
+def test_while_the_example_is_there_the_office_issues_nothing_and_stays_green(tmp_path: Path) -> None:
+    """Pushed as `init` made it: the example project is never billed; a notice, no failure, nothing pushed."""
+    assert run(tmp_path, "init", "fresh").code == 0
+    bare = tmp_path / "fresh.git"
+    git(tmp_path, "clone", "-q", "--bare", str(tmp_path / "fresh"), str(bare))
+    tip = git(bare, "rev-parse", "main")
+    runner = office_run(bare, tmp_path, "first", "push", "http://127.0.0.1:9")  # the push step must not run
+    assert runner.ran
+    assert "::notice::The example project of billed init is still in projects/" in runner.log[0].stdout
+    assert "[E081]" in runner.log[0].stderr
+    assert git(bare, "rev-parse", "main") == tip and files_on(bare) == ["invoices/.gitkeep"]
 
 
 def test_the_push_script_keeps_the_token_off_the_command_line(office: Path) -> None:

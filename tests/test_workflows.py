@@ -1,5 +1,9 @@
 """The GitHub workflows, the composite action and the pre-commit hook: linted offline, and their own steps run.
 
+The workflows are the toolkit's own (test.yml) and the two a billing office gets from `billed init`
+(billing-check.yml, billing-office.yml, from billed/_office/): the toolkit repository is not a template any more.
+The office workflow's full road (push over HTTP with a token, sending, reminding) is run in tests/test_office.py.
+
 Lint: check-jsonschema (GitHub's workflow and action schemas) and zizmor --offline (injection, unpinned actions,
 over-broad permissions), pedantic persona.
 
@@ -21,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +33,25 @@ from typing import Any
 import pytest
 import yaml
 
-from tests._gitsandbox import GIT_ENV, clone, commit_all, files_on, git, origin, set_status
+from tests._gitsandbox import GIT_ENV, clone, commit_all, git, origin, set_status
 from tests.conftest import TOOLKIT
 
-WORKFLOWS = sorted((TOOLKIT / ".github" / "workflows").glob("*.yml"))
+OFFICE_FILES = TOOLKIT / "billed" / "_office" / "workflows"
+
+
+def generated() -> Path:
+    """The workflows exactly as `billed init` writes them (the version filled in), in a folder of their own."""
+    from billed import office
+
+    folder = Path(tempfile.mkdtemp(prefix="billed-office-workflows-"))
+    for name, text in office.files().items():
+        if name.startswith(".github/workflows/"):
+            (folder / Path(name).name).write_text(text, encoding="utf-8")
+    return folder
+
+
+GENERATED = generated()
+WORKFLOWS = sorted((TOOLKIT / ".github" / "workflows").glob("*.yml")) + sorted(GENERATED.glob("*.yml"))
 BIN = Path(sys.executable).parent
 TRAILER_SUBJECT = "Issue INV-2026-0001, INV-2026-0002"
 
@@ -51,7 +71,7 @@ def tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_workflows_and_action_match_githubs_schemas() -> None:
-    assert len(WORKFLOWS) >= 3
+    assert [p.name for p in WORKFLOWS] == ["test.yml", "billing-check.yml", "billing-office.yml"]
     flows = tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS))
     assert flows.returncode == 0, flows.stdout + flows.stderr
     action = tool("check-jsonschema", "--builtin-schema", "vendor.github-actions", "action.yml")
@@ -59,7 +79,8 @@ def test_workflows_and_action_match_githubs_schemas() -> None:
 
 
 def test_zizmor_finds_nothing() -> None:
-    result = tool("zizmor", "--offline", "--persona=pedantic", "--no-progress", ".github/workflows", "action.yml")
+    result = tool("zizmor", "--offline", "--persona=pedantic", "--no-progress", ".github/workflows", "action.yml",
+                  str(GENERATED))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -78,15 +99,16 @@ def steps_of(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_the_issuing_workflow_is_shaped_to_never_race_or_loop() -> None:
-    wf = load(TOOLKIT / ".github/workflows/billing-issue.yml")
+    wf = load(ISSUE)
     assert set(wf["on"]) == {"push", "workflow_dispatch", "schedule"} and wf["on"]["push"]["branches"] == ["main"]
     assert wf["permissions"] == {} and wf["concurrency"]["cancel-in-progress"] is False
     (job,) = wf["jobs"].values()
     assert job["permissions"] == {"contents": "write"}
-    assert "Billed-Issued:" in job["if"]
+    assert "Billed-Issued:" in job["if"] and "Billed-Sent:" in job["if"]
     checkout = job["steps"][0]
     assert checkout["uses"].startswith("actions/checkout@") and checkout["with"]["fetch-depth"] == 0
-    pr = load(TOOLKIT / ".github/workflows/billing-check.yml")
+    assert checkout["with"]["persist-credentials"] is False
+    pr = load(CHECK)
     assert list(pr["on"]) == ["pull_request"] and pr["permissions"] == {"contents": "read"}
     assert all(s.get("with", {}).get("fetch-depth") == 0 for s in steps_of(pr) if "checkout" in s.get("uses", ""))
 
@@ -233,8 +255,8 @@ def test_the_expression_evaluator_reads_github_conditions() -> None:
 # --- the workflows, run -----------------------------------------------------------------------------------------
 
 
-ISSUE = TOOLKIT / ".github/workflows/billing-issue.yml"
-CHECK = TOOLKIT / ".github/workflows/billing-check.yml"
+ISSUE = GENERATED / "billing-office.yml"
+CHECK = GENERATED / "billing-check.yml"
 
 
 @pytest.fixture
@@ -247,48 +269,8 @@ def push_event(workspace: Path, message: str) -> dict[str, Any]:
             "head_commit": {"id": git(workspace, "rev-parse", "HEAD"), "message": message}}
 
 
-def test_merge_runs_the_issuing_job_and_a_rerun_does_nothing(bare: Path, tmp_path: Path) -> None:
-    dev = clone(bare, tmp_path / "dev")
-    set_status(dev, "layout", "done")
-    commit_all(dev, "Layout signed off")
-    git(dev, "push", "-q", "origin", "main")
-
-    checkout = clone(bare, tmp_path / "runner1")  # actions/checkout of main, full history
-    runner = Runner(checkout, tmp_path / "tmp1", "push", push_event(checkout, "Layout signed off"),
-                    "refs/heads/main", git(checkout, "rev-parse", "HEAD"))
-    assert runner.run_job(ISSUE, "issue")
-    head = git(bare, "log", "-1", "--format=%s%n%an%n%B", "main")
-    assert head.startswith(f"{TRAILER_SUBJECT}\ngithub-actions[bot]\n")
-    assert "Billed-Issued: INV-2026-0001" in head and "Billed-Issued: INV-2026-0002" in head
-    assert files_on(bare) == [f"invoices/2026/INV-2026-000{n}.{kind}" for n in (1, 2) for kind in ("html", "json",
-                                                                                                     "pdf")]
-    tip = git(bare, "rev-parse", "main")
-
-    # Billed's own push (with a token that triggers workflows): the job is skipped by its `if:`.
-    again = clone(bare, tmp_path / "runner2")
-    own = Runner(again, tmp_path / "tmp2", "push", push_event(again, head), "refs/heads/main", tip)
-    assert own.run_job(ISSUE, "issue") is False
-    # The nightly catch-up (or a manual dispatch) runs, reconciles against invoices/ and issues nothing.
-    nightly = Runner(again, tmp_path / "tmp3", "schedule", {"schedule": "23 5 * * *"}, "refs/heads/main", tip)
-    assert nightly.run_job(ISSUE, "issue")
-    assert "Nothing to issue" in nightly.log[-1].stdout
-    assert git(bare, "rev-parse", "main") == tip
-
-
-def test_a_repo_still_holding_the_example_issues_nothing(bare: Path, tmp_path: Path) -> None:
-    """Made from the template, the first push to main must not issue the example's invoices (never removable)."""
-    dev = clone(bare, tmp_path / "dev")
-    (dev / ".billed-example").write_bytes((TOOLKIT / ".billed-example").read_bytes())
-    set_status(dev, "layout", "done")
-    commit_all(dev, "Created from template")
-    git(dev, "push", "-q", "origin", "main")
-    tip = git(bare, "rev-parse", "main")
-    checkout = clone(bare, tmp_path / "runner")
-    runner = Runner(checkout, tmp_path / "tmp", "push", push_event(checkout, "Created from template"),
-                    "refs/heads/main", tip)
-    assert runner.run_job(ISSUE, "issue")
-    assert "bundled example is still here" in runner.log[-1].stdout
-    assert git(bare, "rev-parse", "main") == tip and not (checkout / "invoices/2026").exists()
+# The office job itself (merge -> issue -> push -> send, a rerun, Billed's own push skipped, the nightly run, the
+# example project left in place) runs in tests/test_office.py, against an origin served over HTTP with a token.
 
 
 def pull_request(bare: Path, tmp_path: Path, name: str, change) -> Runner:
@@ -346,6 +328,23 @@ def test_the_composite_action_runs_billed_with_its_inputs(bare: Path, tmp_path: 
     assert out["findings"] == [] and [d["milestones"] for d in out["plan"]] == [["concept"], ["layout"]]
 
 
+def test_the_composite_action_installs_pdf_libraries_and_commits_as_the_bot(bare: Path, tmp_path: Path) -> None:
+    action = load(TOOLKIT / "action.yml")
+    steps = action["runs"]["steps"]
+    system = next(s for s in steps if s.get("id") == "install-system")
+    assert "libpango-1.0-0" in system["run"] and "libharfbuzz-subset0" in system["run"]
+    work = clone(bare, tmp_path / "action")
+    set_status(work, "layout", "done")
+    commit_all(work, "Layout signed off")
+    runner = Runner(work, tmp_path / "action-tmp", "push", {}, "refs/heads/main", git(work, "rev-parse", "HEAD"))
+    defaults = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}  # as GitHub fills in
+    runner.inputs = {**defaults, "command": "issue", "args": "--commit --no-pdf"}
+    runner.steps(steps, {})
+    assert git(work, "log", "-1", "--format=%an <%ae>|%cn|%s") == (
+        "github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>|github-actions[bot]|"
+        "Issue INV-2026-0001, INV-2026-0002")
+
+
 def test_the_pre_commit_hook_runs_billed_check(bare: Path, tmp_path: Path) -> None:
     (hook,) = yaml.safe_load((TOOLKIT / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "billed-check" and hook["language"] == "python" and hook["pass_filenames"] is False
@@ -360,17 +359,18 @@ def test_the_pre_commit_hook_runs_billed_check(bare: Path, tmp_path: Path) -> No
     assert bad.returncode == 1 and "[E002]" in bad.stderr
 
 
-def test_the_template_itself_passes_its_pull_request_check(tmp_path: Path) -> None:
-    """Forked as it is, this repository's example billing files pass the PR check, and the summary lists the plan."""
-    seed = tmp_path / "fork"
-    seed.mkdir()
-    for name in ("billed.yaml", ".gitignore"):
-        (seed / name).write_bytes((TOOLKIT / name).read_bytes())
-    for folder in ("projects", "templates", ".github"):
-        shutil.copytree(TOOLKIT / folder, seed / folder)
-    git(seed, "init", "-q", "-b", "main")
-    commit_all(seed, "Fork of Billed")
-    bare = tmp_path / "fork.git"
+def test_the_toolkits_example_in_an_office_passes_its_pull_request_check(tmp_path: Path) -> None:
+    """`billed init`, then this repository's example billing files in place of its example: the PR check passes
+    and the summary lists the plan."""
+    from tests.conftest import run
+
+    assert run(tmp_path, "init", "office").code == 0
+    seed = tmp_path / "office"
+    shutil.rmtree(seed / "projects")
+    shutil.copytree(TOOLKIT / "projects", seed / "projects")
+    (seed / "billed.yaml").write_bytes((TOOLKIT / "billed.yaml").read_bytes())
+    commit_all(seed, "The toolkit's example")
+    bare = tmp_path / "office.git"
     git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
 
     def describe(repo: Path) -> None:
@@ -379,7 +379,7 @@ def test_the_template_itself_passes_its_pull_request_check(tmp_path: Path) -> No
                                                                  "title: Robot fleet portal (phase 1)\n"))
 
     runner = pull_request(bare, tmp_path, "retitle", describe)
-    assert runner.run_job(CHECK, "check")
+    assert runner.run_job(runner.workspace / ".github/workflows/billing-check.yml", "check")
     plan = subprocess.run([str(BIN / "billed"), "plan", "--json"], cwd=runner.workspace, capture_output=True,
                           text=True, env={**os.environ, **GIT_ENV}, check=True)
     numbers = [d["number"] for d in json.loads(plan.stdout)]
