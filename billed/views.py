@@ -118,7 +118,8 @@ class Board:
     settings: Any = None  # the seller's model.Settings: contact and payment details for the client portal
     projects: list[ProjectView] = field(default_factory=list)
     invoices: list[InvoiceView] = field(default_factory=list)
-    payments: list[tuple[dt.date, str, Decimal, str]] = field(default_factory=list)  # date, currency, gross, number
+    # date, currency, gross, number, source (manual, stripe, bank), payment id, the id it reverses (or "")
+    payments: list[tuple[dt.date, str, Decimal, str, str, str, str]] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)  # owner only: problems in the repo, as file:line lines
     clients: dict[str, str] = field(default_factory=dict)  # id -> legal name
 
@@ -145,7 +146,8 @@ def _payment_info(state: api.State, on: dt.date) -> tuple[dict[str, dict[str, An
     info = {r.number: {"state": r.state.replace("_", " "), "paid": r.paid if r.series == "invoice" else None,
                        "balance": r.balance if r.series == "invoice" else money.ZERO, "late": r.days_overdue}
             for r in rows}
-    return info, sorted((p.date, r.currency, p.amount, r.number) for r in rows for p in r.payments)
+    return info, sorted((p.date, r.currency, p.amount, r.number, p.source, p.id, p.reverses or "")
+                        for r in rows for p in r.payments)
 
 
 def _invoice(state: api.State, rec: Any, on: dt.date, pay: dict[str, Any] | None, payable: bool) -> InvoiceView:
@@ -299,6 +301,14 @@ def invoice_rows(board: Board, invoices: list[InvoiceView]) -> list[dict[str, st
              "paid": board.fmt(i.paid, i.currency), "state": i.state} for i in invoices]
 
 
+def payment_rows(board: Board, invoices: list[InvoiceView]) -> list[dict[str, str]]:
+    """The payments of these invoices, newest first, each with where it came from (manual, stripe, bank)."""
+    numbers = {i.number for i in invoices}
+    return [{"date": day.isoformat(), "invoice": number, "amount": board.fmt(amount, cur), "source": source,
+             "id": pid, "reverses": reverses}
+            for day, cur, amount, number, source, pid, reverses in reversed(board.payments) if number in numbers]
+
+
 def _month(day: dt.date) -> str:
     return f"{day.year:04}-{day.month:02}"
 
@@ -308,7 +318,7 @@ def over_time(board: Board) -> dict[str, list[dict[str, Any]]]:
     flows: dict[str, dict[str, list[Decimal]]] = defaultdict(lambda: defaultdict(lambda: [money.ZERO, money.ZERO]))
     for i in board.invoices:
         flows[i.currency][_month(i.issue_date)][0] += i.total
-    for day, cur, amount, _number in board.payments:
+    for day, cur, amount, *_ in board.payments:
         flows[cur][_month(day)][1] += amount
     out = {}
     for cur, months in sorted(flows.items()):

@@ -232,3 +232,25 @@ def test_a_pay_url_to_this_portal_carries_the_visitor_s_token(example: Path) -> 
     assert pay_target(board, inv, "tok") == inv.pay_url  # a pay_link elsewhere: as it is
     board.settings = dataclasses.replace(board.settings, pay_url="https://billing.example/?pay={number}")
     assert pay_target(board, inv, "tok") == "?token=tok&pay=INV-2026-0003"
+
+
+def test_owner_invoices_page_lists_each_payment_with_its_source(app, example: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    repo = Path(shutil.copytree(example, tmp_path / "repo"))
+    (repo / "payments").mkdir()
+    (repo / "payments/2026.yaml").write_text(
+        '- invoice: "INV-2026-0001"\n  amount: 100.00\n  date: 2026-11-25\n  source: stripe\n  id: "pi_3Test"\n'
+        '- invoice: "INV-2026-0002"\n  amount: 50.00\n  date: 2026-11-25\n'
+        '- invoice: "INV-2026-0001"\n  amount: -20.00\n  date: 2026-11-25\n  source: stripe\n  id: "re_1"\n'
+        '  reverses: "pi_3Test"\n', encoding="utf-8")
+    at = app(BILLED_REPO=str(repo))
+    at.sidebar.radio[0].set_value("Invoices").run()
+    assert not at.exception
+    wide = [d.value for d in at.dataframe if "reverses" in d.value.columns]  # the payments table, every column
+    assert len(wide) == 1
+    payments = wide[0]
+    rows = {(r["invoice"], r["source"], r["id"], r["reverses"]) for _, r in payments.iterrows()}
+    assert rows == {("INV-2026-0001", "stripe", "pi_3Test", ""), ("INV-2026-0002", "manual", "P-2026-0002", ""),
+                    ("INV-2026-0001", "stripe", "re_1", "pi_3Test")}

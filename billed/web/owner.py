@@ -197,4 +197,11 @@ def owner_invoices(board: views.Board) -> None:
     clients = cols[0].multiselect("Client", list(board.clients), format_func=lambda c: board.clients[c])
     projects = cols[1].multiselect("Project", [p.key for p in board.projects if not clients or p.client in clients])
     states = cols[2].multiselect("Status", list(dict.fromkeys([*views.STATES, *(i.state for i in board.invoices)])))
-    invoices_table(board, views.filter_invoices(board, clients, projects, states), "all")
+    chosen = views.filter_invoices(board, clients, projects, states)
+    invoices_table(board, chosen, "all")
+    payments = views.payment_rows(board, chosen)
+    if payments:
+        st.markdown("#### Payments")
+        st.caption("Source: manual (`billed pay`), stripe (`billed sync stripe`), bank (`billed import`); a "
+                   "negative amount reverses the payment it names.")
+        table(payments, "payments", ("invoice", "amount", "source"))
