@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 EXAMPLE = build/example
 
-.PHONY: example test lint bench clean system
+.PHONY: example test lint bench clean system messages
 
 $(BIN)/billed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,16 @@ test: $(VENV)/.dev system
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+
+# The words a client reads (docs/languages.md): extract them from Python and templates, merge them into every
+# catalog; then translate the new or fuzzy entries in templates/locale/<lang>/LC_MESSAGES/billed.po.
+LOCALES = templates/locale
+messages: $(VENV)/.dev
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k NC_:1c,2 --sort-by-file --no-location --no-wrap --omit-header \
+		--project Billed -o $(LOCALES)/billed.pot .
+	$(BIN)/pybabel update -D billed -i $(LOCALES)/billed.pot -d $(LOCALES) --no-wrap --ignore-obsolete
+	$(BIN)/pybabel compile -D billed -d $(LOCALES) --statistics --use-fuzzy >/dev/null || true
+	find $(LOCALES) -name '*.mo' -delete
 
 bench: $(VENV)/.dev
 	bench/run

@@ -27,7 +27,7 @@ from typing import Any
 
 from lxml import etree
 
-from billed import money
+from billed import i18n, money
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -225,4 +225,4 @@ def embed(pdf: bytes, doc: dict[str, Any], issued: dict[str, str]) -> bytes:
             "subject": f"{doc['seller']['name']} {doc['number']} {doc['issue_date']}"}
     with _pinned_clock(doc["issue_date"]):
         return facturx.generate_from_binary(pdf, xml, flavor="factur-x", level="en16931", check_xsd=True,
-                                            pdf_metadata=meta, lang=(doc.get("locale") or "en")[:2])
+                                            pdf_metadata=meta, lang=i18n.language_of(doc)[:2])

@@ -20,16 +20,42 @@ from babel import Locale
 
 from billed import money
 from billed.errors import Finding
+from billed.i18n import N_
 from billed.ledger import FORMAT, Ledger, Record
 from billed.model import Client, Milestone, Project, Settings
 
-REVERSE_CHARGE = ("Reverse charge: VAT to be accounted for by the recipient "
-                  "(Article 196, Council Directive 2006/112/EC).")
+# Legal notes are written into the record in English (the msgid) and printed in the document's language: the
+# template translates them (render.legal_notes), so each is marked for extraction here.
+REVERSE_CHARGE = N_("Reverse charge: VAT to be accounted for by the recipient "
+                    "(Article 196, Council Directive 2006/112/EC).")
+OUTSIDE_EU = N_("Not subject to VAT in %(country)s: the place of supply is where the customer is established "
+                "(Article 44, Council Directive 2006/112/EC).")
+EXEMPT = N_("Exempt from VAT.")
+ZERO_RATED = N_("Zero-rated supply: VAT at 0%.")
+# A line Billed words itself (not a milestone's title) keeps its wording as a msgid with arguments (`wording`), so
+# each document prints it in its language; `description` is the English text (also the Factur-X item name).
+DEPOSIT = N_("Deposit on %(project)s, due before work begins")
+SUPPLEMENT = N_("Supplement: %(title)s (raised from %(from)s to %(to)s)")
+CREDIT_CANCELLED = N_("Credit: %(title)s (cancelled)")
+CREDIT_LOWERED = N_("Credit: %(title)s (lowered from %(from)s to %(to)s)")
+PREPAID = N_("Less deposit invoiced on %(number)s")
+PREPAID_REFUND = N_("Deposit paid on account, invoiced on %(number)s")
+SET_AGAINST = N_("%(title)s (set against the deposit)")
+AMOUNT_ARGS = ("from", "to")  # printed in the document's number format
 # The legal note of each VAT category that charges no VAT, by key: a line carries the key (`note`) and the text
 # printed (`exemption`, EN 16931 BT-120), so a template or translation can word it again from the key.
 NOTE_KEYS = {"AE": "reverse_charge", "E": "exempt", "O": "outside_eu", "Z": "zero_rated"}
 CATEGORIES = {"standard": "S", "reverse_charge": "AE", "exempt": "E", "outside_eu": "O"}
 Source = Callable[[Project, Milestone], dict[str, str] | None]
+
+
+def wording(msgid: str, **args: str) -> dict[str, Any]:
+    return {"id": msgid, "args": args}
+
+
+def worded(line: dict[str, Any], words: dict[str, Any]) -> dict[str, Any]:
+    """The line with its English description and the wording to translate it from."""
+    return {**line, "description": words["id"] % words["args"], "wording": words}
 
 
 @dataclass(frozen=True)
@@ -169,7 +195,7 @@ class Planner:
         today = self.treatment(p, client)
         if p.deposit > 0 and p.start <= self.on and not state.deposits and not final_billed:
             self.emit(p, client, state, "deposit", "386", [self.line(p, "deposit", "deposit",
-                      f"Deposit on {p.title}, due before work begins", p.deposit, today)], supply=p.start)
+                      wording(DEPOSIT, project=p.title), p.deposit, today)], supply=p.start)
         for m in p.milestones:
             charged = state.charged[m.id]
             delta = target(m, self.on, charged) - charged
@@ -181,15 +207,15 @@ class Planner:
             elif delta > 0:  # more of the same supply: taxed as it was first billed
                 was = state.first(m.id)
                 treated = self.issued(was[1], *was[0]) if was else today
-                line = self.line(p, m.id, "charge", f"Supplement: {m.title} (raised from "
-                                 f"{money.plain(charged, p.currency)} to {money.plain(m.amount, p.currency)})", delta,
-                                 treated)
+                line = self.line(p, m.id, "charge", wording(SUPPLEMENT, title=m.title, **{
+                    "from": money.plain(charged, p.currency), "to": money.plain(m.amount, p.currency)}), delta, treated)
                 self.emit(p, client, state, "supplementary", "380", [line], supply=m.done, corrects=first)
             else:  # a credit reverses what was billed, at the treatment it was billed with
-                why = "cancelled" if m.status == "cancelled" else (
-                    f"lowered from {money.plain(charged, p.currency)} to {money.plain(m.amount, p.currency)}")
+                why = wording(CREDIT_CANCELLED, title=m.title) if m.status == "cancelled" else wording(
+                    CREDIT_LOWERED, title=m.title, **{"from": money.plain(charged, p.currency),
+                                                      "to": money.plain(m.amount, p.currency)})
                 parts = state.credits(m.id, -delta) or [((today.rate, today.category), None, -delta)]
-                lines = [self.line(p, m.id, "charge", f"Credit: {m.title} ({why})", net,
+                lines = [self.line(p, m.id, "charge", why, net,
                                    self.issued(number, *key) if number else today) for key, number, net in parts]
                 supplied = m.done or (dt.date.fromisoformat(state.supply[m.id]) if m.id in state.supply else None)
                 self.emit(p, client, state, "credit", "381", lines, supply=supplied, corrects=first, credit=True)
@@ -227,24 +253,25 @@ class Planner:
         prepaid = [{"number": d["number"], "net": d["net"], "tax": d["tax"]} for d in state.deposits]
         refund = amount < outstanding  # the deposit exceeds the final milestone: the client gets the difference back
         for d in state.deposits:
-            text = (f"Deposit paid on account, invoiced on {d['number']}" if refund
-                    else f"Less deposit invoiced on {d['number']}")
+            text = wording(PREPAID_REFUND if refund else PREPAID, number=d["number"])
             lines.append(self.line(p, "deposit", "prepaid", text, -Decimal(d["net"]),
                                    self.issued(d["number"], d["rate"], d["category"])))
         if not refund:
             self.emit(p, client, state, "final", "380", lines, supply=m.done, prepaid=prepaid)
             return
         # a credit note prints credited amounts as positive: the deposit is credited, the final work set against it
-        lines[0]["description"] = f"{m.title} (set against the deposit)"
+        lines[0] = worded(lines[0], wording(SET_AGAINST, title=m.title))
         for line in lines:
             line["net"] = money.plain(-Decimal(line["net"]), p.currency)
         self.emit(p, client, state, "final", "381", lines, supply=m.done, prepaid=prepaid, credit=True,
                   corrects=state.deposits[0]["number"])
 
-    def line(self, p: Project, ref: str, role: str, text: str, net: Decimal, treated: Treatment,
+    def line(self, p: Project, ref: str, role: str, text: str | dict[str, Any], net: Decimal, treated: Treatment,
              m: Milestone | None = None) -> dict[str, Any]:
         line = {"ref": ref, "role": role, "description": text, "net": money.plain(net, p.currency),
                 **treated.fields()}
+        if isinstance(text, dict):
+            line = worded(line, text)
         if m is not None and (m.description or m.deliverables):
             line["details"] = [x for x in (m.description, *m.deliverables) if x]
         return line
@@ -268,7 +295,8 @@ class Planner:
             "type_code": code, "kind": kind, "issue_date": self.on.isoformat(),
             "due_date": None if credit else (self.on + dt.timedelta(days=terms)).isoformat(),
             "supply_date": supply.isoformat() if supply else None, "currency": p.currency,
-            "locale": client.language or s.locale, "client": p.client, "project": p.id, "project_title": p.title,
+            "locale": client.locale or client.language or s.locale, "language": client.language or s.language,
+            "client": p.client, "project": p.id, "project_title": p.title,
             "seller": party(s.seller), "buyer": party(c), "lines": lines, "taxes": taxes,
             "net": money.plain(net, p.currency), "tax": money.plain(tax, p.currency),
             "total": money.plain(total, p.currency), "prepaid": prepaid or [], "corrects": corrects,
@@ -293,12 +321,16 @@ def note_text(note: str, client: Client, settings: Settings) -> str:
     if note == "reverse_charge":
         return REVERSE_CHARGE
     if note == "outside_eu":
-        country = Locale.parse("en").territories.get(settings.seller.country, settings.seller.country)
-        return client.tax_note or (f"Not subject to VAT in {country}: the place of supply is where the customer "
-                                   "is established (Article 44, Council Directive 2006/112/EC).")
+        return client.tax_note or outside_eu(settings.seller.country)
     if note == "exempt":
-        return client.tax_note or "Exempt from VAT."
-    return client.tax_note or "Zero-rated supply: VAT at 0%."
+        return client.tax_note or EXEMPT
+    return client.tax_note or ZERO_RATED
+
+
+def outside_eu(country: str, language: str = "en", words: Any = None) -> str:
+    """The outside-EU note naming the seller's country, in English (the record) or in `words`' language."""
+    name = Locale.parse(language).territories.get(country, country)
+    return (words.gettext(OUTSIDE_EU) if words is not None else OUTSIDE_EU) % {"country": name}
 
 
 def tax_note(lines: list[dict[str, Any]]) -> str | None:

@@ -59,6 +59,7 @@ CATALOGUE: dict[str, str] = {
 WARNINGS: dict[str, str] = {
     "W001": "the seller in billed.yaml is still the placeholder `billed init` wrote",
     "W002": "the example project of `billed init` is still there (issue refuses it: E081)",
+    "W003": "no translation catalog for a language: its documents, emails and client view print English",
 }
 
 

@@ -37,11 +37,11 @@ from typing import Any
 import jinja2
 from babel.dates import format_date
 
-from billed import money
+from billed import i18n, money
 from billed.errors import BilledError
 from billed.ledger import Record
 from billed.payments import DocState
-from billed.render import title
+from billed.render import in_sentence, title
 from billed.resources import toolkit_dir
 
 LOG = Path("mail") / "sent.log"
@@ -174,7 +174,15 @@ def environment(templates: Path, locale: str, currency: str, html: bool = False)
                              autoescape=html, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["money"] = lambda v: money.fmt(Decimal(str(v)), currency, locale)
     env.filters["date"] = lambda v: format_date(dt.date.fromisoformat(v), "long", locale=locale)
-    return env
+    return i18n.install(env)
+
+
+def _context(doc: dict[str, Any], templates: Path, context: dict[str, Any] | None) -> dict[str, Any]:
+    """What every mail template receives: the words of the document's language (`translations`, read by `_()`
+    and `{% trans %}`), its `title` and its name inside a sentence (`document`)."""
+    words = i18n.translations(i18n.language_of(doc), templates)
+    return {"doc": doc, "title": title(doc, words), "document": in_sentence(doc, words),
+            "language": i18n.language_of(doc), "translations": words, **(context or {})}
 
 
 def compose(rec: Record, templates: Path, template: str, sender: str, context: dict[str, Any] | None = None,
@@ -183,7 +191,7 @@ def compose(rec: Record, templates: Path, template: str, sender: str, context: d
     doc = rec.data
     env = environment(templates, doc.get("locale") or "en", doc["currency"])
     try:
-        text = env.get_template(template).render(doc=doc, title=title(doc), **(context or {}))
+        text = env.get_template(template).render(**_context(doc, templates, context))
     except jinja2.TemplateError as exc:
         raise BilledError(f"templates/{template}: {exc}") from exc
     head, _, body = text.lstrip("\n").partition("\n\n")
@@ -227,7 +235,7 @@ def _html_part(templates: Path, name: str, doc: dict[str, Any], context: dict[st
     """The optional HTML alternative (e.g. email.html.j2); None when there is no such template."""
     env = environment(templates, doc.get("locale") or "en", doc["currency"], html=True)
     try:
-        html = env.get_template(name).render(doc=doc, title=title(doc), **(context or {}))
+        html = env.get_template(name).render(**_context(doc, templates, context))
     except jinja2.TemplateNotFound:
         return None
     except jinja2.TemplateError as exc:

@@ -15,9 +15,13 @@ from babel import Locale, UnknownLocaleError
 
 from billed import money
 from billed.errors import Finding
+from billed.i18n import N_
 from billed.load import Doc, PathKey
 
 STATUSES = ("planned", "in_progress", "done", "cancelled")
+# printed in the client's language when billed.yaml keeps the default (reminder.txt.j2 translates it)
+REMINDER_TEXT = N_("Our records show this invoice is still open. We would be grateful for payment at your earliest "
+                   "convenience.")
 
 
 def evolve(value: Any, **changes: Any) -> Any:
@@ -92,6 +96,7 @@ class Settings:
     stripe: dict[str, Any] = field(default_factory=dict)  # success_url, cancel_url (the key is never here)
     late_payment: dict[str, Any] = field(default_factory=dict)  # raw; billed/interest.py reads it
     reminder_levels: tuple[dict[str, Any], ...] = ()  # dunning levels: name, after (days), optional text
+    language: str = "en"  # the words of documents when the client names no language (default: `locale`'s)
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class Client:
     tax_note: str | None
     payment_terms: int | None
     loc: Loc
+    locale: str | None = None  # numbers and dates; default: the client's `language`, then billed.yaml's `locale`
 
 
 @dataclass(frozen=True)
@@ -223,6 +229,7 @@ def build_settings(doc: Doc, valid: bool = True) -> tuple[Settings | None, list[
     data, out = doc.data, []
     currency = _currency(doc, ("currency",), data.get("currency"), out)
     _locale(doc, ("locale",), data.get("locale"), out)
+    _locale(doc, ("language",), data.get("language"), out)
     if not valid:
         return None, out
     bank = data.get("bank")
@@ -240,13 +247,13 @@ def build_settings(doc: Doc, valid: bool = True) -> tuple[Settings | None, list[
         numbering=Numbering(**{k: v for k, v in numbering.items()}),
         einvoice=bool(data.get("einvoice", False)),
         reminder_interval=reminders.get("interval", 7),
-        reminder_text=reminders.get("text", "Our records show this invoice is still open. We would be grateful "
-                                            "for payment at your earliest convenience."),
+        reminder_text=reminders.get("text", REMINDER_TEXT),
         loc=Loc(doc),
         pay_url=data.get("pay_url"),
         stripe=dict(data.get("stripe") or {}),
         late_payment=dict(data.get("late_payment") or {}),
         reminder_levels=tuple(dict(x) for x in reminders.get("levels") or ()),
+        language=data.get("language") or data.get("locale", "en"),
     )
     return settings, out
 
@@ -255,11 +262,12 @@ def build_client(doc: Doc, cid: str, valid: bool = True) -> tuple[Client | None,
     data, out = doc.data, []
     currency = _currency(doc, ("currency",), data.get("currency"), out)
     _locale(doc, ("language",), data.get("language"), out)
+    _locale(doc, ("locale",), data.get("locale"), out)
     if not valid:
         return None, out
     client = Client(id=cid, party=_party(data), currency=currency, language=data.get("language"),
                     tax=data.get("tax", "standard"), tax_note=data.get("tax_note"),
-                    payment_terms=data.get("payment_terms"), loc=Loc(doc))
+                    payment_terms=data.get("payment_terms"), loc=Loc(doc), locale=data.get("locale"))
     return client, out
 
 

@@ -25,10 +25,22 @@ import jinja2
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 
-from billed import money
+from billed import i18n, money
+from billed import engine
+from billed.i18n import N_, NC_
 from billed.resources import toolkit_dir
 
-TITLES = {"380": "Invoice", "381": "Credit note", "386": "Prepayment invoice", "384": "Corrective invoice"}
+# A document's title, and the same words inside a sentence ("please find attached our invoice"): English lowers
+# them, German keeps the capital, Polish declines them (fakturę), so each is its own message.
+TITLES = {"380": N_("Invoice"), "381": N_("Credit note"), "386": N_("Prepayment invoice"),
+          "384": N_("Corrective invoice"), "final": N_("Final invoice"), "final-credit": N_("Final credit note"),
+          "supplementary": N_("Supplementary invoice")}
+SENTENCE = "in a sentence"  # the msgctxt of IN_SENTENCE
+IN_SENTENCE = {"380": NC_("in a sentence", "invoice"), "381": NC_("in a sentence", "credit note"),
+               "386": NC_("in a sentence", "prepayment invoice"), "384": NC_("in a sentence", "corrective invoice"),
+               "final": NC_("in a sentence", "final invoice"),
+               "final-credit": NC_("in a sentence", "final credit note"),
+               "supplementary": NC_("in a sentence", "supplementary invoice")}
 LOGOS = ("logo.svg", "logo.png")  # drop one into templates/ and it is printed above the seller
 EPOCH = "1577836800"  # 2020-01-01: any fixed value makes weasyprint's font subsets reproducible
 
@@ -40,12 +52,22 @@ def templates_for(root: Path) -> Path:
     return own if (own / "invoice.html.j2").is_file() else toolkit_dir("templates")
 
 
-def title(doc: dict[str, Any]) -> str:
+def _kind(doc: dict[str, Any]) -> str:
     if doc["kind"] == "final":
-        return "Final invoice" if doc["type_code"] == "380" else "Final credit note"
+        return "final" if doc["type_code"] == "380" else "final-credit"
     if doc["kind"] == "supplementary":
-        return "Supplementary invoice"
-    return TITLES[doc["type_code"]]
+        return "supplementary"
+    return doc["type_code"]
+
+
+def title(doc: dict[str, Any], words: i18n.Translations = i18n.ENGLISH) -> str:
+    """The document's title in the language of `words` (English by default)."""
+    return words.gettext(TITLES[_kind(doc)])
+
+
+def in_sentence(doc: dict[str, Any], words: i18n.Translations = i18n.ENGLISH) -> str:
+    """The document's name inside a sentence: 'invoice', 'Rechnung', 'fakturę'."""
+    return words.pgettext(SENTENCE, IN_SENTENCE[_kind(doc)])
 
 
 @functools.cache
@@ -58,7 +80,9 @@ def environment(templates: Path) -> jinja2.Environment:
     env.filters["date"] = _date
     env.filters["country"] = _country
     env.filters["iban"] = lambda v: " ".join(v[i:i + 4] for i in range(0, len(v), 4))
-    return env
+    env.filters["describe"] = _describe
+    env.filters["legal_notes"] = _legal_notes
+    return i18n.install(env)
 
 
 def _locale(ctx: Any) -> str:
@@ -77,18 +101,57 @@ def _date(ctx: Any, value: str) -> str:
 
 
 @jinja2.pass_context
-def _country(ctx: Any, code: str) -> str:
-    """'AT' -> 'Austria' / 'Österreich': a cross-border address must name the country (VAT directive art. 226)."""
+def _describe(ctx: Any, line: dict[str, Any]) -> str:
+    """A line's description in the document's language: a line Billed worded itself (`wording`, see engine.py) is
+    translated, with its amounts in the document's number format; a milestone's own title is printed as written."""
+    words = line.get("wording")
+    if not words:
+        return line["description"]
+    args = {k: _money(ctx, v) if k in engine.AMOUNT_ARGS else v for k, v in words["args"].items()}
+    return i18n.translations_of(ctx).gettext(words["id"]) % args
+
+
+@jinja2.pass_context
+def _legal_notes(ctx: Any, doc: dict[str, Any]) -> list[str]:
+    """Why no VAT is charged, each reason once, in the document's language. Billed's own notes are messages
+    (engine.py); a client's own `tax_note` is printed as written unless the repo's catalog translates it. A record
+    from before lines carried their note has only `tax_note`."""
+    words = i18n.translations_of(ctx)
+    texts = [(x.get("note"), x["exemption"]) for x in doc["lines"] if x.get("exemption")]
+    if not texts:
+        return [words.gettext(doc["tax_note"])] if doc.get("tax_note") else []
+    out: list[str] = []
+    for note, text in texts:
+        if note == "outside_eu" and text == engine.outside_eu(doc["seller"]["country"]):
+            text = engine.outside_eu(doc["seller"]["country"], _language(ctx), words)
+        else:
+            text = words.gettext(text)
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def _language(ctx: Any) -> str:
     try:
-        return Locale.parse(_locale(ctx)).territories.get(code, code)
+        return str(Locale.parse(i18n.language_of(ctx["doc"])))
     except (ValueError, UnknownLocaleError):
-        return code
+        return "en"
+
+
+@jinja2.pass_context
+def _country(ctx: Any, code: str) -> str:
+    """'AT' -> 'Austria' / 'Österreich': a cross-border address must name the country (VAT directive art. 226),
+    in the document's language."""
+    return Locale.parse(_language(ctx)).territories.get(code, code)
 
 
 def render_html(doc: dict[str, Any], templates: Path, extra: dict[str, Any] | None = None) -> str:
     env = environment(templates)
     logo = next((name for name in LOGOS if (templates / name).is_file()), None)
-    context = {"doc": doc, "title": title(doc), "qr": None, "logo": logo, **(extra or {})}
+    language = i18n.language_of(doc)
+    words = i18n.translations(language, templates)
+    context = {"doc": doc, "title": title(doc, words), "qr": None, "logo": logo, "language": language,
+               "translations": words, **(extra or {})}
     return env.get_template("invoice.html.j2").render(**context)
 
 

@@ -213,8 +213,10 @@ def build(state: api.State, on: dt.date, client: str | None = None) -> Board:
     if client is not None:
         if client not in state.repo.clients:
             return board
-        board.language = state.repo.clients[client].language
-        board.locale = board.language or board.locale  # a client reads amounts and dates the way their documents do
+        chosen = state.repo.clients[client]
+        board.language = chosen.language or (settings.language if settings else None)
+        # a client reads amounts and dates the way their documents do
+        board.locale = chosen.locale or chosen.language or board.locale
         state = only_client(state, client)
     else:
         board.findings = [f.render() for f in state.findings]

@@ -172,7 +172,12 @@ WARNING_EXAMPLES = {
              "`billed init` wrote; Billed does not bill it",
              "    hint: delete its folder (or this file) and add your own client and project, or remove "
              "`example: true` if this project is real"],
+    "W003": ["projects/rc/client.yaml:7:11: [W003] no translation catalog for language 'sv': documents, emails and "
+             "the client view in it print English",
+             "    hint: use one of de, en, es, fr, it, nl, pl, or add templates/locale/sv/LC_MESSAGES/billed.po "
+             "(docs/languages.md)"],
 }
+WARNING_TESTS = {"W003": "tests/test_i18n.py"}  # where each example is asserted (default tests/test_guards.py)
 
 
 def errors_doc() -> str:
@@ -209,7 +214,7 @@ def errors_doc() -> str:
             "still exits 0:", ""]
     for code, meaning in WARNINGS.items():
         out += [f"## {code}", "", meaning[0].upper() + meaning[1:] + ".", "", "```", *WARNING_EXAMPLES[code], "```",
-                "", "From `tests/test_guards.py`.", ""]
+                "", f"From `{WARNING_TESTS.get(code, 'tests/test_guards.py')}`.", ""]
     return "\n".join(out)
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from billed import einvoice, engine, money, qr
+from billed import einvoice, engine, i18n, money, qr
 from billed import export as export_mod
 from billed import git as git_mod
 from billed import history as history_mod
@@ -38,6 +38,7 @@ class State:
     ledger: Ledger
     findings: list[Finding] = field(default_factory=list)
     payments: list[payments_mod.Payment] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)  # reported by check, refusing nothing (W codes)
     memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)  # derived, per day
 
     @property
@@ -62,7 +63,8 @@ def load(root: Path | None = None, verify: bool = True) -> State:
     files = {f"{d.parent.name}/{d.stem}" for d in (root / "projects").glob("*/*.y*ml")}
     found += engine.ledger_findings(repo.projects, ledger, {k: k for k in files})
     paid, problems = payments_mod.read(root, ledger)
-    return State(repo, ledger, sorted(set(found + problems)), paid)
+    warnings = i18n.check_languages(repo.settings, repo.clients, root / "templates")
+    return State(repo, ledger, sorted(set(found + problems)), paid, warnings)
 
 
 def settings(root: Path | None = None) -> Settings | None:

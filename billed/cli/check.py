@@ -48,6 +48,7 @@ def check(repo: Path | None, as_json: bool, base: str | None, summary_file: Path
     else:
         report(findings, as_json)
     warned = api.guards.warnings(state.repo.settings, state.repo.projects) if state.ok else []
+    warned += state.warnings  # languages without a catalog (W003)
     if not as_json:
         for w in warned:
             click.secho(f"warning: {w.render()}", fg="yellow", err=True)

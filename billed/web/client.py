@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from billed import api, portal, views
+from billed import api, i18n, portal, views
 from billed.errors import BilledError
 from billed.web.common import file_button
 
@@ -22,14 +22,15 @@ STATUS_ICONS = {"done": ":material/check_circle:", "in_progress": ":material/con
                 "planned": ":material/event:", "cancelled": ":material/block:"}
 
 
-def translator(language: str | None) -> Callable[[str], str]:
-    """The client's words. English until billed/i18n.py (issue 12) lands; then its gettext for `language`."""
-    return lambda text: text
+def translator(language: str | None, root: Path) -> Callable[[str], str]:
+    """The client's words: the gettext of `language` (the repo's catalog, then the toolkit's, then English)."""
+    return i18n.translations(language, root / "templates").gettext
 
 
 def state_badge(inv: views.InvoiceView, _: Callable[[str], str]) -> str:
     if inv.total < 0:
-        return f":gray-badge[{_('credit note')}]"
+        word = _("credit note")  # outside the f-string, where `pybabel extract` finds it
+        return f":gray-badge[{word}]"
     words = {"open": ("blue", _("to pay")), "partially paid": ("orange", _("partly paid")),
              "overdue": ("red", _("overdue")), "paid": ("green", _("paid")), "credited": ("gray", _("credited"))}
     colour, word = words.get(inv.state, ("gray", inv.state))
@@ -121,7 +122,7 @@ def pay_target(board: views.Board, inv: views.InvoiceView, token: str) -> str | 
 
 def document_card(board: views.Board, inv: views.InvoiceView, token: str, _: Callable[[str], str]) -> None:
     with st.container(border=True):
-        st.markdown(f"**{inv.title} {inv.number}** {state_badge(inv, _)}")
+        st.markdown(f"**{_(inv.title)} {inv.number}** {state_badge(inv, _)}")  # the title is a message (render.TITLES)
         dates = [_("issued {date}").format(date=portal.date(board, inv.issue_date))]
         if inv.due_date and inv.balance > 0:
             dates.append(_("due {date}").format(date=portal.date(board, inv.due_date)))
@@ -164,10 +165,10 @@ def contact(board: views.Board, _: Callable[[str], str]) -> None:
     bank = portal.payment_details(board.settings)
     left, right = st.columns(2)
     if lines:
-        left.markdown(f"**{_('Questions? Contact us')}**  \n" + "  \n".join(lines))
+        left.markdown("**" + _("Questions? Contact us") + "**  \n" + "  \n".join(lines))
     if bank:
         labels = {"Account holder": _("Account holder"), "IBAN": "IBAN", "BIC": "BIC", "Bank": _("Bank")}
-        right.markdown(f"**{_('Pay by bank transfer')}**  \n"
+        right.markdown("**" + _("Pay by bank transfer") + "**  \n"
                        + "  \n".join(f"{labels[k]}: {v}" for k, v in bank)
                        + "  \n" + _("Please quote the document number as the reference."))
 
@@ -176,13 +177,13 @@ def pay_page(root: Path, client: str, number: str, on: dt.date) -> None:
     """`?pay=NUMBER` (the stable pay URL): straight on to the payment for what is still due on one of the token
     holder's own documents (api.pay_redirect: Stripe Checkout, else the pay_link for the balance)."""
     board = views.load(root, on, client=client)
-    _ = translator(board.language)
+    _ = translator(board.language, root)
     header(board, root, _)
     inv = next((i for i in board.invoices if i.number == number), None)  # only this client's documents exist here
     if inv is None or inv.balance <= 0:
         st.info(_("There is nothing to pay on {number}.").format(number=number))
         return
-    st.subheader(_("{title} {number}").format(title=inv.title, number=inv.number))
+    st.subheader(_("{title} {number}").format(title=_(inv.title), number=inv.number))
     st.metric(_("Still to pay"), board.fmt(inv.balance, inv.currency))
     try:
         target = api.pay_redirect(api.load(root, verify=False), number, on)
@@ -198,7 +199,7 @@ def pay_page(root: Path, client: str, number: str, on: dt.date) -> None:
 def client_page(root: Path, client: str, on: dt.date, token: str) -> None:
     """Only for the holder of a valid token, and built from that client's data alone."""
     board = views.load(root, on, client=client)
-    _ = translator(board.language)
+    _ = translator(board.language, root)
     header(board, root, _)
     if not board.projects and not board.invoices:
         st.info(_("No projects to show yet."))
