@@ -25,8 +25,7 @@ import jinja2
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 
-from billed import i18n, money
-from billed import engine
+from billed import engine, i18n, money
 from billed.i18n import N_, NC_
 from billed.resources import toolkit_dir
 
