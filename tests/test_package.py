@@ -39,7 +39,9 @@ def test_the_sdist_and_the_wheel_carry_the_data_billed_needs(dist: Path) -> None
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("billed/_data/templates/invoice.html.j2", "billed/_data/templates/fonts/DejaVuSans.ttf",
                    "billed/_data/schemas/project.schema.json", "billed/_data/dashboard.py",
-                   "billed/_office/workflows/billing-office.yml", "billed/_office/billed-push", "billed/cli/init.py"):
+                   "billed/_office/workflows/billing-office.yml", "billed/_office/billed-push", "billed/cli/init.py",
+                   "billed/_data/schemas/iso20022/camt.053.001.08.xsd",  # billed import validates camt against them
+                   "billed/_data/schemas/iso20022/camt.054.001.08.xsd"):
         assert needed in names, needed
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert "Requires-Dist: streamlit>=1.40; extra == \"dashboard\"" in meta  # not needed to issue
