@@ -66,3 +66,20 @@ def test_scaffolded_files_point_editors_at_the_schemas(tmp_path: Path) -> None:
         assert first.startswith("# yaml-language-server: $schema=") and first.endswith(f"{schema}.schema.json")
         path = (books / name).parent / first.split("=", 1)[1]
         assert json.loads(path.read_text(encoding="utf-8"))["title"]
+
+
+def test_upgrade_moves_the_pin_and_keeps_every_package_pinned(tmp_path: Path) -> None:
+    assert run(tmp_path, "init", "books", "--pin", "billed @ git+https://example.org/studio/billed@v0.1.0").code == 0
+    pins = tmp_path / "books/.github/billed-requirements.txt"
+    before = pins.read_text().splitlines()
+    assert before[3] == "billed @ git+https://example.org/studio/billed@v0.1.0"
+    result = run(tmp_path / "books", "upgrade", "--pin", "billed @ git+https://example.org/studio/billed@v0.2.0")
+    assert result.code == 0, result.err
+    assert result.out.strip() == (".github/billed-requirements.txt: billed @ git+https://example.org/studio/billed@"
+                                  "v0.1.0 -> billed @ git+https://example.org/studio/billed@v0.2.0. Review and commit it.")
+    after = pins.read_text().splitlines()
+    assert after[3] == "billed @ git+https://example.org/studio/billed@v0.2.0" and after[4:] == before[4:]
+    assert all("==" in line for line in after[4:]) and any(line.startswith("weasyprint==") for line in after)
+    # without --pin: this Billed, an editable checkout here, is pinned by its version
+    assert run(tmp_path / "books", "upgrade").code == 0
+    assert pins.read_text().splitlines()[3] == "billed==0.1.0"

@@ -84,3 +84,25 @@ def test_the_wheel_installed_in_a_fresh_venv_runs_init(dist: Path, tmp_path: Pat
     assert check.returncode == 0 and json.loads(check.stdout) == [], check.stderr
     issue = subprocess.run([str(venv / "bin/billed"), "issue"], cwd=office, capture_output=True, text=True, env=env)
     assert issue.returncode == 1 and "[E081]" in issue.stderr  # the example is never billed
+
+
+def test_installed_from_a_git_commit_init_pins_that_commit(tmp_path: Path) -> None:
+    """`pip install 'billed @ git+URL@COMMIT'` (what the docs tell a user): init pins exactly that commit."""
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=TOOLKIT, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = Path(subprocess.run([str(venv / "bin/python"), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                                "['purelib'])"], capture_output=True, text=True, check=True).stdout.strip())
+    (site / "lend-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # setuptools too
+    url = f"git+file://{TOOLKIT}@{commit}"
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin/python"), "install", "--quiet",
+                              "--no-deps", "--no-index", "--no-build-isolation", f"billed @ {url}"],
+                             capture_output=True, text=True, env={**os.environ, **GIT_ENV}, timeout=300)
+    assert install.returncode == 0, install.stderr
+    env = {**os.environ, **GIT_ENV, "PATH": f"{venv / 'bin'}{os.pathsep}/usr/bin:/bin"}
+    init = subprocess.run([str(venv / "bin/billed"), "init", "office"], cwd=tmp_path, capture_output=True, text=True,
+                          env=env)
+    assert init.returncode == 0, init.stderr
+    pins = (tmp_path / "office/.github/billed-requirements.txt").read_text().splitlines()
+    assert pins[3] == f"billed @ git+file://{TOOLKIT}@{commit}"
