@@ -75,8 +75,9 @@ def test_upgrade_moves_the_pin_and_keeps_every_package_pinned(tmp_path: Path) ->
     assert before[3] == "billed @ git+https://example.org/studio/billed@v0.1.0"
     result = run(tmp_path / "books", "upgrade", "--pin", "billed @ git+https://example.org/studio/billed@v0.2.0")
     assert result.code == 0, result.err
-    assert result.out.strip() == (".github/billed-requirements.txt: billed @ git+https://example.org/studio/billed@"
-                                  "v0.1.0 -> billed @ git+https://example.org/studio/billed@v0.2.0. Review and commit it.")
+    assert result.out.strip() == (".github/billed-requirements.txt: billed @ git+https://example.org/studio/"
+                                  "billed@v0.1.0 -> billed @ git+https://example.org/studio/billed@v0.2.0. "
+                                  "Review and commit it.")
     after = pins.read_text().splitlines()
     assert after[3] == "billed @ git+https://example.org/studio/billed@v0.2.0" and after[4:] == before[4:]
     assert all("==" in line for line in after[4:]) and any(line.startswith("weasyprint==") for line in after)
