@@ -11,7 +11,7 @@ import string
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
-from billed import money
+from billed import money, untrusted
 from billed.errors import Finding
 from billed.model import Milestone, Project, Settings, evolve
 
@@ -55,7 +55,7 @@ def check_total_needed(p: Project) -> list[Finding]:
 def check_done_dates(p: Project) -> list[Finding]:
     out = []
     for m in p.milestones:
-        if m.status == "done" and m.done is None:
+        if m.status == "done" and m.done is None and not m.done_given:  # (an invalid date is E022 alone)
             out.append(m.loc.finding(("status",), "E034", f"'{m.id}' is done but has no completion date",
                                      "add `done: YYYY-MM-DD` (the date of supply printed on the invoice)"))
         if m.status != "done" and m.done is not None:
@@ -246,6 +246,9 @@ def _pattern_problem(pattern: str, reset: str) -> str | None:
         return f"uses unknown placeholders {', '.join(sorted(fields - {'seq', 'year'}))}"
     if "seq" not in fields:
         return "has no {seq} placeholder"
+    too_wide = untrusted.width_problem(pattern)
+    if too_wide:
+        return too_wide
     try:
         samples = [pattern.format(year=2026, seq=seq) for seq in SAMPLE_SEQS]
     except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
@@ -307,6 +310,8 @@ def _link(s: Settings, key: str, pattern: str | None, allowed: set[str]) -> list
             problem = f"uses unknown placeholders {', '.join(sorted(fields - allowed))}"
         elif "number" not in fields and key == "pay_url":
             problem = "needs {number}: each document has its own"
+        elif untrusted.width_problem(pattern):
+            problem = untrusted.width_problem(pattern)
         else:
             pattern.format(**sample)  # format specs such as {amount:,} fail only here
     except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:

@@ -33,13 +33,32 @@ DOC_FIELDS = ("number", "series", "type_code", "kind", "issue_date", "due_date",
               "total", "document_total", "corrects", "prepaid", "state", "credited", "paid", "balance")
 PAY_FIELDS = ("date", "invoice", "client", "project", "currency", "amount", "source", "id", "reverses", "method",
               "reference", "payer", "file", "line")
+# Columns that hold amounts or counts: a value there that is a plain number stays a number (credit notes and
+# reversals are negative, "-1190.00"), so a spreadsheet can still sum it. Anything else in them is text.
+NUMERIC = {"net", "tax", "total", "document_total", "tax_rate", "credited", "paid", "balance", "amount", "line"}
+_NUMBER = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")
+# OWASP "CSV Injection" (owasp.org/www-community/attacks/CSV_Injection) and ASVS 5.0 requirement 1.2.10: a cell
+# that begins with = + - @ tab or carriage return (ASVS adds NUL) is read as a formula by Excel, LibreOffice and
+# Google Sheets; prefixed with a single quote it is shown as the text it is.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
+
+
+def cell(field: str, value: Any) -> Any:
+    """A value as it may go into a CSV cell: text that a spreadsheet would run as a formula is neutralised."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    if field in NUMERIC and _NUMBER.match(value):
+        return value
+    return "'" + value
 
 
 def _csv(fields: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
+    """RFC 4180: rows end in CRLF, so the csv module quotes any cell holding a CR or LF (with a bare LF ending
+    rows, a CR inside a payment reference was written unquoted and split the row in a spreadsheet)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: cell(k, v) for k, v in row.items()} for row in rows)
     return out.getvalue()
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -97,6 +98,37 @@ def dirty(root: Path, paths: Sequence[str] = WATCHED, ignored: bool = False) -> 
             Path(d) / f for d, _, names in os.walk(where) for f in names)
         found += [rel for f in files if not (rel := os.path.relpath(f, root.resolve())).endswith("invoices/.lock")]
     return found
+
+
+_TEMP = re.compile(r"^\..+\.[0-9]+\.tmp$")  # ledger.atomic_write's temp files: .<name>.<pid>.tmp
+_RENDERS = (".html", ".pdf", ".xml")
+
+
+def leftovers(root: Path) -> list[str]:
+    """Untracked files under invoices/ that only an interrupted issuing run leaves behind: its temp files, and
+    renderings whose record was never written (a document exists exactly when its record does; the record is
+    written last). Tracked files are never among them: what git holds is evidence, not litter."""
+    text = git(root, "ls-files", "-z", "--others", "--exclude-standard", "--", "invoices").stdout.decode()
+    out = []
+    for rel in filter(None, text.split("\0")):
+        path = root / rel
+        if _TEMP.match(path.name) or (path.suffix in _RENDERS and not path.with_suffix(".json").exists()):
+            out.append(rel)
+    return out
+
+
+def stale_index_lock(root: Path) -> None:
+    """A killed git leaves `.git/index.lock` behind, and every later git command that writes the index fails.
+    Say what it is and how to remove it safely, before anything is issued."""
+    folder = git_dir(root)
+    lock = folder / "index.lock" if folder is not None else None
+    if lock is None or not lock.exists():
+        return
+    minutes = max(0, int((time.time() - lock.stat().st_mtime) // 60))
+    raise GitError(f"{lock} exists (for {minutes} min): git holds this lock while it writes its index, and a git "
+                   "command that was killed or crashed leaves it behind. If no git command is running in this "
+                   "repository (`ps aux | grep git`), it is stale: remove it with `rm "
+                   f"{lock}` and run again. Nothing was issued.")
 
 
 def changed_since(root: Path, base: str, under: str) -> list[tuple[str, str, str | None]]:
@@ -209,6 +241,7 @@ def publish(root: Path, issue: Issuer, *, push_to: str | None = None, branch: st
     """Issue, commit the new documents, and (with `push_to`) push; on a rejected push re-plan and retry."""
     if not is_repo(root):
         raise GitError(f"{root} is not inside a git repository; --commit needs one (run `git init`)")
+    stale_index_lock(root)
     if unclean := dirty(root):
         raise GitError(f"uncommitted changes in {', '.join(unclean[:5])}; commit them first (an invoice must come "
                        "from a committed state)")

@@ -25,7 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from billed import cache
+from billed import cache, storage
 from billed.errors import BilledError, Finding
 
 FORMAT = 1
@@ -385,7 +385,10 @@ def _parse(raw: bytes) -> tuple[dict[str, Any], tuple[Any, ...], tuple[Line, ...
     """The bytes of a record file -> (data, head, amounts, what is wrong with the bytes themselves). Raises one
     of _UNREADABLE when they are not a Billed record at all. Used on reading and again when the whole record is
     needed later (Record.data), so both check the same things."""
-    data = json.loads(raw.decode("utf-8"))
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except RecursionError:  # e.g. 200,000 nested [: tampering, not a bug (the decoder recurses per level)
+        raise ValueError("nested too deeply to be a Billed record") from None
     if not isinstance(data, dict) or data.get("billed") != FORMAT:
         raise ValueError("not a Billed record")
     for key in REQUIRED:
@@ -513,12 +516,16 @@ def atomic_write(path: Path, data: bytes, exclusive: bool = False) -> None:
     `exclusive` (records) links the temp file into place instead of renaming it, which fails if the target
     exists: an issued record can never be overwritten, whatever bug or race got us here.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:  # e.g. the disk is full: no torn temp file is left behind
+        tmp.unlink(missing_ok=True)
+        raise storage.full(exc, path) or exc from None
     if exclusive:
         try:
             _link_new(tmp, path)

@@ -37,7 +37,7 @@ from typing import Any
 import jinja2
 from babel.dates import format_date
 
-from billed import i18n, money
+from billed import i18n, money, storage, untrusted
 from billed.errors import BilledError
 from billed.ledger import Record
 from billed.payments import DocState
@@ -77,8 +77,11 @@ def smtp_from_env(env: dict[str, str] | None = None) -> Smtp:
     cafile = env.get("BILLED_SMTP_CAFILE") or None
     if cafile and not Path(cafile).is_file():
         raise BilledError(f"BILLED_SMTP_CAFILE is '{cafile}', which is not a file; give a PEM CA bundle")
+    sender = env.get("BILLED_SMTP_FROM") or None
+    if sender and untrusted.email_problem(sender):
+        raise BilledError(f"BILLED_SMTP_FROM is {sender!r}, not a valid address ({untrusted.email_problem(sender)})")
     return Smtp(host, int(port_text), security, env.get("BILLED_SMTP_USER") or None,
-                env.get("BILLED_SMTP_PASSWORD") or None, env.get("BILLED_SMTP_FROM") or None, cafile)
+                env.get("BILLED_SMTP_PASSWORD") or None, sender, cafile)
 
 
 # --- the send log --------------------------------------------------------------------------------------------
@@ -96,7 +99,7 @@ def read_log(root: Path) -> list[dict[str, Any]]:
             continue
         try:
             entries.append(json.loads(line))
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             if i == len(lines):
                 break
             raise BilledError(f"{LOG}:{i}: unreadable send log line ({exc}); restore it from git") from exc
@@ -106,12 +109,7 @@ def read_log(root: Path) -> list[dict[str, Any]]:
 def append_log(root: Path, entry: dict[str, Any]) -> None:
     path = root / LOG
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        os.write(fd, (json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    storage.append_exactly(path, (json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def done(entry: dict[str, Any]) -> bool:
@@ -197,10 +195,14 @@ def compose(rec: Record, templates: Path, template: str, sender: str, context: d
     head, _, body = text.lstrip("\n").partition("\n\n")
     if not head.startswith("Subject:"):
         raise BilledError(f"templates/{template} must start with a 'Subject: ...' line and a blank line")
+    to = doc["buyer"]["email"]
+    if untrusted.email_problem(to):  # issued before `check` validated addresses: the record cannot change
+        raise BilledError(f"{rec.number} cannot be mailed: its client's email address {to!r} is not valid "
+                          f"({untrusted.email_problem(to)}); send it by hand and fix the address in client.yaml")
     msg = EmailMessage()
-    msg["Subject"] = " ".join(head.removeprefix("Subject:").split())  # one line: no header injection
-    msg["From"] = formataddr((doc["seller"]["name"], sender))
-    msg["To"] = formataddr((doc["buyer"]["name"], doc["buyer"]["email"]))
+    msg["Subject"] = _one_line(head.removeprefix("Subject:"))  # one line: no header injection
+    msg["From"] = formataddr((_one_line(doc["seller"]["name"]), sender))
+    msg["To"] = formataddr((_one_line(doc["buyer"]["name"]), to))
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)  # replaced by deliver: a stable one
     msg.set_content(body.strip() + "\n")
@@ -213,6 +215,12 @@ def compose(rec: Record, templates: Path, template: str, sender: str, context: d
             raise BilledError(f"{rec.number} has no PDF yet (issued with --no-pdf): run `billed render` first")
         msg.add_attachment(pdf.read_bytes(), maintype="application", subtype="pdf", filename=f"{rec.number}.pdf")
     return msg
+
+
+def _one_line(text: str) -> str:
+    """Header text on one line without control characters (`check` refuses them in names; a document issued
+    before it did must still be sendable)."""
+    return " ".join(untrusted.CONTROL.sub(" ", text).split())
 
 
 def documents(recs: list[Record], templates: Path, sender: str) -> Iterator[Message]:

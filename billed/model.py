@@ -127,6 +127,7 @@ class Milestone:
     done: dt.date | None = None
     final: bool = False
     amount: Decimal = money.ZERO  # resolved against the total by `resolve`
+    done_given: bool = False  # `done:` was written, even if it was not a valid date (E022 says so, not E034)
 
     @property
     def active(self) -> bool:
@@ -343,7 +344,8 @@ def build_project(doc: Doc, cid: str, pid: str, settings: Settings | None, clien
         id=f["m"]["id"], title=f["m"]["title"], spec=f["spec"], value=f["value"],
         status=f["m"].get("status", "planned"), index=f["i"], loc=Loc(doc, ("milestones", f["i"])),
         description=f["m"].get("description", ""), deliverables=tuple(f["m"].get("deliverables", ())),
-        due=f["due"], done=f["done"], final=bool(f["m"].get("final", False))) for f in fields)
+        due=f["due"], done=f["done"], final=bool(f["m"].get("final", False)),
+        done_given=f["m"].get("done") is not None) for f in fields)
     return Project(client=cid, id=pid, title=data["title"], currency=currency, total_given=total,
                    tax_rate=tax_rate, start=start, deposit_spec=deposit_spec, deposit_value=deposit_value,
                    payment_terms=terms, milestones=milestones, loc=Loc(doc),

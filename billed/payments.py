@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from billed import money
+from billed import money, storage
 from billed.errors import Finding
 from billed.ledger import Ledger, Record, locked
 from billed.load import Doc, load_file, load_text
@@ -338,12 +337,7 @@ def _proposed(root: Path, docs: dict[str, Doc], todo: list[dict[str, Any]]) -> t
 
 def _write_append(path: Path, data: bytes) -> None:
     """Append and fsync: earlier bytes are never rewritten, so git shows an append and nothing else."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    storage.append_exactly(path, data)
 
 
 # --- states and aging ----------------------------------------------------------------------------------------

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from billed import cache, checks, vat
+from billed import cache, checks, untrusted, vat
 from billed.errors import BilledError, Finding
 from billed.load import Doc, load_text, read_text
 from billed.model import Client, Project, Settings, build_client, build_project, build_settings
 from billed.schema import validate
 
-CONFIG = "billed.yaml"
+CONFIG = "billed.yaml"  # (untrusted.outside_links reports any symlink out of the repo among the files below)
 
 
 @dataclass
@@ -105,10 +105,11 @@ Pins = Callable[[Project], Mapping[str, Decimal]]
 def load_repo(root: Path, pins: Pins | None = None) -> tuple[Repo, list[Finding]]:
     """`pins` gives, per project, what its percentage milestones were invoiced at (see checks.resolve)."""
     repo = Repo(root=root)
-    out: list[Finding] = []
-    doc, valid = _read(root / CONFIG, "billed", out, root)
+    links, out = untrusted.outside_links(root)
+    doc, valid = _read(root / CONFIG, "billed", out, root) if root / CONFIG not in links else (None, False)
     if doc is not None:
         settings, found = build_settings(doc, valid)
+        found += untrusted.party_text(doc, ("seller",), "seller")
         out.extend(found)
         if settings is not None:
             for rule in checks.SETTINGS_RULES:
@@ -116,12 +117,12 @@ def load_repo(root: Path, pins: Pins | None = None) -> tuple[Repo, list[Finding]
             repo.settings = None if found or doc.findings else settings
         doc.release()
     projects_dir = root / "projects"
-    if projects_dir.is_dir():
+    if projects_dir.is_dir() and projects_dir not in links:
         for entry in sorted(projects_dir.iterdir()):
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or entry in links:
                 continue
             if entry.is_dir():
-                _load_client(repo, entry, out, pins)
+                _load_client(repo, entry, out, pins, links)
             elif entry.suffix in (".yaml", ".yml"):
                 out.append(Finding(shown(entry), 1, 1, "E040", "project file is not inside a client folder",
                                    "move it to projects/<client>/ next to a client.yaml"))
@@ -140,9 +141,10 @@ def _nested(folder: Path) -> list[Finding]:
     return out
 
 
-def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None) -> None:
+def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None, links: set[Path]) -> None:
     cid = folder.name
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith("."))
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith(".")
+                   and p not in links)
     out.extend(_nested(folder))
     client_file = folder / "client.yaml"
     if not checks.NAME.match(cid):
@@ -150,15 +152,16 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None
                            "lowercase letters, digits, - and _ (it is used in file names)"))
         return
     client = None
-    if not client_file.exists():
+    if not client_file.exists() and client_file not in links:
         out.append(Finding(shown(folder), 1, 1, "E040", f"client folder '{cid}' has no client.yaml",
                            "add projects/<client>/client.yaml with the client's name, address and email"))
-    else:
+    elif client_file not in links:
         doc, valid = _read(client_file, "client", out, repo.root)
         if doc is not None:
             client, found = build_client(doc, cid, valid)
             if client is not None and not found:
                 found = [f for rule in vat.CLIENT_RULES for f in rule(client, repo.settings)]
+            found += untrusted.party_text(doc, (), "client")
             doc.release()
             out.extend(found)
             client = None if found or doc.findings else client

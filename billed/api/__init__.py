@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from billed import einvoice, engine, i18n, money, qr
+from billed import einvoice, engine, i18n, money, qr, witness
 from billed import export as export_mod
 from billed import git as git_mod
 from billed import history as history_mod
@@ -57,6 +57,7 @@ def load(root: Path | None = None, verify: bool = True) -> State:
     found = list(findings)
     if verify:
         found += ledger_mod.verify(ledger, repo.settings is None or repo.settings.numbering.reset == "yearly")
+        found += witness.findings(root, ledger.records)
     else:
         found += ledger.findings
     ledger.index = None  # saved; ~50 MB at 10,000 projects that no later step reads
@@ -143,8 +144,8 @@ Fingerprint = tuple[tuple[str, int, int, int, int], ...]
 def fingerprint(root: Path) -> Fingerprint:
     """The stat (inode, size, mtime, ctime) of every file `load` reads, and of the folders that hold them (a
     new, empty client folder is a finding too): cheap to take (no reads), and it changes with any save, new
-    record or deleted file. Client folders are followed through symlinks, as `load` does; a file that cannot
-    be stat'ed (a dangling link) is still listed, as `load` reports it."""
+    record or deleted file. Client folders are followed through symlinks (`load` reports a link out of the repo,
+    E047); a file that cannot be stat'ed (a dangling link) is still listed, as `load` reports it."""
     out: list[tuple[str, int, int, int, int]] = []
 
     def add(path: str) -> None:
@@ -374,20 +375,37 @@ def aging(state: State, on: dt.date) -> list[dict[str, Any]]:
 
 def issue_and_push(root: Path | None, on: dt.date, pdf: bool = True, progress: Progress | None = None,
                    push_to: str | None = None, branch: str | None = None, retries: int = 5) -> git_mod.Published:
-    """Issue, commit exactly the new documents, and push; a rejected push re-plans from the new remote state."""
+    """Issue, commit exactly the new documents, and push; a rejected push re-plans from the new remote state.
+
+    A run killed mid-issue leaves its own temp files and renderings without a record; they are removed first
+    (under the issuing lock, so never a running issue's files), or the check for uncommitted changes would refuse
+    the very run that completes the plan."""
     root = find_root(root)
+    if git_mod.is_repo(root) and (root / "invoices").is_dir():
+        with ledger_mod.locked(root / "invoices"):
+            for rel in git_mod.leftovers(root):
+                (root / rel).unlink(missing_ok=True)
     return git_mod.publish(root, lambda: issue(root, on, pdf, progress), push_to=push_to, branch=branch,
                            retries=retries)
 
 
 def check_base(state: State, base: str, on: dt.date) -> tuple[list[Finding], list[dict[str, Any]]]:
-    """What a change since `base` does: E061 for each issued file it edits, deletes or renames (only Billed
-    appends to invoices/), and the documents merging it would issue."""
+    """What a change since `base` does: E061 for each file under invoices/ it adds, edits, deletes or renames
+    (only Billed's issuing run writes there, on main after the merge), and the documents merging it would issue.
+
+    Additions are refused too: a branch can run `billed issue` with an attacker's bank details, restore
+    billed.yaml and commit the result; its records chain on correctly and would verify."""
     root = state.repo.root
     found = []
     for status, path, new in git_mod.changed_since(root, base, "invoices"):
-        if status in ("A", "C") or path.endswith(".lock"):
-            continue  # appending is what Billed does; a copy leaves the original untouched
+        if path.endswith(".lock"):
+            continue
+        if status in ("A", "C"):
+            found.append(Finding(shown(root / (new or path)), 1, 1, "E061", f"{new or path} is added to invoices/ "
+                                 f"by this change (since {base}); only Billed's issuing run adds documents",
+                                 "remove it from this change (`git rm`); once merged, CI issues what is due "
+                                 "with `billed issue --commit`"))
+            continue
         verb = {"R": f"renames it to {new}", "D": "deletes it"}.get(status, "edits it")
         found.append(Finding(shown(root / path), 1, 1, "E061", f"{path} was already issued and this change {verb} "
                              f"(since {base})", f"issued documents never change: restore it (`git checkout {base} "

@@ -14,6 +14,7 @@ import sys
 
 import click
 
+from billed import storage
 from billed.errors import BilledError
 
 EXIT_FINDINGS = 1
@@ -51,13 +52,23 @@ def main() -> None:
     except BilledError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FINDINGS)
+    except OSError as exc:
+        disk = storage.full(exc)
+        if disk is None:
+            raise_internal(exc)
+        click.echo(f"error: {disk}", err=True)
+        sys.exit(EXIT_FINDINGS)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # the last line of defence: a bug, reported without a traceback
-        if os.environ.get("BILLED_DEBUG"):
-            raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
-                   "This is a bug in Billed; rerun with BILLED_DEBUG=1 and report the traceback.", err=True)
-        sys.exit(EXIT_INTERNAL)
+        raise_internal(exc)
     sys.exit(0)
+
+
+def raise_internal(exc: Exception) -> None:
+    if os.environ.get("BILLED_DEBUG"):
+        raise exc
+    click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
+               "This is a bug in Billed; rerun with BILLED_DEBUG=1 and report the traceback.", err=True)
+    sys.exit(EXIT_INTERNAL)

@@ -22,8 +22,8 @@ from billed.render import title
 @repo_option
 @json_option
 @click.option("--base", metavar="REV", default=None,
-              help="Also review the change since REV (e.g. origin/main): an issued file under invoices/ that it "
-              "edits, deletes or renames is an error (E061), and the documents merging it would issue are shown.")
+              help="Also review the change since REV (e.g. origin/main): any file under invoices/ that it "
+              "adds, edits, deletes or renames is an error (E061), and the documents merging it would issue are shown.")
 @click.option("--summary", "summary_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Append the result as Markdown to FILE (default with --base: $GITHUB_STEP_SUMMARY, the job "
               "summary page in GitHub Actions).")
@@ -103,14 +103,16 @@ def markdown(findings: list[Finding], docs: list[dict[str, Any]], base: str | No
 def verify(repo: Path | None, as_json: bool) -> None:
     """Check that no issued document under invoices/ was edited, deleted, inserted or renumbered.
 
-    Walks the SHA-256 hash chain of each series. Exit 1 with the path of every damaged file.
+    Walks the SHA-256 hash chain of each series, and takes git as witness: each committed record must have
+    entered history in Billed's issuing commit (its Billed-Issued trailer), and no issued record may be gone.
+    Exit 1 with the path of every damaged file.
     """
-    from billed import ledger
+    from billed import ledger, witness
     from billed.repo import find_root
 
     root = find_root(repo)
     state = api.load(root, verify=False)
-    found = ledger.verify(state.ledger, state.yearly)
+    found = sorted(ledger.verify(state.ledger, state.yearly) + witness.findings(root, state.ledger.records))
     report(found, as_json)
     if not found and not as_json:
         click.echo(f"OK: {len(state.ledger.records)} issued documents, hash chains intact.")

@@ -1,0 +1,137 @@
+"""Rules against hostile or careless text that a schema cannot express: what reaches a mail header, email
+addresses, and the widths of user-written format fields.
+
+Every document is immutable once issued, so anything that would make it unsendable or unrenderable later must be
+refused by `check` before it is issued: a client name with a line break (a header injection, and `send` could
+never mail that invoice), an address a regex let through, a `{amount:>999999999}` that asks for a gigabyte.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from billed.errors import Finding
+from billed.load import Doc
+
+# C0 and C1 controls (CR, LF, tab, NUL, ESC, NEL, …) and the Unicode line and paragraph separators: none belongs
+# in a name or an address, and each can break or forge a mail header line.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMES = {"\t": "tab", "\n": "line feed", "\r": "carriage return", "\x00": "NUL", "\x1b": "escape",
+          "\x85": "next line"}
+MAX_WIDTH = 32  # of any {field:width.precision} a user writes: numbers and links are short
+
+
+def control_char(text: str) -> str | None:
+    """The first control character in `text`, named (e.g. 'U+000A LINE FEED'), or None."""
+    found = CONTROL.search(text)
+    if found is None:
+        return None
+    ch = found.group()
+    return f"U+{ord(ch):04X} {_NAMES.get(ch) or unicodedata.name(ch, 'control character')}"
+
+
+def email_problem(address: str) -> str | None:
+    """Why `address` is not a usable email address, or None. email-validator parses it the way RFC 5321/5322
+    and RFC 6531 (internationalised addresses) say, with no network access (no DNS lookup)."""
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
+def party_text(doc: Doc, prefix: tuple[str, ...], who: str) -> list[Finding]:
+    """E045/E046 for the name and email of the party at `prefix` in `doc`. Read from the document itself, so they
+    are reported even when the schema rejected something else in the file (all problems in one run)."""
+    data = doc.data
+    for key in prefix:
+        data = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return []
+    out = []
+    for key in ("name", "email"):
+        value = data.get(key)
+        if not isinstance(value, str) or (*prefix, key) in doc.invalid:
+            continue
+        bad = control_char(value)
+        if bad:
+            out.append(doc.finding((*prefix, key), "E045", f"the {who}'s {key} holds a control character ({bad})",
+                                   "it is printed in mail headers (From, To, Subject): write it on one line, "
+                                   "without tabs or other control characters"))
+        elif key == "email" and (problem := email_problem(value)):
+            out.append(doc.finding((*prefix, key), "E046", f"the {who}'s email address {value!r} is not valid: "
+                                   f"{problem}", "write one plain address such as billing@example.com"))
+    return out
+
+
+def width_problem(pattern: str) -> str | None:
+    """A {field:spec} of `pattern` whose width or precision exceeds MAX_WIDTH, named; None when all are bounded.
+    Checked before the pattern is ever formatted: formatting `{seq:0999999999}` to see if it is valid would
+    already allocate the gigabyte."""
+    try:
+        parsed = list(string.Formatter().parse(pattern))
+    except ValueError:
+        return None  # unbalanced braces: reported by the pattern's own check
+    for _, name, spec, _ in parsed:
+        if name is None or not spec:
+            continue
+        if "{" in spec:
+            return f"{{{name}:{spec}}} nests a field in its format"
+        for number in _numbers(spec):
+            if number > MAX_WIDTH:
+                return f"{{{name}:{spec}}} asks for a width or precision of {number:,}; at most {MAX_WIDTH}"
+    return None
+
+
+def _numbers(spec: str) -> Iterable[int]:
+    return (int(n) for n in re.findall(r"[0-9]+", spec))
+
+
+# What documents and payment states are made from. (templates/ is not here: the PDF renderer reads only files
+# inside it, symlinks resolved, render._fetcher; a template is layout, not billing data.)
+WATCHED = ("billed.yaml", "projects", "payments")
+
+
+def outside_links(root: Path) -> tuple[set[Path], list[Finding]]:
+    """Symlinks among the files documents are made from whose target is outside the repo (or missing): what is
+    billed must be in git, and a link's target is not. Returns the links (loading skips them) and an E047 each.
+    A link to another file inside the repo is fine: its target is committed too."""
+    top = root.resolve()
+    links, out = set(), []
+    for name in WATCHED:
+        start = root / name
+        for path in [start, *_walk(start)]:
+            if not path.is_symlink():
+                continue
+            target = Path(os.path.realpath(path))
+            if target == top or top in target.parents and target.exists():
+                continue
+            links.add(path)
+            where = "points to nothing" if not target.exists() else f"points outside the repo, to {target}"
+            out.append(Finding(_shown(path), 1, 1, "E047", f"{_shown(path)} is a symlink that {where}",
+                               "what is billed must be in git: replace the link with the file itself, committed"))
+    return links, out
+
+
+def _walk(start: Path) -> Iterable[Path]:
+    """Every entry below `start`, not following symlinked folders (a link is reported, never entered)."""
+    if start.is_symlink() or not start.is_dir():
+        return
+    for folder, dirs, files in os.walk(start):
+        base = Path(folder)
+        yield from (base / d for d in dirs)
+        yield from (base / f for f in files)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # pragma: no cover
+        return str(path)

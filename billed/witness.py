@@ -1,0 +1,131 @@
+"""Git as the witness of invoices/: every issued record must have entered history in an issuing commit.
+
+The hash chain (ledger.verify) proves that the records form one unbroken sequence, but a chain can be extended
+by anyone who can run Billed: issue a document on a branch with an attacker's IBAN, restore billed.yaml, commit,
+and the chain still verifies. And the newest record has no successor to vouch for it, so deleting it leaves a
+shorter but valid chain. Git knows better: Billed's own issuing run (`issue --commit`, see git.py) commits
+exactly the new documents with one `Billed-Issued: <number>` trailer each. So:
+
+- a record whose committed content (its blob at HEAD) was not brought in by a commit carrying the trailer for its
+  number was added or rewritten by hand: a finding (E062), on main too, not only in review;
+- a record an issuing commit brought in that is no longer in the working tree was deleted: a finding (E062);
+- a record not committed yet (a local `billed issue` without --commit) is simply not witnessed yet.
+
+One `git log` over the record files and one `git ls-tree`, whatever the number of records (57,000 at the
+10,000-project bench). Outside git there is no witness and only the chain is checked. In a shallow clone the
+history beyond the cut is unknown: records that entered history there are not judged (CI should fetch the full
+history, `fetch-depth: 0`; docs/security.md).
+
+This is an integrity check against mistakes and forged pull requests, not a signature: whoever may push to main
+can write a trailer by hand. Protect main (reviews, required checks, signed commits) for that.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from billed import git as git_mod
+from billed.errors import Finding
+from billed.ledger import Record
+
+CODE = "E062"
+_HINT_ADDED = ("only Billed's issuing run (`billed issue --commit`, in CI on main) may add to invoices/: remove "
+               "the file in a commit, restore what was issued from git, and let CI issue again")
+_HINT_DELETED = "issued documents are never deleted: restore it with `git checkout {commit} -- {path}`"
+
+
+@dataclass
+class History:
+    """What git says about the record files: who brought each blob in, and which numbers were issued where."""
+
+    shallow: set[str] = field(default_factory=set)  # commits at the cut of a shallow clone
+    introduced: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (path, blob) -> commits
+    issued: dict[tuple[str, str], str] = field(default_factory=dict)  # (path, blob) -> issuing commit
+    issued_paths: dict[str, str] = field(default_factory=dict)  # path -> issuing commit
+    subjects: dict[str, str] = field(default_factory=dict)
+    at_head: dict[str, str] = field(default_factory=dict)  # path -> blob
+
+
+def read_history(root: Path) -> History | None:
+    """None when `root` is not in git or has no commit yet: nothing to witness."""
+    if git_mod.git_dir(root) is None:
+        return None
+    if git_mod.git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False).returncode != 0:
+        return None
+    history = History(shallow=_shallow(root))
+    mark = f"BILLED-{secrets.token_hex(12)}"  # commit messages are user text: an unguessable record separator
+    fmt = f"{mark}%H%x00%(trailers:key={git_mod.TRAILER},valueonly,separator=%x2C)%x00%s%x00"
+    raw = git_mod.git(root, "log", "--no-renames", "--raw", "--no-abbrev", "-z", "--diff-filter=AM", f"--format={fmt}",
+                      "--relative", "--", "invoices").stdout
+    for chunk in raw.decode("utf-8", errors="replace").split(mark)[1:]:
+        sha, trailers, subject, rest = chunk.split("\0", 3)
+        numbers = {n.strip() for n in trailers.split(",") if n.strip()}
+        history.subjects[sha] = subject
+        items = rest.lstrip("\0\n").split("\0")
+        for meta, path in zip(items[0::2], items[1::2], strict=False):
+            if not meta.startswith(":") or not path.endswith(".json"):
+                continue
+            blob = meta.split()[3]
+            history.introduced.setdefault((path, blob), []).append(sha)
+            number = os.path.basename(path)[:-len(".json")]
+            if number in numbers and meta.split()[4] == "A":
+                history.issued.setdefault((path, blob), sha)
+                history.issued_paths.setdefault(path, sha)
+    listing = git_mod.git(root, "ls-tree", "-r", "-z", "HEAD", "--", "invoices").stdout.decode("utf-8", "replace")
+    for entry in listing.split("\0"):
+        meta, _, path = entry.partition("\t")
+        if path.endswith(".json"):
+            history.at_head[path] = meta.split()[2]
+    return history
+
+
+def _shallow(root: Path) -> set[str]:
+    proc = git_mod.git(root, "rev-parse", "--git-path", "shallow", check=False)
+    path = Path(proc.stdout.decode().strip())
+    path = path if path.is_absolute() else root / path
+    try:
+        return set(path.read_text().split())
+    except OSError:
+        return set()
+
+
+def findings(root: Path, records: list[Record]) -> list[Finding]:
+    """E062 for each record git does not vouch for, and for each issued record that is gone."""
+    history = read_history(root)
+    if history is None:
+        return []
+    out = []
+    present = set()
+    for rec in records:
+        rel = os.path.relpath(rec.file, root).replace(os.sep, "/")
+        present.add(rel)
+        blob = history.at_head.get(rel)
+        if blob is None or (rel, blob) in history.issued:
+            continue  # not committed yet, or committed by the issuing run
+        by = history.introduced.get((rel, blob), [])
+        if by and all(sha in history.shallow for sha in by):
+            continue  # it entered history before a shallow clone's cut: git cannot tell here
+        if not by and history.shallow:
+            continue
+        where = (f"in commit {by[-1][:12]} ({history.subjects.get(by[-1], '')!r}), which is not an issuing commit"
+                 if by else "outside any issuing commit")
+        out.append(Finding(_shown(root / rel), 1, 1, CODE, f"{rec.number} entered git history {where}: it was "
+                           f"added or rewritten by hand, not issued by Billed", _HINT_ADDED))
+    for rel, sha in sorted(history.issued_paths.items()):
+        if rel not in present and not os.path.lexists(root / rel):
+            number = os.path.basename(rel)[:-len(".json")]
+            out.append(Finding(_shown(root / rel), 1, 1, CODE, f"{number} was issued in commit {sha[:12]} and its "
+                               "record is gone (deleted or renamed)",
+                               _HINT_DELETED.format(commit=sha[:12], path=rel)))
+    return out
+
+
+def _shown(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # pragma: no cover
+        return str(path)
+

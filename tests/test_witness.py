@@ -1,0 +1,143 @@
+"""Git as the witness of invoices/ (billed/witness.py) and the review of a change (check --base), against real
+repositories: a bare origin, clones, branches and the merge checkout a pull request gets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests._gitsandbox import (
+    clone,
+    commit_all,
+    git,
+    git_identity,  # noqa: F401 - autouse: git identity for in-process runs
+    origin,
+    set_status,
+)
+from tests.conftest import make_repo, run
+
+DATE = "2026-06-01"
+ATTACKER_IBAN = "GB82WEST12345698765432"  # a valid IBAN (the standard's own example), not the seller's
+
+
+def issue(repo: Path, *extra: str):
+    return run(repo, "issue", "--date", DATE, "--no-pdf", *extra)
+
+
+def codes(result) -> set[tuple[str, str]]:
+    return {(f["file"], f["code"]) for f in json.loads(result.out)}
+
+
+@pytest.fixture
+def main_with_one(tmp_path: Path) -> tuple[Path, Path]:
+    """Origin main with INV-2026-0001 issued by Billed (`issue --commit --push`); `work` is a clone of it."""
+    bare = origin(tmp_path)
+    work = clone(bare, tmp_path / "work")
+    assert issue(work, "--commit", "--push").code == 0
+    return bare, work
+
+
+def test_a_forged_pull_request_is_refused_by_review_and_found_on_main(main_with_one: tuple[Path, Path],
+                                                                      tmp_path: Path) -> None:
+    """The attack of issue 17: issue on a branch with the attacker's IBAN, restore billed.yaml, commit, open a
+    pull request. The records chain on correctly, so only git can tell."""
+    bare, _ = main_with_one
+    attacker = clone(bare, tmp_path / "attacker")
+    git(attacker, "checkout", "-q", "-b", "faster-invoicing")
+    settings = attacker / "billed.yaml"
+    settings.write_text(settings.read_text().replace("DE89370400440532013000", ATTACKER_IBAN))
+    set_status(attacker, "layout", "done")
+    assert issue(attacker).code == 0
+    assert json.loads((attacker / "invoices/2026/INV-2026-0002.json").read_text())["bank"]["iban"] == ATTACKER_IBAN
+    git(attacker, "checkout", "-q", "--", "billed.yaml")
+    commit_all(attacker, "Layout done")
+    git(attacker, "push", "-q", "origin", "faster-invoicing")
+
+    review = clone(bare, tmp_path / "review")  # what CI checks out for the pull request: the merge result
+    git(review, "fetch", "-q", "origin", "faster-invoicing")
+    git(review, "merge", "-q", "--no-ff", "--no-edit", "FETCH_HEAD")
+    result = run(review, "check", "--base", "origin/main")
+    assert result.code == 1, result.out
+    for suffix in ("json", "html"):
+        assert (f"invoices/2026/INV-2026-0002.{suffix}:1:1: [E061] invoices/2026/INV-2026-0002.{suffix} is added "
+                "to invoices/ by this change (since origin/main); only Billed's issuing run adds documents"
+                in result.err), result.err
+    assert "hint: remove it from this change (`git rm`)" in result.err
+
+    # Merged anyway (review ignored, or pushed straight to main): git still says who wrote the record.
+    git(review, "push", "-q", "origin", "HEAD:main")
+    on_main = clone(bare, tmp_path / "main")
+    found = run(on_main, "verify")
+    assert found.code == 1
+    assert ("invoices/2026/INV-2026-0002.json:1:1: [E062] INV-2026-0002 entered git history in commit "
+            in found.err) and "which is not an issuing commit" in found.err
+    assert "INV-2026-0001" not in found.err  # issued by Billed: vouched for
+    sent = run(on_main, "send", "--dry-run")
+    assert sent.code == 1 and "[E062]" in sent.err  # nothing is mailed from a ledger git does not vouch for
+
+
+def test_a_deleted_newest_record_is_found_on_main(main_with_one: tuple[Path, Path]) -> None:
+    """The newest record has no successor in the chain: only the issuing commit remembers it."""
+    _, work = main_with_one
+    set_status(work, "layout", "done")
+    commit_all(work, "Layout done")
+    assert issue(work, "--commit").code == 0
+    git(work, "rm", "-q", "invoices/2026/INV-2026-0002.json", "invoices/2026/INV-2026-0002.html")
+    assert run(work, "verify", "--json").code == 1  # uncommitted deletion
+    commit_all(work, "Tidy up")
+    result = run(work, "verify")
+    assert result.code == 1
+    sha = git(work, "rev-parse", "HEAD~1")[:12]
+    assert (f"invoices/2026/INV-2026-0002.json:1:1: [E062] INV-2026-0002 was issued in commit {sha} and its "
+            "record is gone (deleted or renamed)") in result.err
+    assert f"git checkout {sha} -- invoices/2026/INV-2026-0002.json" in result.err
+    git(work, "checkout", "-q", sha, "--", "invoices/2026")  # restored exactly as issued, in a plain commit
+    commit_all(work, "Restore INV-2026-0002")
+    assert run(work, "verify").code == 0
+
+
+def test_records_not_committed_yet_verify_and_a_plain_commit_of_them_does_not(tmp_path: Path) -> None:
+    bare = origin(tmp_path)
+    work = clone(bare, tmp_path / "work")
+    assert issue(work).code == 0  # a local run without --commit
+    assert run(work, "verify").code == 0
+    assert run(work, "check").code == 0
+    commit_all(work, "Add the invoice")  # by hand: no Billed-Issued trailer
+    result = run(work, "check", "--json")
+    assert result.code == 1
+    assert codes(result) == {("invoices/2026/INV-2026-0001.json", "E062")}
+
+
+def test_a_trailer_names_the_numbers_it_issues(main_with_one: tuple[Path, Path]) -> None:
+    """A record slipped into an issuing commit that does not name it is not vouched for."""
+    _, work = main_with_one
+    set_status(work, "layout", "done")
+    commit_all(work, "Layout done")
+    assert issue(work).code == 0
+    git(work, "add", "invoices")
+    git(work, "commit", "-q", "-m", "Issue things\n\nBilled-Issued: INV-2026-0001\n")
+    assert codes(run(work, "verify", "--json")) == {("invoices/2026/INV-2026-0002.json", "E062")}
+
+
+def test_outside_git_only_the_chain_is_checked(tmp_path: Path) -> None:
+    from tests._gitsandbox import PROJECT
+    root = make_repo(tmp_path / "plain", {"projects/nordlicht/annual-report.yaml": PROJECT})
+    assert issue(root).code == 0
+    assert run(root, "verify").code == 0
+
+
+def test_a_shallow_clone_does_not_accuse_what_it_cannot_see(main_with_one: tuple[Path, Path],
+                                                           tmp_path: Path) -> None:
+    bare, work = main_with_one
+    set_status(work, "layout", "done")
+    commit_all(work, "Layout done")
+    git(work, "push", "-q", "origin", "main")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{bare}", str(shallow))
+    assert git(shallow, "rev-parse", "--is-shallow-repository") == "true"
+    assert run(shallow, "verify").code == 0
+    assert issue(shallow, "--commit").code == 0  # issuing in it is witnessed as usual
+    assert run(shallow, "verify").code == 0
+
