@@ -34,7 +34,7 @@ ENGINE_CODES = {code for code in CATALOGUE if code[:3] in ("E05", "E06", "E07", 
 ERRORS_DOC = TOOLKIT / "docs" / "errors.md"
 # The clearest example of a code where the smallest case is not.
 SHOWCASE = {"E002": "yaml-malformed", "E010": "unknown-keys", "E011": "missing-keys", "E012": "wrong-types",
-            "E013": "bad-enums"}
+            "E013": "bad-enums", "E022": "bad-dates"}
 
 
 def materialize(case: str, root: Path) -> Path:

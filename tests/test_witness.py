@@ -49,10 +49,12 @@ def test_a_forged_pull_request_is_refused_by_review_and_found_on_main(main_with_
     settings = attacker / "billed.yaml"
     settings.write_text(settings.read_text().replace("DE89370400440532013000", ATTACKER_IBAN))
     set_status(attacker, "layout", "done")
+    commit_all(attacker, "Layout done")  # issue refuses uncommitted input (E080), so: commit, issue, restore
     assert issue(attacker).code == 0
     assert json.loads((attacker / "invoices/2026/INV-2026-0002.json").read_text())["bank"]["iban"] == ATTACKER_IBAN
-    git(attacker, "checkout", "-q", "--", "billed.yaml")
-    commit_all(attacker, "Layout done")
+    git(attacker, "checkout", "-q", "HEAD~1", "--", "billed.yaml")
+    commit_all(attacker, "Tidy up the settings")
+    assert "DE89370400440532013000" in settings.read_text()
     git(attacker, "push", "-q", "origin", "faster-invoicing")
 
     review = clone(bare, tmp_path / "review")  # what CI checks out for the pull request: the merge result
