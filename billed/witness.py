@@ -59,7 +59,7 @@ def read_history(root: Path) -> History | None:
     mark = f"BILLED-{secrets.token_hex(12)}"  # commit messages are user text: an unguessable record separator
     fmt = f"{mark}%H%x00%(trailers:key={git_mod.TRAILER},valueonly,separator=%x2C)%x00%s%x00"
     raw = git_mod.git(root, "log", "--no-renames", "--raw", "--no-abbrev", "-z", "--diff-filter=AM", f"--format={fmt}",
-                      "--relative", "--", "invoices").stdout
+                      "--relative", "--", ":(glob)invoices/*/*.json").stdout
     for chunk in raw.decode("utf-8", errors="replace").split(mark)[1:]:
         sha, trailers, subject, rest = chunk.split("\0", 3)
         numbers = {n.strip() for n in trailers.split(",") if n.strip()}
