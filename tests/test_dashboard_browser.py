@@ -169,7 +169,7 @@ def test_owner_view_shows_the_example_figures(site, page) -> None:
 
 def test_owner_pages_fit_a_phone(site, page) -> None:
     """Each owner page, chosen in the sidebar at desktop width, then laid out again on a phone."""
-    for view, wait_for in (("Projects", "Scope history"), ("Invoices", "Download PDF")):
+    for view, wait_for in (("Projects", "Scope history"), ("Invoices", "Show document")):
         page.set_viewport_size({"width": 1440, "height": 1000})
         open_app(page, site["owner"], "Per project")
         page.get_by_text(view, exact=True).first.click()

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from billed import portal, views
-from billed.web.common import RESPONSIVE, table
+from billed.web.common import RESPONSIVE, file_button, table
 
 STATE_COLOURS = {"paid": "green", "open": "blue", "overdue": "red", "partially paid": "orange", "credited": "gray",
                  "credit note": "gray"}
@@ -92,13 +92,13 @@ def project_section(board: views.Board, project: views.ProjectView) -> None:
 
 def invoice_files(inv: views.InvoiceView, key: str) -> None:
     """Download the PDF (or the HTML when issued with --no-pdf), and show the document inline."""
-    cols = st.columns([1, 1, 3])
+    cols = st.columns([1, 1, 3])  # in-page downloads: a /media URL would serve the file without the password
     if inv.pdf:
-        cols[0].download_button("Download PDF", inv.pdf.read_bytes(), file_name=inv.pdf.name,
-                                mime="application/pdf", key=f"pdf-{key}-{inv.number}")
+        with cols[0]:
+            file_button(inv.pdf.read_bytes(), inv.pdf.name, "application/pdf", "Download PDF")
     if inv.html:
-        cols[1].download_button("Download HTML", inv.html.read_bytes(), file_name=inv.html.name,
-                                mime="text/html", key=f"html-{key}-{inv.number}")
+        with cols[1]:
+            file_button(inv.html.read_bytes(), inv.html.name, "text/html", "Download HTML")
         if cols[2].toggle("Show document", key=f"show-{key}-{inv.number}"):
             st.iframe(views.inline_html(inv.html), height=900)
 
