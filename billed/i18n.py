@@ -210,4 +210,5 @@ def install(env: jinja2.Environment) -> jinja2.Environment:
                                   pgettext=_pgettext, npgettext=_npgettext)
     env.filters["translate"] = _translate
     env.filters["nbsp"] = _nbsp
+    env.filters["nowrap"] = lambda text: Markup('<span class="nowrap">%s</span>') % text
     return env
