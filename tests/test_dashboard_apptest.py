@@ -256,3 +256,17 @@ def test_owner_invoices_page_lists_each_payment_with_its_source(app, example: Pa
     rows = {(r["invoice"], r["source"], r["id"], r["reverses"]) for _, r in payments.iterrows()}
     assert rows == {("INV-2026-0001", "stripe", "pi_3Test", ""), ("INV-2026-0002", "manual", "P-2026-0002", ""),
                     ("INV-2026-0001", "stripe", "re_1", "pi_3Test")}
+
+
+def test_a_client_reads_the_portal_in_their_language(app, example: Path) -> None:
+    """Kaffeehaus writes de_AT: German words, Austrian formats; nothing of the English page is left."""
+    at = app(access.grant(example, "kaffeehaus"), BILLED_MODE="client")
+    assert not at.exception
+    assert [m.label for m in at.metric] == ["Berechnet", "Bezahlt", "Noch zu zahlen"]
+    text = page_text(at)
+    for words in ("Ihre Dokumente", "Als Nächstes", "Rechnung INV-2026-0005", "Per Überweisung bezahlen",
+                  "PDF herunterladen"):
+        assert words in text, words
+    for english in ("Your documents", "Coming up next", "Still to pay", "Download PDF", "Pay by bank transfer"):
+        assert english not in text, english
+    assert "€\xa06.500,00" in [m.value for m in at.metric]  # billed, as de_AT writes it (a no-break space)

@@ -193,9 +193,11 @@ def test_client_link_shows_their_projects_and_none_of_another_client(site, page)
     assert page.locator('[data-testid="stImage"]').count() == 1  # the seller's logo
     fits_the_phone(page)
     screenshot(page, "dashboard-client-phone.png", 390, 3200)
-    other = open_app(page, f"{site['client']}?token={site['b']}", "Pay by bank transfer")
-    assert "Online coffee shop" in other
+    other = open_app(page, f"{site['client']}?token={site['b']}", "Per Überweisung bezahlen")  # de_AT: German
+    assert "Online coffee shop" in other and "Noch zu zahlen" in other
     assert "Robot fleet portal" not in other and "ACME" not in other and MARKER not in other
+    fits_the_phone(page)  # long German words too
+    screenshot(page, "dashboard-client-de-phone.png", 390, 3000)
 
 
 @pytest.mark.parametrize("query", ["", "?token=", "?token=wrong-token-0123456789", "?token=acme"])
