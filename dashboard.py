@@ -16,10 +16,11 @@ figure comes from billed.views and billed.portal (tested without Streamlit).
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 
 import streamlit as st
 
-from billed import access
+from billed import access, i18n
 from billed.web.common import CLEAN_CHROME, oidc_configured, repo_root, setting, today
 
 NOT_LOCAL = ("The owner view is only shown without a password on this machine. Set BILLED_OWNER_SECRET (or an "
@@ -76,10 +77,20 @@ def owner_allowed() -> bool:
     return False
 
 
+def visitor_words() -> Callable[[str], str]:
+    """Before a link says whose page it is, the page speaks the browser's language (English without a catalog)."""
+    locale = st.context.locale
+    try:
+        return i18n.translations(locale.replace("-", "_") if isinstance(locale, str) else None).gettext
+    except Exception:  # noqa: BLE001 - an odd Accept-Language must not break the page
+        return str
+
+
 def ask_for_link() -> None:
-    st.title("Private project dashboard")
-    st.write("This page only opens with your personal link. Please use the link you were sent, or ask for your "
-             "link.")
+    _ = visitor_words()
+    st.title(_("Private project dashboard"))
+    st.write(_("This page only opens with your personal link. Please use the link you were sent, or ask for your "
+               "link."))
 
 
 def serve_client() -> None:
@@ -98,7 +109,8 @@ def serve_client() -> None:
             client_page(root, client, today(), token)  # the owner view is not reachable from here, whatever the URL
     except Exception:  # noqa: BLE001 - a traceback on a client's screen could show other clients' data
         traceback.print_exc()
-        st.error("This page cannot be shown right now. Please try again later.")
+        _ = visitor_words()
+        st.error(_("This page cannot be shown right now. Please try again later."))
 
 
 def main() -> None:

@@ -270,3 +270,13 @@ def test_a_client_reads_the_portal_in_their_language(app, example: Path) -> None
     for english in ("Your documents", "Coming up next", "Still to pay", "Download PDF", "Pay by bank transfer"):
         assert english not in text, english
     assert "€\xa06.500,00" in [m.value for m in at.metric]  # billed, as de_AT writes it (a no-break space)
+
+
+def test_the_ask_page_speaks_the_browser_s_language(app, example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a link nobody is known yet: the page follows the browser (Accept-Language via st.context.locale)."""
+    import streamlit as st
+
+    monkeypatch.setattr(type(st.context), "locale", property(lambda self: "de-AT"))
+    at = app("wrong", BILLED_MODE="client")
+    assert [t.value for t in at.title] == ["Privates Projekt-Dashboard"]
+    assert "persönlichen Link" in page_text(at) and "ACME" not in page_text(at)
