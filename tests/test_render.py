@@ -282,3 +282,21 @@ def test_a_repo_without_templates_issues_with_the_built_in_ones(repo):
     text = "".join(page.extract_text() for page in PdfReader(root / "invoices/2026/INV-2026-0001.pdf").pages)
     assert "INV-2026-0001" in text and "1,190.00" in text
     assert not (root / "templates").exists()  # nothing is copied into the repo
+
+
+def test_company_particulars_and_buyer_references_are_printed(repo):
+    from tests.conftest import SETTINGS
+
+    company = ("  register_court: Amtsgericht Hamburg\n  register_number: HRB 123456\n"
+               "  managing_directors: [Jana Nord, Ole Berg]\n  share_capital: 25.000 EUR\n")
+    root = repo({"billed.yaml": SETTINGS.replace("  vat_id: DE123456789\n", "  vat_id: DE123456789\n" + company),
+                 "projects/nordlicht/client.yaml": CLIENT + "buyer_reference: 991-12345-67\n",
+                 "projects/nordlicht/site.yaml": SITE.replace("start: 2026-01-05", "start: 2026-01-05\n"
+                                                              "purchase_order: PO-4711\ndeposit: 500.00")
+                 .replace("    done: 2026-02-01\n", "    done: 2026-02-01\n    final: true\n")})
+    assert run(root, "issue", "--date", "2026-01-10").code == 0  # the deposit alone
+    text = pdf_text(root / "invoices/2026/INV-2026-0001.pdf")
+    for expected in ("Amtsgericht Hamburg, HRB 123456", "Managing directors: Jana Nord, Ole Berg",
+                     "Share capital: 25.000 EUR", "991-12345-67", "PO-4711", "Prepayment invoice"):
+        assert expected in text, expected
+    assert "Date of supply" not in text and "Project start" not in text  # a prepayment has no date of supply
