@@ -161,7 +161,7 @@ def pull(items: Iterator[Any], rows: dict[str, DocState], payments: list[Payment
         if obj["id"] in recorded:
             out.already += 1
             continue
-        day = dt.datetime.fromtimestamp(int(obj.get("created") or event["created"]), dt.UTC).date()
+        day = dt.datetime.fromtimestamp(int(event["created"]), dt.UTC).date()  # when it succeeded
         if event["type"] == "payment_intent.succeeded":
             entry, why = _payment(obj, day, rows)
         else:

@@ -71,7 +71,7 @@ def test_same_event_twice_unknown_number_currency_and_refunds(issued, fake):  # 
     assert [(b["invoice"], b["amount"], b["date"], b["id"], b["source"], b["reverses"])
             for b in result.json["booked"]] == [
         ("INV-2026-0001", "2380.00", "2026-01-25", "pi_A", "stripe", None),
-        ("INV-2026-0001", "-380.00", "2026-01-28", "re_1", "stripe", "pi_A")]
+        ("INV-2026-0001", "-380.00", "2026-01-29", "re_1", "stripe", "pi_A")]  # the day it succeeded
     assert {item["id"]: item["why"] for item in result.json["listed"]} == {
         "pi_B": "no issued invoice INV-2026-0099",
         "pi_C": "INV-2026-0002 is in EUR, the payment in USD",
