@@ -68,7 +68,7 @@ def smtp_from_env(env: dict[str, str] | None = None) -> Smtp:
     if not host:
         raise BilledError("BILLED_SMTP_HOST is not set: export BILLED_SMTP_HOST (and _PORT, _USER, _PASSWORD, "
                           "_SECURITY=starttls|ssl|none, _FROM) to send mail; `--dry-run` needs none of them")
-    security = env.get("BILLED_SMTP_SECURITY", "starttls").lower()
+    security = (env.get("BILLED_SMTP_SECURITY") or "starttls").lower()  # an unset CI secret arrives as ""
     if security not in DEFAULT_PORTS:
         raise BilledError(f"BILLED_SMTP_SECURITY is '{security}'; use starttls, ssl or none")
     port_text = env.get("BILLED_SMTP_PORT") or str(DEFAULT_PORTS[security])

@@ -177,3 +177,13 @@ def test_two_sends_at_once_mail_each_document_once(repo: Path, pki: Path, monkey
     assert [(e["number"], e["status"]) for e in log_of(repo)] == [
         ("INV-2026-0001", "attempt"), ("INV-2026-0001", "sent"), ("INV-2026-0002", "attempt"),
         ("INV-2026-0002", "sent")]
+
+
+def test_settings_left_empty_take_their_defaults() -> None:
+    """In CI an unset secret arrives as an empty variable: it means the default, not an error."""
+    from billed.mail import smtp_from_env
+
+    smtp = smtp_from_env({"BILLED_SMTP_HOST": "smtp.example.com", "BILLED_SMTP_SECURITY": "", "BILLED_SMTP_PORT": "",
+                          "BILLED_SMTP_USER": "", "BILLED_SMTP_PASSWORD": "", "BILLED_SMTP_FROM": "",
+                          "BILLED_SMTP_CAFILE": ""})
+    assert (smtp.security, smtp.port, smtp.user, smtp.sender, smtp.cafile) == ("starttls", 587, None, None, None)
