@@ -187,3 +187,14 @@ def test_settings_left_empty_take_their_defaults() -> None:
                           "BILLED_SMTP_USER": "", "BILLED_SMTP_PASSWORD": "", "BILLED_SMTP_FROM": "",
                           "BILLED_SMTP_CAFILE": ""})
     assert (smtp.security, smtp.port, smtp.user, smtp.sender, smtp.cafile) == ("starttls", 587, None, None, None)
+
+
+def test_nothing_to_send_takes_no_lock_and_writes_nothing(tmp_path: Path) -> None:
+    from tests.conftest import make_repo, snapshot
+
+    root = make_repo(tmp_path / "empty")  # nothing issued: no invoices/ at all
+    before = snapshot(root)
+    for command in ("send", "remind"):
+        result = run_process(root, command)
+        assert result.code == 0 and result.out.startswith("Nothing to"), result.err
+    assert snapshot(root) == before and not (root / "invoices").exists()

@@ -53,8 +53,9 @@ def send(root: Path | None, numbers: list[str] | None, on: dt.date, dry_run: boo
         return [], state.findings
     root = state.repo.root
     picked = _pick(state, numbers, on)
-    smtp = None if dry_run or not mail_mod.unsent(picked, mail_mod.read_log(root), resend) else \
-        mail_mod.smtp_from_env()  # settings are checked before the lock is taken
+    if not mail_mod.unsent(picked, mail_mod.read_log(root), resend):
+        return [], []  # nothing to do (the log only grows): no lock taken, nothing written
+    smtp = None if dry_run else mail_mod.smtp_from_env()  # settings are checked before the lock is taken
     with _locked(root, dry_run):
         log = mail_mod.read_log(root)  # under the lock: what a run that held it before us has sent
         todo = mail_mod.unsent(picked, log, resend)
@@ -71,8 +72,9 @@ def remind(root: Path | None, on: dt.date, dry_run: bool = False) -> tuple[list[
         return [], state.findings
     root, settings = state.repo.root, state.repo.settings
     rows = document_states(state, on)
-    due = dunning.due(rows, mail_mod.read_log(root), on, settings)
-    smtp = None if dry_run or not due else mail_mod.smtp_from_env()
+    if not dunning.due(rows, mail_mod.read_log(root), on, settings):
+        return [], []  # nothing due (the log only grows): no lock taken, nothing written
+    smtp = None if dry_run else mail_mod.smtp_from_env()
     with _locked(root, dry_run):
         log = mail_mod.read_log(root)
         due = dunning.due(rows, log, on, settings)
