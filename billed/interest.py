@@ -114,11 +114,12 @@ def accrue(total: Decimal, reductions: list[tuple[dt.date, Decimal]], start: dt.
 
 
 def details(acc: Accrual, currency: str) -> list[str]:
-    """One text per period; the rounded parts add up to the rounded total."""
+    """One line per period, in figures alone (any language reads them): balance x rate x days / days in the year
+    = share; the rounded shares add up to the rounded total."""
     parts = money.round_to(acc.total(currency), [p.exact for p in acc.periods], currency)
-    return [f"{p.start.isoformat()} to {p.end.isoformat()}: {p.days} day{'s' if p.days != 1 else ''} on "
-            f"{money.plain(p.balance, currency)} at {p.rate.normalize():f}% ({p.year_days}-day year): "
-            f"{money.plain(part, currency)}" for p, part in zip(acc.periods, parts, strict=True)]
+    return [f"{p.start.isoformat()} – {p.end.isoformat()}: {money.plain(p.balance, currency)} × "
+            f"{p.rate.normalize():f}% × {p.days}/{p.year_days} = {money.plain(part, currency)}"
+            for p, part in zip(acc.periods, parts, strict=True)]
 
 
 def billed_until(records: list[Any]) -> dict[str, tuple[dt.date, bool]]:

@@ -15,7 +15,7 @@ import pytest
 
 from billed import api, interest
 from billed.errors import BilledError
-from tests.conftest import SETTINGS, run, write
+from tests.conftest import CLIENT, SETTINGS, run, write
 from tests.test_payments import issued  # noqa: F401  INV-0001 2380.00 due 01-20; INV-0002 4760.00 due 02-03
 
 RATES = """\
@@ -44,7 +44,7 @@ def test_per_day_on_the_balance_with_a_partial_payment(issued):  # noqa: F811
         (dt.date(2026, 2, 4), dt.date(2026, 2, 13), 10, Decimal("4760.00")),
         (dt.date(2026, 2, 14), dt.date(2026, 3, 5), 20, Decimal("3760.00"))]
     # parts: 13.39 and 21.15 rounded down (34.54); the last cent to the larger remainder (0.0090 > 0.0032)
-    assert [d.rpartition(": ")[2] for d in interest.details(acc, "EUR")] == ["13.39", "21.16"]
+    assert [d.rpartition(" = ")[2] for d in interest.details(acc, "EUR")] == ["13.39", "21.16"]
 
 
 def test_half_years_have_their_own_rate(issued):  # noqa: F811
@@ -55,7 +55,7 @@ def test_half_years_have_their_own_rate(issued):  # noqa: F811
     # Jul 1..10: 10 days at 11.00%: 2380 x 0.11 x 10 / 365 = 7.1726...; total 114.9879... -> 114.99
     assert [(p.days, p.rate) for p in acc.periods] == [(161, Decimal("10.27")), (10, Decimal("11.00"))]
     assert acc.total("EUR") == Decimal("114.99")
-    assert [d.rpartition(": ")[2] for d in interest.details(acc, "EUR")] == ["107.82", "7.17"]
+    assert [d.rpartition(" = ")[2] for d in interest.details(acc, "EUR")] == ["107.82", "7.17"]
 
 
 def test_directive_default_consumers_and_a_missing_rate(issued):  # noqa: F811
@@ -111,3 +111,20 @@ def test_interest_is_its_own_document_and_never_billed_twice(issued):  # noqa: F
 def test_no_late_payment_settings_no_interest(issued):  # noqa: F811
     result = run(issued, "interest", "--date", "2026-03-05")
     assert result.code == 0 and result.out.startswith("No late-payment interest")
+
+
+def test_an_interest_document_speaks_the_client_s_language(issued):  # noqa: F811
+    setup(issued)
+    write(issued, {"projects/nordlicht/client.yaml": CLIENT + "language: de\n"})
+    assert run(issued, "interest", "--date", "2026-03-05", "--no-pdf").code == 0
+    html = (issued / "invoices/2026/INV-2026-0004.html").read_text(encoding="utf-8")  # on INV-2026-0001
+    assert '<html lang="de">' in html
+    assert ("Verzugszinsen auf Rechnung INV-2026-0001 vom 2026-01-20, fällig am 2026-01-20: Referenzzinssatz + 9 "
+            "Prozentpunkte (§ 288 BGB)") in html
+    assert "Pauschale für Beitreibungskosten, Rechnung INV-2026-0001 (§ 288(5) BGB)" in html
+    assert "kein Entgelt für eine Leistung: nicht umsatzsteuerbar." in html
+    # the record keeps the English wording (also the Factur-X item name); the period in figures:
+    # Jan 21..Mar 5 = 11 + 28 + 5 = 44 days: 2380 x 0.1027 x 44 / 365 = 10754.744 / 365 = 29.4650... -> 29.47
+    record = json.loads((issued / "invoices/2026/INV-2026-0004.json").read_text())
+    assert record["lines"][0]["description"].startswith("Late payment interest on invoice INV-2026-0001")
+    assert record["lines"][0]["details"] == ["2026-01-21 – 2026-03-05: 2380.00 × 10.27% × 44/365 = 29.47"]

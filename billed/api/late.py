@@ -12,10 +12,15 @@ from billed import engine, interest, money
 from billed import ledger as ledger_mod
 from billed.api import State, document_states, load, write_documents
 from billed.errors import BilledError, Finding
+from billed.i18n import N_
 from billed.ledger import FORMAT, Record
 
-NOT_TAXABLE = ("Late payment interest and the compensation for recovery costs are damages, not consideration for "
-               "a supply: not subject to VAT.")
+# Billed words these lines itself: msgids (engine.wording), so each interest document prints them in its language
+NOT_TAXABLE = N_("Late payment interest and the compensation for recovery costs are damages, not consideration "
+                 "for a supply: not subject to VAT.")
+INTEREST = N_("Late payment interest on invoice %(number)s of %(date)s, due %(due)s: reference rate + %(margin)s "
+              "points (%(basis)s)")
+COMPENSATION = N_("Flat compensation for recovery costs, invoice %(number)s (%(basis)s)")
 
 
 def accrued(state: State, rec: Record, on: dt.date) -> tuple[interest.Terms | None, interest.Accrual | None, bool]:
@@ -68,18 +73,18 @@ def _document(state: State, rec: Record, on: dt.date, seq: int, acc: interest.Ac
     cur = rec["currency"]
     german = settings.seller.country == "DE"
     lines = []
+    untaxed = {"tax_rate": "0", "category": "O", "exemption": NOT_TAXABLE}
     if amount > 0:
-        basis = "§ 288 BGB" if german else "Directive 2011/7/EU, art. 2(6) and 3"
-        lines.append({"ref": rec.number, "role": "interest", "tax_rate": "0", "category": "O",
-                      "description": f"Late payment interest on invoice {rec.number} of {rec['issue_date']}, due "
-                                     f"{rec['due_date']}: reference rate + {t.margin.normalize():f} points "
-                                     f"({basis})",
-                      "details": interest.details(acc, cur), "net": money.plain(amount, cur)})
+        words = engine.wording(INTEREST, number=rec.number, date=rec["issue_date"], due=rec["due_date"],
+                               margin=f"{t.margin.normalize():f}",
+                               basis="§ 288 BGB" if german else "Dir. 2011/7/EU, art. 2(6), 3")
+        lines.append(engine.worded({"ref": rec.number, "role": "interest", **untaxed,
+                                    "details": interest.details(acc, cur), "net": money.plain(amount, cur)}, words))
     if flat:
-        basis = "§ 288(5) BGB" if german else "Directive 2011/7/EU, art. 6"
-        lines.append({"ref": rec.number, "role": "compensation", "tax_rate": "0", "category": "O",
-                      "description": f"Flat compensation for recovery costs, invoice {rec.number} ({basis})",
-                      "net": money.plain(t.compensation, cur)})
+        words = engine.wording(COMPENSATION, number=rec.number,
+                               basis="§ 288(5) BGB" if german else "Dir. 2011/7/EU, art. 6")
+        lines.append(engine.worded({"ref": rec.number, "role": "compensation", **untaxed,
+                                    "net": money.plain(t.compensation, cur)}, words))
     taxes = engine.tax_breakdown(lines, cur)
     total = sum((Decimal(x["net"]) for x in lines), money.ZERO)
     number = settings.numbering.invoice.format(year=on.year, seq=seq)
@@ -88,10 +93,10 @@ def _document(state: State, rec: Record, on: dt.date, seq: int, acc: interest.Ac
         "billed": FORMAT, "number": number, "series": "invoice", "year": on.year, "seq": seq, "type_code": "380",
         "kind": "interest", "issue_date": on.isoformat(),
         "due_date": (on + dt.timedelta(days=settings.payment_terms)).isoformat(), "supply_date": None,
-        "currency": cur, "locale": rec.get("locale"), "client": rec["client"], "project": rec["project"],
+        "currency": cur, **_words(state, rec), "client": rec["client"], "project": rec["project"],
         "project_title": rec.get("project_title"), "seller": engine.party(settings.seller), "buyer": rec["buyer"],
         "lines": lines, "taxes": taxes, "net": money.plain(total, cur), "tax": money.plain(money.ZERO, cur),
-        "total": money.plain(total, cur), "prepaid": [], "corrects": None, "tax_note": NOT_TAXABLE,
+        "total": money.plain(total, cur), "prepaid": [], "corrects": None, "tax_note": engine.tax_note(lines),
         "bank": engine.bank(settings), "payment_terms": settings.payment_terms,
         "pay_link": engine.pay_link(settings, number, total, SimpleNamespace(client=rec["client"],
                                                                              id=rec["project"], currency=cur)),
@@ -99,6 +104,15 @@ def _document(state: State, rec: Record, on: dt.date, seq: int, acc: interest.Ac
         "interest": [{"on": rec.number, "from": acc.periods[0].start.isoformat() if acc.periods else None,
                       "until": until.isoformat(), "amount": money.plain(amount, cur), "compensation": flat}],
     }
+
+
+def _words(state: State, rec: Record) -> dict[str, Any]:
+    """A new document speaks the client's language of today (as engine.emit does); the invoice's when the client
+    file is gone."""
+    client, s = state.repo.clients.get(rec["client"]), state.repo.settings
+    if client is None:
+        return {"locale": rec.get("locale"), "language": rec.get("language")}
+    return {"locale": client.locale or client.language or s.locale, "language": client.language or s.language}
 
 
 def bill_interest(root: Path | None, on: dt.date, dry_run: bool = False, pdf: bool = True) -> tuple[
