@@ -92,6 +92,9 @@ class Billed:
     # per milestone, its charged net per treatment (rate, category) and the document that first billed it so:
     # what a correction of the milestone credits, and at which treatment
     treated: dict[str, dict[tuple[str, str], list[Any]]] = field(default_factory=lambda: defaultdict(dict))
+    # per (rate, category), the project's signed net and the VAT its documents charged on it (each document
+    # rounding once per rate): what the final invoice squares with the VAT on the whole (see `true_up`)
+    vat: dict[tuple[str, str], list[Decimal]] = field(default_factory=dict)
 
     @property
     def deposit(self) -> Decimal:
@@ -103,11 +106,19 @@ class Billed:
                       defaultdict(list, {k: list(v) for k, v in self.invoices.items()}),
                       defaultdict(list, {k: list(v) for k, v in self.documents.items()}),
                       dict(self.supply), list(self.deposits), self.deducted, self.currency,
-                      defaultdict(dict, {k: {t: list(v) for t, v in d.items()} for k, d in self.treated.items()}))
+                      defaultdict(dict, {k: {t: list(v) for t, v in d.items()} for k, d in self.treated.items()}),
+                      {k: list(v) for k, v in self.vat.items()})
 
     def add(self, rec: Record) -> None:
         sign, currency, number = rec.sign, rec["currency"], rec.number
         self.currency = currency
+        groups: dict[tuple[str, str], Decimal] = defaultdict(lambda: money.ZERO)
+        for _role, _ref, line_net, rate, category in rec.amounts:
+            groups[(rate, category)] += Decimal(line_net)
+        for (rate, category), net in groups.items():  # the document's VAT breakdown, as tax_breakdown rounds it
+            held = self.vat.setdefault((rate, category), [money.ZERO, money.ZERO])
+            held[0] += net * sign
+            held[1] += money.quantize(net * Decimal(rate) / money.HUNDRED, currency) * sign
         for role, ref, line_net, rate, category in rec.amounts:
             net = Decimal(line_net) * sign
             if role == "charge":
@@ -285,6 +296,8 @@ class Planner:
         pattern = getattr(self.settings.numbering, series)
         number = pattern.format(year=self.on.year, seq=seq)
         taxes = tax_breakdown(lines, p.currency)
+        if kind == "final":
+            taxes = true_up(taxes, state, -1 if credit else 1, p.currency)
         net = sum((Decimal(t["net"]) for t in taxes), money.ZERO)
         tax = sum((Decimal(t["tax"]) for t in taxes), money.ZERO)
         total = net + tax
@@ -353,6 +366,33 @@ def tax_breakdown(lines: list[dict[str, Any]], currency: str) -> list[dict[str, 
     return [{"rate": rate, "category": cat, "net": money.plain(net, currency),
              "tax": money.plain(money.quantize(net * Decimal(rate) / money.HUNDRED, currency), currency)}
             for (rate, cat), net in sorted(groups.items(), key=lambda kv: (Decimal(kv[0][0]), kv[0][1]))]
+
+
+def true_up(taxes: list[dict[str, str]], state: Billed, sign: int, currency: str) -> list[dict[str, str]]:
+    """The final document's VAT per rate: the VAT on the project's whole net at that rate, minus the VAT its
+    earlier documents charged (section 14 (5) UStG's final invoice: the tax on the whole supply, less the tax
+    already invoiced). Rounding each document on its own leaves the project's VAT a cent or two off the
+    contract's; the final squares it. EN 16931 BR-CO-17 lets a breakdown's VAT differ from its rounded base x rate
+    by up to one unit (the Schematron tests |VAT - round(base x rate)| <= 1); a larger gap (many documents in a
+    currency without minor units) keeps the per-document rounding and shows up as `vat_rounding` in `status`."""
+    out = []
+    for t in taxes:
+        rate, plain_tax = Decimal(t["rate"]), Decimal(t["tax"])
+        before = state.vat.get((t["rate"], t["category"]))
+        if not rate or before is None:
+            out.append(t)
+            continue
+        whole = money.quantize((before[0] + Decimal(t["net"]) * sign) * rate / money.HUNDRED, currency)
+        tax = (whole - before[1]) * sign
+        out.append({**t, "tax": money.plain(tax, currency)} if abs(tax - plain_tax) <= 1 else t)
+    return out
+
+
+def whole_vat(state: Billed, currency: str) -> Decimal:
+    """The VAT on the project's net so far, rounded once per rate: what its documents' VAT adds up to once the
+    final invoice has squared it (`true_up`); `status` shows the difference as `vat_rounding`."""
+    return sum((money.quantize(net * Decimal(rate) / money.HUNDRED, currency)
+                for (rate, _cat), (net, _tax) in state.vat.items()), money.ZERO)
 
 
 def party(p: Any) -> dict[str, Any]:

@@ -322,3 +322,41 @@ def test_the_three_decimal_currencies_are_exactly_those_refused():
 
     assert sorted(c for c in money.currencies() if money.minor_units(c) > 2) == [
         "BHD", "JOD", "KWD", "LYD", "OMR", "TND"]
+
+
+# --- the final document squares the project's VAT with the VAT on the whole (issue 11, point 4) ----------------
+
+THIRDS = """\
+title: Thirds
+start: 2026-01-05
+deposit: {deposit}
+milestones:
+  - {{id: a, title: A, amount: 333.33, status: done, done: 2026-02-01}}
+  - {{id: b, title: B, amount: 333.33, status: done, done: 2026-02-02}}
+  - {{id: c, title: C, amount: 333.34, final: true{final}}}
+"""
+
+
+@pytest.mark.parametrize("deposit, final, vat, total, series", [
+    # deposit 111.11 -> 21.11 VAT, a and b 63.33 each; 19% of the whole 1000.00 is 190.00, so the final
+    # (333.34 - 111.11 = 222.23 net) carries 190.00 - 147.77 = 42.23, not 42.22 (rounded on its own net)
+    ("111.11", ", status: done, done: 2026-02-03", "42.23", "264.46", "invoice"),
+    # deposit 500.00 -> 95.00 VAT; the final credits 500.00 - 333.34 = 166.66 net and 221.66 - 190.00 = 31.66
+    # VAT, not 31.67
+    ("500.00", ", status: done, done: 2026-02-03", "31.66", "198.32", "credit_note"),
+])
+def test_the_final_document_carries_contract_vat_minus_vat_invoiced_and_passes_the_schematron(
+        repo, deposit, final, vat, total, series):
+    root = repo({"billed.yaml": EINVOICE, "projects/nordlicht/thirds.yaml": THIRDS.format(deposit=deposit, final="")})
+    assert run(root, "issue", "--date", "2026-02-10", "--no-pdf").code == 0
+    [before] = run(root, "status", "--json").json
+    write(root, {"projects/nordlicht/thirds.yaml": THIRDS.format(deposit=deposit, final=final)})
+    assert run(root, "issue", "--date", "2026-02-11", "--no-pdf").code == 0
+    recs = records(root)
+    [last] = [r for r in recs.values() if r["kind"] == "final"]
+    assert (last["series"], last["tax"], last["total"]) == (series, vat, total)
+    assert schematron_failures(einvoice.cii_xml(last, {r["number"]: r["issue_date"] for r in recs.values()})) == []
+    [after] = run(root, "status", "--json").json
+    assert (after["vat"], after["vat_rounding"]) == ("190.00", "0.00")  # 19% of 1000.00, to the cent
+    # before the final: 147.77 charged against 19% of 777.77 = 147.78 (1166.66 -> 221.67 against 221.66)
+    assert before["vat_rounding"] == "-0.01"

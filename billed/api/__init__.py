@@ -273,6 +273,7 @@ def status_rows(state: State, only: str | None = None, on: dt.date | None = None
         b = billed[key] if key in billed else engine.Billed()  # (reads only: the state is shared)
         recs = state.ledger.for_project(key)
         invoiced = sum((r.dec("net") * r.sign for r in recs), money.ZERO)
+        vat = sum(((r.dec("total") - r.dec("net")) * r.sign for r in recs), money.ZERO)
         active = [m for m in p.milestones if m.active]
         done = sum((m.amount for m in active if m.status == "done"), money.ZERO)
         cur = p.currency
@@ -281,7 +282,8 @@ def status_rows(state: State, only: str | None = None, on: dt.date | None = None
             "total": money.plain(p.total, cur), "deposit": money.plain(p.deposit, cur),
             "deposit_invoiced": [d["number"] for d in b.deposits],
             "done": money.plain(done, cur), "invoiced": money.plain(invoiced, cur),
-            "remaining": money.plain(p.total - invoiced, cur),
+            "remaining": money.plain(p.total - invoiced, cur), "vat": money.plain(vat, cur),
+            "vat_rounding": money.plain(vat - engine.whole_vat(b, cur), cur),
             "progress": str((done / p.total).quantize(Decimal("0.0001"))) if p.total else "0",
             **{k: money.plain(owed[(key, cur)][k], cur) for k in ("paid", "outstanding", "overdue", "credit")},
             "paid_by_source": payments_mod.by_source(owed[(key, cur)], cur),
