@@ -40,6 +40,7 @@ CREDIT_CANCELLED = N_("Credit: %(title)s (cancelled)")
 CREDIT_LOWERED = N_("Credit: %(title)s (lowered from %(from)s to %(to)s)")
 PREPAID = N_("Less deposit invoiced on %(number)s")
 PREPAID_REFUND = N_("Deposit paid on account, invoiced on %(number)s")
+PREPAID_UNPAID = N_("Deposit invoiced on %(number)s")  # the refund case while the deposit is not paid yet
 SET_AGAINST = N_("%(title)s (set against the deposit)")
 AMOUNT_ARGS = ("from", "to")  # printed in the document's number format
 # The legal note of each VAT category that charges no VAT, by key: a line carries the key (`note`) and the text
@@ -195,6 +196,7 @@ class Planner:
     source: Source | None = None
     docs: list[dict[str, Any]] = field(default_factory=list)
     planned: dict[str, dict[str, Any]] = field(default_factory=dict)  # this run's documents by number
+    paid: frozenset[str] = frozenset()  # documents fully paid on `on`: a deducted deposit says "paid" only then
 
     def __post_init__(self) -> None:
         self.yearly = self.settings.numbering.reset == "yearly"
@@ -261,10 +263,12 @@ class Planner:
         if not m.final or outstanding <= 0:
             self.emit(p, client, state, "final" if m.final else "milestone", "380", lines, supply=m.done)
             return
-        prepaid = [{"number": d["number"], "net": d["net"], "tax": d["tax"]} for d in state.deposits]
+        prepaid = [{"number": d["number"], "net": d["net"], "tax": d["tax"], "paid": d["number"] in self.paid}
+                   for d in state.deposits]
         refund = amount < outstanding  # the deposit exceeds the final milestone: the client gets the difference back
         for d in state.deposits:
-            text = wording(PREPAID_REFUND if refund else PREPAID, number=d["number"])
+            text = wording((PREPAID_REFUND if d["number"] in self.paid else PREPAID_UNPAID) if refund else PREPAID,
+                           number=d["number"])
             lines.append(self.line(p, "deposit", "prepaid", text, -Decimal(d["net"]),
                                    self.issued(d["number"], d["rate"], d["category"])))
         if not refund:
@@ -425,9 +429,10 @@ def backdated(ledger: Ledger, on: dt.date) -> str | None:
 
 
 def plan(projects: dict[str, Project], clients: dict[str, Client], settings: Settings, ledger: Ledger,
-         on: dt.date, source: Source | None = None) -> list[dict[str, Any]]:
-    """The documents to issue on `on`, fully numbered and chained, in a deterministic order."""
-    planner = Planner(settings, clients, ledger, on, source)
+         on: dt.date, source: Source | None = None, paid: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The documents to issue on `on`, fully numbered and chained, in a deterministic order. `paid`: the
+    documents fully paid on `on` (a final invoice says a deducted deposit was paid only when it was)."""
+    planner = Planner(settings, clients, ledger, on, source, paid=paid)
     state = settled(ledger)
     for key in sorted(projects):
         planner.project(projects[key], state[key].fork() if key in state else Billed())

@@ -168,7 +168,7 @@ def test_the_final_invoice_deducts_the_deposit_and_the_project_adds_up_to_its_to
     [final] = issue(root, "2026-07-01")
     assert (final["kind"], final["type_code"]) == ("final", "380")
     assert [(x["role"], x["net"]) for x in final["lines"]] == [("charge", "4000.00"), ("prepaid", "-2000.00")]
-    assert final["prepaid"] == [{"number": deposit["number"], "net": "2000.00", "tax": "380.00"}]
+    assert final["prepaid"] == [{"number": deposit["number"], "net": "2000.00", "tax": "380.00", "paid": False}]
     assert (final["net"], final["tax"], final["total"]) == ("2000.00", "380.00", "2380.00")
     html = (root / f"invoices/2026/{final['number']}.html").read_text(encoding="utf-8")
     assert deposit["number"] in html and "380.00" in html
@@ -421,3 +421,29 @@ def test_a_correction_of_a_reverse_charge_supply_keeps_its_legal_note_after_the_
     [credit] = issue(root, "2026-03-02")
     assert (credit["net"], credit["tax"], credit["taxes"][0]["category"]) == ("400.00", "0.00", "AE")
     assert credit["lines"][0]["note"] == "reverse_charge" and "Article 196" in credit["tax_note"]
+
+
+DEPOSITED = """\
+title: Site
+start: 2026-01-05
+deposit: 500.00
+milestones:
+  - {id: a, title: Alpha, amount: 1000.00, status: done, done: 2026-02-01}
+  - {id: z, title: Launch, amount: 1000.00, final: true, status: done, done: 2026-02-02}
+"""
+
+
+@pytest.mark.parametrize("pay", [False, True])
+def test_the_final_invoice_says_the_deposit_was_paid_only_when_it_was(repo, pay):
+    root = repo({"projects/nordlicht/site.yaml": DEPOSITED.replace("Launch, amount: 1000.00, final: true, status: "
+                                                                   "done, done: 2026-02-02", "Launch, amount: "
+                                                                   "1000.00, final: true")})
+    [deposit] = issue(root, "2026-01-10")
+    if pay:
+        assert run(root, "pay", deposit["number"], "595.00", "--date", "2026-01-12").code == 0
+    set_project(root, DEPOSITED)
+    final = next(d for d in issue(root, "2026-02-03") if d["kind"] == "final")
+    assert final["prepaid"] == [{"number": deposit["number"], "net": "500.00", "tax": "95.00", "paid": pay}]
+    html = (root / f"invoices/2026/{final['number']}.html").read_text(encoding="utf-8")
+    said = "Deposits paid on account and deducted:" if pay else "Deposits invoiced and deducted:"
+    assert said in html and ("paid on account" in html) == pay

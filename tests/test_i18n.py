@@ -235,7 +235,8 @@ def test_generated_lines_are_worded_in_the_document_language(repo):
     assert run(root, "issue", "--date", "2026-02-10", "--no-pdf").code == 0
     html = "\n".join(p.read_text(encoding="utf-8") for p in sorted((root / "invoices" / "2026").glob("*.html")))
     for german in ("<h1>Anzahlungsrechnung</h1>", "<h1>Schlussrechnung</h1>", "Anzahlung für Online coffee shop",
-                   "Abzüglich Anzahlung, berechnet mit INV-2026-0001", "Geleistete und abgezogene Anzahlungen"):
+                   "Abzüglich Anzahlung, berechnet mit INV-2026-0001",
+                   "Berechnete und abgezogene Anzahlungen"):  # invoiced, not paid (nothing was paid)
         assert german in html, german
     final = read_ledger(root).by_number["INV-2026-0002"]
     assert final["lines"][1]["description"] == "Less deposit invoiced on INV-2026-0001"  # English in the record

@@ -92,7 +92,8 @@ def plan(state: State, on: dt.date, source: engine.Source | None = None) -> list
     problem = engine.backdated(state.ledger, on)
     if problem:
         raise BilledError(problem)
-    return engine.plan(state.repo.projects, state.repo.clients, state.repo.settings, state.ledger, on, source)
+    paid = frozenset(row.number for row in document_states(state, on) if row.state == "paid")
+    return engine.plan(state.repo.projects, state.repo.clients, state.repo.settings, state.ledger, on, source, paid)
 
 
 def issue(root: Path | None, on: dt.date, pdf: bool = True, progress: Progress | None = None,
