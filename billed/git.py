@@ -12,6 +12,8 @@ bounded number of times. Because the plan reconciles against the ledger, a retry
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import random
 import re
@@ -226,6 +228,7 @@ def document_paths(records: Sequence[dict[str, Any]]) -> list[str]:
 @dataclass
 class Published:
     written: list[dict[str, Any]] = field(default_factory=list)
+    adopted: list[dict[str, Any]] = field(default_factory=list)  # issued earlier, committed now
     findings: list[Any] = field(default_factory=list)
     commit: str | None = None
     pushed: bool = False
@@ -238,11 +241,16 @@ Issuer = Callable[[], tuple[list[dict[str, Any]], list[Any]]]
 
 def publish(root: Path, issue: Issuer, *, push_to: str | None = None, branch: str | None = None,
             retries: int = 5, backoff: float = 0.2) -> Published:
-    """Issue, commit the new documents, and (with `push_to`) push; on a rejected push re-plan and retry."""
+    """Issue, commit the new documents, and (with `push_to`) push; on a rejected push re-plan and retry.
+
+    Documents already issued here but not committed (a `billed issue` without --commit, or an `issue --commit`
+    killed before its commit) are committed too, with their trailers: they verified as part of the ledger the
+    run issued from, and git is where they must be witnessed (billed/witness.py)."""
     if not is_repo(root):
         raise GitError(f"{root} is not inside a git repository; --commit needs one (run `git init`)")
     stale_index_lock(root)
-    if unclean := dirty(root):
+    waiting = pending(root)
+    if unclean := [p for p in dirty(root) if p not in waiting]:
         raise GitError(f"uncommitted changes in {', '.join(unclean[:5])}; commit them first (an invoice must come "
                        "from a committed state)")
     branch = branch or (current_branch(root) if push_to else None)
@@ -251,11 +259,13 @@ def publish(root: Path, issue: Issuer, *, push_to: str | None = None, branch: st
         result.attempts = attempt + 1
         if push_to:
             catch_up(root, fetch(root, push_to, branch))
+        adopted = _records(root, pending(root))  # (before issuing: what this run writes is untracked too)
         result.written, result.findings = issue()
-        if result.findings or not result.written:
+        if result.findings or not (result.written or adopted):
             result.commit = None
             return result
-        result.commit = _commit_written(root, result.written)
+        result.commit = _commit_written(root, result.written, adopted)
+        result.adopted = adopted
         if not push_to or push(root, push_to, branch):
             result.pushed = bool(push_to)
             return result
@@ -265,12 +275,31 @@ def publish(root: Path, issue: Issuer, *, push_to: str | None = None, branch: st
                    "run again later (a rerun issues only what is still due)")
 
 
-def _commit_written(root: Path, written: list[dict[str, Any]]) -> str:
+def pending(root: Path) -> list[str]:
+    """Documents issued in this checkout and never committed: untracked records under invoices/<year>/ (and the
+    renderings beside them), relative to `root`."""
+    text = git(root, "ls-files", "-z", "--others", "--exclude-standard", "--", "invoices").stdout.decode()
+    untracked = set(filter(None, text.split("\0")))
+    records = {p for p in untracked if p.endswith(".json") and re.fullmatch(r"invoices/[0-9]{4}/[^/]+\.json", p)}
+    stems = {p[:-len(".json")] for p in records}
+    return sorted(records | {p for p in untracked if os.path.splitext(p)[0] in stems})
+
+
+def _records(root: Path, paths: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for rel in paths:
+        if rel.endswith(".json"):
+            with contextlib.suppress(OSError, ValueError):
+                out.append(json.loads((root / rel).read_text(encoding="utf-8")))
+    return sorted(out, key=lambda r: (str(r.get("series")), r.get("year", 0), r.get("seq", 0)))
+
+
+def _commit_written(root: Path, written: list[dict[str, Any]], adopted: list[dict[str, Any]] = ()) -> str:
     paths = document_paths(written)
     try:
-        return commit(root, paths, message(written))
+        return commit(root, document_paths(adopted) + paths, message([*adopted, *written]))
     except GitError:
-        for p in paths:  # never published: leave no unexplained files behind
+        for p in paths:  # never published: leave no unexplained files behind (documents issued before stay)
             (root / p).unlink(missing_ok=True)
         git(root, "reset", "--quiet", "--", *paths, check=False)
         raise

@@ -118,6 +118,26 @@ def test_issue_commit_after_a_kill_cleans_its_own_leftovers(sandbox: tuple[Path,
     assert run(work, "verify").code == 0
 
 
+def test_issue_commit_commits_documents_issued_here_before(sandbox: tuple[Path, Path]) -> None:
+    """Killed after its first record, or run without --commit: the documents are issued (their numbers taken)
+    but not in git. The next `issue --commit` commits them with their trailers, so git witnesses them."""
+    _, work = sandbox
+    set_status(work, "layout", "done")
+    commit_all(work, "Layout done")
+    killed = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit",
+                         env={**GIT_ENV, "BILLED_FAULT_AFTER_WRITES": "2"})  # INV-2026-0001.html, .json, dead
+    assert killed.code == 75 and (work / "invoices/2026/INV-2026-0001.json").exists()
+    result = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", env=GIT_ENV)
+    assert result.code == 0, result.err
+    assert "(with INV-2026-0001, issued here earlier and not committed yet)" in result.err
+    assert git(work, "show", "--name-only", "--format=", "HEAD").splitlines() == [
+        "invoices/2026/INV-2026-0001.html", "invoices/2026/INV-2026-0001.json",
+        "invoices/2026/INV-2026-0002.html", "invoices/2026/INV-2026-0002.json"]
+    trailers = git(work, "log", "-1", "--format=%(trailers:key=Billed-Issued,valueonly,separator=%x2C)")
+    assert trailers == "INV-2026-0001,INV-2026-0002"
+    assert git(work, "status", "--porcelain") == "" and run(work, "verify").code == 0
+
+
 def test_a_stale_index_lock_is_explained(sandbox: tuple[Path, Path]) -> None:
     _, work = sandbox
     lock = work / ".git/index.lock"

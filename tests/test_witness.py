@@ -110,6 +110,11 @@ def test_records_not_committed_yet_verify_and_a_plain_commit_of_them_does_not(tm
     result = run(work, "check", "--json")
     assert result.code == 1
     assert codes(result) == {("invoices/2026/INV-2026-0001.json", "E062")}
+    # What git said is cached per HEAD: moving HEAD back (not a descendant) reads history again, not the cache.
+    git(work, "reset", "-q", "--hard", "HEAD~1")
+    assert run(work, "verify").code == 0
+    assert issue(work, "--commit").code == 0
+    assert run(work, "verify").code == 0
 
 
 def test_a_trailer_names_the_numbers_it_issues(main_with_one: tuple[Path, Path]) -> None:

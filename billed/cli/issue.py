@@ -111,7 +111,9 @@ def issue(repo: Path | None, on: Any, as_json: bool, no_pdf: bool, do_commit: bo
                            f"{published.attempts - 1} time(s).", err=True)
             if published.commit:
                 where = f" and pushed it to {remote}" if published.pushed else ""
-                click.echo(f"Committed {published.commit[:7]}{where}.", err=True)
+                earlier = ", ".join(r["number"] for r in published.adopted)
+                also = f" (with {earlier}, issued here earlier and not committed yet)" if earlier else ""
+                click.echo(f"Committed {published.commit[:7]}{where}{also}.", err=True)
         else:
             written, findings = api.issue(repo, day(on), pdf=not no_pdf, progress=progress, allow_dirty=allow_dirty)
     except BilledError as exc:
