@@ -137,6 +137,20 @@ def test_client_sees_only_their_own_projects_and_nothing_internal(app, example: 
         ("Pay £9,600.00", link.format("0001", "9600.00"))]
 
 
+def test_a_client_reads_their_page_in_their_language(app, example: Path) -> None:
+    """The example's Kaffeehaus has `language: de_AT`: German words, Austrian amounts and dates (issue 12)."""
+    at = app(access.grant(example, "kaffeehaus"), BILLED_MODE="client")
+    assert not at.exception
+    text = page_text(at)
+    for german in ("Ihre Projekte mit Studio Nord GmbH", "Noch zu zahlen", "Ihre Dokumente", "Als Nächstes",
+                   "Anzahlungsrechnung INV-2026-0004", "Fragen? Kontaktieren Sie uns", "Kontoinhaber",
+                   "Stand 25.11.2026"):
+        assert german in text, german
+    for english in ("Still to pay", "Your documents", "Coming up next", "Prepayment invoice", "Account holder"):
+        assert english not in text, english
+    assert [b.proto.label for b in at.get("link_button")][0].endswith("bezahlen")
+
+
 def test_client_mode_never_serves_the_owner_view(app, example: Path) -> None:
     at = app("whatever", BILLED_MODE="client", BILLED_OWNER_SECRET="owner-pass")
     assert not at.text_input and not at.metric and "ask for your link" in page_text(at)
