@@ -43,6 +43,7 @@ PREPAID_REFUND = N_("Deposit paid on account, invoiced on %(number)s")
 PREPAID_UNPAID = N_("Deposit invoiced on %(number)s")  # the refund case while the deposit is not paid yet
 SET_AGAINST = N_("%(title)s (set against the deposit)")
 AMOUNT_ARGS = ("from", "to")  # printed in the document's number format
+DATE_ARGS = ("date", "due")  # and these in its date format
 # The legal note of each VAT category that charges no VAT, by key: a line carries the key (`note`) and the text
 # printed (`exemption`, EN 16931 BT-120), so a template or translation can word it again from the key.
 NOTE_KEYS = {"AE": "reverse_charge", "E": "exempt", "O": "outside_eu", "Z": "zero_rated"}

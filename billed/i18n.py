@@ -23,8 +23,6 @@ from typing import Any
 
 import jinja2
 from babel import Locale, UnknownLocaleError
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from markupsafe import Markup, escape
 
 from billed.errors import Finding
@@ -109,6 +107,9 @@ def _compiled(stamp: tuple[str, int, int]) -> bytes:
     path = Path(stamp[0])
     if path.suffix == ".mo":
         return path.read_bytes()
+    from babel.messages.mofile import write_mo  # here: `check` never needs them
+    from babel.messages.pofile import read_po
+
     with path.open("rb") as handle:
         catalog = read_po(handle, domain=DOMAIN)
     out = io.BytesIO()
@@ -146,8 +147,11 @@ def check_languages(settings: Any, clients: Mapping[str, Any], templates: Path) 
     named: list[tuple[Any, str]] = [(settings.loc, settings.language)] if settings is not None else []
     named += [(c.loc, c.language) for c in clients.values() if c.language]
     out = []
+    served: dict[str, bool] = {}  # per language: thousands of clients share a few
     for loc, language in named:
-        if not has_catalog(language, templates):
+        if language not in served:
+            served[language] = has_catalog(language, templates)
+        if not served[language]:
             # billed.yaml's words default to its `locale`: point at the key that chose them
             key = "language" if ("language",) in loc.doc.marks or loc.doc.path != "billed.yaml" else "locale"
             out.append(loc.finding((key,), "W003", f"no translation catalog for language '{language}': documents, "

@@ -106,7 +106,8 @@ def _describe(ctx: Any, line: dict[str, Any]) -> str:
     words = line.get("wording")
     if not words:
         return line["description"]
-    args = {k: _money(ctx, v) if k in engine.AMOUNT_ARGS else v for k, v in words["args"].items()}
+    args = {k: _money(ctx, v) if k in engine.AMOUNT_ARGS else _date(ctx, v) if k in engine.DATE_ARGS else v
+            for k, v in words["args"].items()}
     return i18n.translations_of(ctx).gettext(words["id"]) % args
 
 

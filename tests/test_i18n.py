@@ -15,7 +15,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from pypdf import PdfReader
 
-from billed import api, i18n, mail
+from billed import api, engine, i18n, mail
 from billed.ledger import read_ledger
 from billed.render import render_html, render_pdf
 from tests.conftest import SETTINGS, TOOLKIT, run, write
@@ -240,6 +240,21 @@ def test_generated_lines_are_worded_in_the_document_language(repo):
         assert german in html, german
     final = read_ledger(root).by_number["INV-2026-0002"]
     assert final["lines"][1]["description"] == "Less deposit invoiced on INV-2026-0001"  # English in the record
+
+
+def test_interest_lines_are_worded_with_dates_in_the_document_format(six):
+    from billed.api import late
+
+    line = engine.worded({"ref": "INV-1", "role": "interest", "tax_rate": "0", "category": "O", "net": "22.10"},
+                         engine.wording(late.INTEREST, number="INV-1", date="2026-01-07", due="2026-01-21",
+                                        margin="9", basis="§ 288 BGB"))
+    assert line["description"] == ("Late payment interest on invoice INV-1 of 2026-01-07, due 2026-01-21: "
+                                   "reference rate + 9 points (§ 288 BGB)")  # the record and the XML: English
+    doc = {**_record(six, "rc-de").data, "lines": [line], "kind": "interest", "tax_note": late.NOT_TAXABLE}
+    html = render_html(doc, six / "templates")
+    assert ("Verzugszinsen auf Rechnung INV-1 vom 07.01.2026, fällig am 21.01.2026: Referenzzinssatz + 9 "
+            "Prozentpunkte (§ 288 BGB)") in html
+    assert "Verzugszinsen und die Pauschale für Beitreibungskosten sind Schadensersatz" in html
 
 
 def test_a_credit_note_speaks_the_language_too(repo):

@@ -119,7 +119,7 @@ def test_an_interest_document_speaks_the_client_s_language(issued):  # noqa: F81
     assert run(issued, "interest", "--date", "2026-03-05", "--no-pdf").code == 0
     html = (issued / "invoices/2026/INV-2026-0004.html").read_text(encoding="utf-8")  # on INV-2026-0001
     assert '<html lang="de">' in html
-    assert ("Verzugszinsen auf Rechnung INV-2026-0001 vom 2026-01-20, fällig am 2026-01-20: Referenzzinssatz + 9 "
+    assert ("Verzugszinsen auf Rechnung INV-2026-0001 vom 20.01.2026, fällig am 20.01.2026: Referenzzinssatz + 9 "
             "Prozentpunkte (§ 288 BGB)") in html
     assert "Pauschale für Beitreibungskosten, Rechnung INV-2026-0001 (§ 288(5) BGB)" in html
     assert "kein Entgelt für eine Leistung: nicht umsatzsteuerbar." in html
