@@ -40,6 +40,7 @@ def test_the_sdist_and_the_wheel_carry_the_data_billed_needs(dist: Path) -> None
     for needed in ("billed/_data/templates/invoice.html.j2", "billed/_data/templates/fonts/DejaVuSans.ttf",
                    "billed/_data/schemas/project.schema.json", "billed/_data/dashboard.py",
                    "billed/_office/workflows/billing-office.yml", "billed/_office/billed-push", "billed/cli/init.py",
+                   "billed/web/client.py", "billed/web/owner.py",  # the dashboard's pages, imported by dashboard.py
                    "billed/_data/schemas/iso20022/camt.053.001.08.xsd",  # billed import validates camt against them
                    "billed/_data/schemas/iso20022/camt.054.001.08.xsd"):
         assert needed in names, needed
