@@ -181,7 +181,9 @@ def test_owner_pages_fit_a_phone(site, page) -> None:
 
 
 def test_client_link_shows_their_projects_and_none_of_another_client(site, page) -> None:
-    text = open_app(page, f"{site['client']}?token={site['a']}", "Pay by bank transfer")  # the end of the page
+    open_app(page, f"{site['client']}?token={site['a']}", "Pay by bank transfer")  # the end of the page
+    page.locator('[data-testid="stLinkButton"]').nth(1).wait_for(timeout=15_000)  # drawn once its code has loaded
+    text = page.content() + page.inner_text("body")
     screenshot(page, "dashboard-client.png", 1280, 2600)
     for part in ("ACME Robotics Ltd", "Discovery and requirements", "£48,000.00", "INV-2026-0003", "£9,600.00",
                  "£16,800.00", "Still to pay", "Coming up next", "Pay £7,200.00", "DE89 3704 0044 0532 0130 00",
