@@ -33,7 +33,7 @@ from billed.schema import validate
 
 FOLDER = "payments"
 HEADER = ("# Payments received. `billed pay NUMBER AMOUNT` appends entries; undo one with a reversal\n"
-          "# (`billed pay --reverse ID`), never by editing it. Schema: schemas/payments.schema.json\n")
+          "# (`billed refund ID`), never by editing it. Schema: schemas/payments.schema.json\n")
 SOURCES = ("manual", "stripe", "bank")
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 _AMOUNT = re.compile(r"^-?[0-9]{1,13}(\.[0-9]{1,6})?$")  # a sign is let through so the rule can say why
@@ -199,7 +199,7 @@ def _entry(doc: Doc, i: int, entry: dict[str, Any], by_number: dict[str, Record]
     if reverses is None and amount <= 0:
         bad.append(doc.finding((i, "amount"), "E070", f"amount {entry['amount']} must be more than zero",
                                "record money received as a positive amount; undo a payment with a reversal "
-                               "(`billed pay --reverse ID`)"))
+                               "(`billed refund ID`)"))
     elif reverses is not None and amount >= 0:
         bad.append(doc.finding((i, "amount"), "E070", f"a reversal's amount must be negative, not {entry['amount']}",
                                f"write the amount given back as a negative number, e.g. -{entry['amount']}"))
