@@ -284,7 +284,7 @@ def status_rows(state: State, only: str | None = None, on: dt.date | None = None
             "deposit_invoiced": [d["number"] for d in b.deposits],
             "done": money.plain(done, cur), "invoiced": money.plain(invoiced, cur),
             "remaining": money.plain(p.total - invoiced, cur), "vat": money.plain(vat, cur),
-            "vat_rounding": money.plain(vat - engine.whole_vat(b, cur), cur),
+            "vat_rounding": money.plain(vat - engine.whole_vat(b.vat, cur), cur),
             "progress": str((done / p.total).quantize(Decimal("0.0001"))) if p.total else "0",
             **{k: money.plain(owed[(key, cur)][k], cur) for k in ("paid", "outstanding", "overdue", "credit")},
             "paid_by_source": payments_mod.by_source(owed[(key, cur)], cur),
