@@ -133,16 +133,27 @@ def stale_index_lock(root: Path) -> None:
                    f"{lock}` and run again. Nothing was issued.")
 
 
+def fork_point(root: Path, base: str) -> str:
+    """The merge base of `base` and HEAD: what a change is compared with (see changed_since)."""
+    proc = git(root, "merge-base", base, "HEAD", check=False)
+    if proc.returncode != 0:
+        raise GitError(f"cannot compare with '{base}': {proc.stderr.decode(errors='replace').strip()} "
+                       "(fetch it first, e.g. actions/checkout with fetch-depth: 0)")
+    return proc.stdout.decode().strip()
+
+
+def blob_at(root: Path, rev: str, path: str) -> bytes | None:
+    """The content of `path` (relative to `root`) at commit `rev`; None when it is not there."""
+    proc = git(root, "show", f"{rev}:./{path}", check=False)
+    return proc.stdout if proc.returncode == 0 else None
+
+
 def changed_since(root: Path, base: str, under: str) -> list[tuple[str, str, str | None]]:
     """(status, path, new path) for every change under `under` from the merge base of `base` and HEAD to the
     working tree. The merge base, not `base` itself: on a branch that is behind, documents issued on main since
     the fork are not the branch's doing and must not look deleted. In a pull request's merge checkout the merge
     base is the target's tip, so this is exactly what merging changes."""
-    proc = git(root, "merge-base", base, "HEAD", check=False)
-    if proc.returncode != 0:
-        raise GitError(f"cannot compare with '{base}': {proc.stderr.decode(errors='replace').strip()} "
-                       "(fetch it first, e.g. actions/checkout with fetch-depth: 0)")
-    fork = proc.stdout.decode().strip()
+    fork = fork_point(root, base)
     text = out(root, "diff", "--relative", "--name-status", "--find-renames", "-z", fork, "--", under)
     items = text.split("\0")
     found, i = [], 0

@@ -168,6 +168,40 @@ def findings(root: Path, records: list[Record]) -> list[Finding]:
     return out
 
 
+APPEND_ONLY = ("mail/sent.log",)  # billed/mail.py LOG; kept literal here so witness does not import the mailer
+_HINT_LOG = ("restore it (`git checkout {base} -- {path}`): only lines added at its end may be in a change; a "
+             "document to mail again is sent with `billed send --resend`")
+
+
+def log_rewrites(root: Path, base: str) -> list[Finding]:
+    """E063 for each append-only log a change does more to than append to (check --base).
+
+    mail/sent.log is the memory that keeps `billed send` from mailing a document twice: a pull request that
+    edits, cuts or deletes lines of it makes CI mail those documents again once merged. Appends are a send run's
+    own doing and are fine. Compared with the merge base, as E061 is, and byte for byte: the old content must be
+    a prefix of the new."""
+    fork = git_mod.fork_point(root, base)
+    out = []
+    for rel in APPEND_ONLY:
+        old = git_mod.blob_at(root, fork, rel)
+        if not old:
+            continue
+        path = root / rel
+        new = None if path.is_symlink() or not path.is_file() else path.read_bytes()
+        if new is not None and new.startswith(old):
+            continue
+        if new is None:
+            line, what = 1, f"deletes {rel}"
+        else:
+            same = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), len(new))
+            line = old[:same].count(b"\n") + 1
+            what = f"changes or removes line {line} of {rel}"
+        out.append(Finding(_shown(path), line, 1, "E063", f"this change {what} (since {base}); the send log only "
+                           "grows, and documents whose lines are gone would be mailed again",
+                           _HINT_LOG.format(base=base, path=rel)))
+    return out
+
+
 def _shown(path: Path) -> str:
     try:
         return os.path.relpath(path)

@@ -170,6 +170,13 @@ ISSUE_EXAMPLES = {
              "    hint: delete its folder (or this file) and add your own client and project, or remove "
              "`example: true` if this project is real"],
 }
+# The examples of codes reported by the review of a change (`check --base`): tests/test_witness.py asserts them.
+REVIEW_EXAMPLES = {
+    "E063": ["mail/sent.log:2:1: [E063] this change changes or removes line 2 of mail/sent.log (since origin/main); "
+             "the send log only grows, and documents whose lines are gone would be mailed again",
+             "    hint: restore it (`git checkout origin/main -- mail/sent.log`): only lines added at its end may be "
+             "in a change; a document to mail again is sent with `billed send --resend`"],
+}
 WARNING_EXAMPLES = {
     "W001": ["billed.yaml:3:9: [W001] the seller in billed.yaml is still the placeholder `billed init` wrote "
              "(Your Studio Ltd, DE000000000)",
@@ -205,6 +212,11 @@ def errors_doc() -> str:
         if code in ISSUE_EXAMPLES:
             out += ["Reported by `billed issue` (and `billed plan`), not by `check`:", "", "```",
                     *ISSUE_EXAMPLES[code], "```", "", "From `tests/test_guards.py`.", ""]
+            continue
+        if code in REVIEW_EXAMPLES:
+            out += ["Reported by `billed check --base REV` (the review of a pull request, docs/security.md), not by "
+                    "a plain `check`:", "", "```", *REVIEW_EXAMPLES[code], "```", "", "From `tests/test_witness.py`.",
+                    ""]
             continue
         if code not in examples:
             out += ["Reported about issued documents and payments by the ledger checks (`billed check`, "

@@ -50,6 +50,13 @@ def test_sync_books_each_payment_once_across_pages_and_runs(issued, fake):  # no
         again.out)
     assert fake.requests[-1][3]["created[gte]"] == [str(at("2026-02-01") + 119)]
     assert snapshot(issued) == before
+    # a cursor moved back (here: deleted, so from the start) reads the events again and books none of them again:
+    # each entry carries its Stripe id (docs/security.md)
+    (issued / "payments/.stripe-cursor").unlink()
+    again = run(issued, "sync", "stripe", "--json")
+    assert again.code == 0 and again.json["booked"] == [] and again.json["already"] == 120
+    assert "created[gte]" not in fake.requests[-1][3]
+    assert snapshot(issued) == before
 
 
 def test_same_event_twice_unknown_number_currency_and_refunds(issued, fake):  # noqa: F811

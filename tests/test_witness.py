@@ -17,6 +17,8 @@ from tests._gitsandbox import (
     set_status,
 )
 from tests.conftest import make_repo, run
+from tests.test_corpus import REVIEW_EXAMPLES
+from tests.test_mail import smtp  # noqa: F401 - fixture: a real SMTP server on loopback
 
 DATE = "2026-06-01"
 ATTACKER_IBAN = "GB82WEST12345698765432"  # a valid IBAN (the standard's own example), not the seller's
@@ -148,3 +150,39 @@ def test_a_shallow_clone_does_not_accuse_what_it_cannot_see(main_with_one: tuple
     assert issue(shallow, "--commit").code == 0  # issuing in it is witnessed as usual
     assert run(shallow, "verify").code == 0
 
+
+
+def test_a_change_may_only_append_to_the_send_log(main_with_one: tuple[Path, Path], tmp_path: Path,
+                                                  smtp) -> None:  # noqa: F811 - the fixture imported above
+    """mail/sent.log keeps `send` from mailing a document twice: a pull request that cuts a line of it would have
+    CI mail the document again once merged, so review (check --base) refuses all but appends."""
+    bare, work = main_with_one
+    assert run(work, "render").code == 0  # issued with --no-pdf (fast); send attaches the PDF
+    assert run(work, "send", "--date", DATE).code == 0
+    assert len(smtp.messages) == 1
+    log = (work / "mail/sent.log").read_text(encoding="utf-8")
+    assert [json.loads(line)["status"] for line in log.splitlines()] == ["attempt", "sent"]
+    commit_all(work, "Sent INV-2026-0001")
+    git(work, "push", "-q", "origin", "HEAD:main")
+
+    pr = clone(bare, tmp_path / "pr")
+    git(pr, "checkout", "-q", "-b", "cleanup")
+    sent_log = pr / "mail/sent.log"
+    sent_log.write_text(log.splitlines(keepends=True)[0], encoding="utf-8")  # the `sent` line is cut
+    commit_all(pr, "Tidy the log")
+    result = run(pr, "check", "--base", "origin/main")
+    assert result.code == 1
+    assert result.err.splitlines()[:2] == REVIEW_EXAMPLES["E063"]
+    assert "1 message would be sent" in run(pr, "send", "--date", DATE, "--dry-run").out  # what merging would do
+
+    sent_log.write_text(log.replace("INV-2026-0001", "INV-2026-0009", 1), encoding="utf-8")  # edited, not cut
+    found = run(pr, "check", "--base", "origin/main", "--json").json["findings"]
+    assert [(f["file"], f["line"], f["code"]) for f in found] == [("mail/sent.log", 1, "E063")]
+    git(pr, "rm", "-qf", "mail/sent.log")
+    commit_all(pr, "Start afresh")
+    result = run(pr, "check", "--base", "origin/main")
+    assert result.code == 1 and "mail/sent.log:1:1: [E063] this change deletes mail/sent.log" in result.err
+
+    sent_log.parent.mkdir(exist_ok=True)
+    sent_log.write_text(log + log.splitlines(keepends=True)[1], encoding="utf-8")  # what a send run does: append
+    assert run(pr, "check", "--base", "origin/main").code == 0

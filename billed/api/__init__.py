@@ -394,7 +394,8 @@ def issue_and_push(root: Path | None, on: dt.date, pdf: bool = True, progress: P
 
 def check_base(state: State, base: str, on: dt.date) -> tuple[list[Finding], list[dict[str, Any]]]:
     """What a change since `base` does: E061 for each file under invoices/ it adds, edits, deletes or renames
-    (only Billed's issuing run writes there, on main after the merge), and the documents merging it would issue.
+    (only Billed's issuing run writes there, on main after the merge), E063 for lines of mail/sent.log it edits or
+    removes (witness.log_rewrites), and the documents merging it would issue.
 
     Additions are refused too: a branch can run `billed issue` with an attacker's bank details, restore
     billed.yaml and commit the result; its records chain on correctly and would verify."""
@@ -413,6 +414,7 @@ def check_base(state: State, base: str, on: dt.date) -> tuple[list[Finding], lis
         found.append(Finding(shown(root / path), 1, 1, "E061", f"{path} was already issued and this change {verb} "
                              f"(since {base})", f"issued documents never change: restore it (`git checkout {base} "
                              f"-- {path}`) and correct it with a credit note instead"))
+    found += witness.log_rewrites(root, base)
     docs = plan(state, on, history_mod.source(root)) if state.ok else []
     return sorted(found), docs
 
