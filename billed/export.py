@@ -1,5 +1,8 @@
 """Exports for the books: CSV tables and a beancount journal, so accounting can take over from Billed.
 
+projects.csv (and a closing comment in the journal) says per project how far the VAT its documents carry is from
+the VAT on its net rounded once (`vat_rounding`, as in `billed status`), so the books reconcile to the cent.
+
 Both are pure text built from the issued records and the payment ledger up to a day; nothing is recomputed that
 the records already say (net, tax, total per document), so the books match the invoices to the cent.
 
@@ -21,7 +24,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from billed import money
+from billed import money, taxes
 from billed.ledger import Record
 from billed.payments import DocState, Payment
 
@@ -31,11 +34,13 @@ VAT, BANK = "Liabilities:VAT", "Assets:Bank"
 DOC_FIELDS = ("number", "series", "type_code", "kind", "issue_date", "due_date", "supply_date", "client",
               "buyer", "buyer_country", "buyer_vat_id", "project", "currency", "tax_rate", "category", "net", "tax",
               "total", "document_total", "corrects", "prepaid", "state", "credited", "paid", "balance")
+PROJECT_FIELDS = ("project", "client", "currency", "net", "vat", "vat_on_net", "vat_rounding")
 PAY_FIELDS = ("date", "invoice", "client", "project", "currency", "amount", "source", "id", "reverses", "method",
               "reference", "payer", "file", "line")
 # Columns that hold amounts or counts: a value there that is a plain number stays a number (credit notes and
 # reversals are negative, "-1190.00"), so a spreadsheet can still sum it. Anything else in them is text.
-NUMERIC = {"net", "tax", "total", "document_total", "tax_rate", "credited", "paid", "balance", "amount", "line"}
+NUMERIC = {"net", "tax", "total", "document_total", "tax_rate", "credited", "paid", "balance", "amount", "line",
+           "vat", "vat_on_net", "vat_rounding"}
 _NUMBER = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")
 # OWASP "CSV Injection" (owasp.org/www-community/attacks/CSV_Injection) and ASVS 5.0 requirement 1.2.10: a cell
 # that begins with = + - @ tab or carriage return (ASVS adds NUL) is read as a formula by Excel, LibreOffice and
@@ -96,6 +101,36 @@ def payments_csv(payments: list[Payment], records: dict[str, Record]) -> str:
         rows.append({**p.as_json(), "client": rec["client"], "project": rec["project"],
                      "currency": rec["currency"], "amount": money.plain(p.amount, rec["currency"])})
     return _csv(PAY_FIELDS, rows)
+
+
+def vat_rounding(records: list[Record]) -> list[dict[str, str]]:
+    """Per project and currency: `net` and `vat` as its documents carry them (signed, credit notes deducted, so
+    `vat` is what documents.csv's `tax` adds up to), `vat_on_net` (the VAT on that net rounded once per rate, what
+    the contract owes: taxes.whole_vat) and `vat_rounding` = vat - vat_on_net, as `billed status` shows it. Each
+    document rounds its own VAT; before a project's final invoice squares it (taxes.true_up) the books can be a
+    cent or two off the contract's VAT, and this says by how much, so they reconcile to the cent (issue 11)."""
+    sums: dict[tuple[str, str], dict[str, Any]] = {}
+    for rec in records:
+        sign, cur = rec.sign, rec["currency"]
+        held = sums.setdefault((rec.key, cur),
+                               {"client": rec["client"], "net": money.ZERO, "vat": money.ZERO, "bases": {}})
+        held["net"] += rec.dec("net") * sign
+        held["vat"] += (rec.dec("total") - rec.dec("net")) * sign
+        for t in rec["taxes"]:
+            base = held["bases"].setdefault((t["rate"], t["category"]), [money.ZERO, money.ZERO])
+            base[0] += Decimal(t["net"]) * sign
+    rows = []
+    for (project, cur), held in sorted(sums.items()):
+        whole = taxes.whole_vat(held["bases"], cur)
+        rows.append({"project": project, "client": held["client"], "currency": cur,
+                     **{k: money.plain(v, cur) for k, v in (("net", held["net"]), ("vat", held["vat"]),
+                                                            ("vat_on_net", whole),
+                                                            ("vat_rounding", held["vat"] - whole))}})
+    return rows
+
+
+def projects_csv(records: list[Record]) -> str:
+    return _csv(PROJECT_FIELDS, vat_rounding(records))
 
 
 # --- beancount -----------------------------------------------------------------------------------------------
@@ -167,4 +202,16 @@ def beancount(records: list[Record], payments: list[Payment], title: str, curren
             f"option \"title\" {_quote(title)}", f"option \"operating_currency\" {_quote(currency)}", ""]
     start = txns[0][0] if txns else "2000-01-01"
     head += [f"{start} open {a}" for a in accounts] + [""]
-    return "\n".join(head + ["\n".join(t[2]) + "\n" for t in txns])
+    return "\n".join(head + ["\n".join(t[2]) + "\n" for t in txns] + _rounding_note(records))
+
+
+def _rounding_note(records: list[Record]) -> list[str]:
+    """The projects whose documents' VAT is off the VAT on their net (vat_rounding), as a comment: the postings
+    are what the documents say, and this is where an accountant sees the cents the final invoice will square."""
+    off = [r for r in vat_rounding(records) if Decimal(r["vat_rounding"])]
+    if not off:
+        return []
+    return ["; VAT rounding per project (`billed status`: vat_rounding): the VAT its documents carry minus the VAT",
+            "; on its net rounded once per rate. The final invoice squares it; every project not listed is 0.00.",
+            *(f"; {r['project']} {r['currency']}: net {r['net']}, VAT invoiced {r['vat']}, VAT on net "
+              f"{r['vat_on_net']}, vat_rounding {r['vat_rounding']}" for r in off), ""]

@@ -175,3 +175,47 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(repo, tmp_path):
             for value in row:
                 assert not value.startswith(("=", "+", "@", "\t", "\r")), (name, value)
                 assert not value.startswith("-") or value[1:].replace(".", "").isdigit(), (name, value)
+
+
+THIRDS = """\
+title: Thirds
+start: 2026-01-05
+deposit: 111.11
+milestones:
+  - {id: a, title: A, amount: 333.33, status: done, done: 2026-02-01}
+  - {id: b, title: B, amount: 333.33, status: done, done: 2026-02-02}
+  - {id: c, title: C, amount: 333.34, final: true}
+"""
+
+
+def test_vat_rounding_per_project_reconciles_the_books_to_the_cent(repo, tmp_path):
+    """Issue 11 point 4: each document rounds its own VAT at 19%: deposit 111.11 -> 21.11 (21.1109), a and b
+    333.33 -> 63.33 (63.3327) each; together 147.77, while 19% of their net 777.77 is 147.7763 -> 147.78. The
+    books say so (vat_rounding -0.01) until the final invoice squares it: 333.34 - 111.11 = 222.23 net carries
+    190.00 - 147.77 = 42.23, and the project's VAT is 19% of 1000.00 = 190.00."""
+    root = repo({"projects/nordlicht/thirds.yaml": THIRDS})
+    assert run(root, "issue", "--date", "2026-02-10", "--no-pdf").code == 0
+    before = run(root, "export", "--format", "csv", "--what", "projects", "--stdout", "--date", "2026-02-10")
+    assert before.code == 0, before.err
+    assert [dict(r) for r in csv.DictReader(io.StringIO(before.out))] == [
+        {"project": "nordlicht/thirds", "client": "nordlicht", "currency": "EUR", "net": "777.77", "vat": "147.77",
+         "vat_on_net": "147.78", "vat_rounding": "-0.01"}]
+    docs = csv.DictReader(io.StringIO(run(root, "export", "--format", "csv", "--stdout", "--date", "2026-02-10").out))
+    assert sum(Decimal(d["tax"]) for d in docs) == Decimal("147.77")  # 21.11 + 63.33 + 63.33: what projects.csv says
+    assert run(root, "export", "--format", "beancount", "--date", "2026-02-10", "--out", str(tmp_path)).code == 0
+    journal = (tmp_path / "billed.beancount").read_text(encoding="utf-8")
+    assert ("; nordlicht/thirds EUR: net 777.77, VAT invoiced 147.77, VAT on net 147.78, vat_rounding -0.01\n"
+            in journal)
+    check = subprocess.run([BEAN_CHECK, str(tmp_path / "billed.beancount")], capture_output=True, text=True,
+                           timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    write(root, {"projects/nordlicht/thirds.yaml": THIRDS.replace("final: true", "final: true, status: done, "
+                                                                                 "done: 2026-02-03")})
+    assert run(root, "issue", "--date", "2026-02-11", "--no-pdf").code == 0
+    assert run(root, "export", "--format", "csv", "--date", "2026-02-11", "--out", str(tmp_path)).code == 0
+    [after] = csv.DictReader((tmp_path / "projects.csv").open(newline=""))
+    assert (after["net"], after["vat"], after["vat_on_net"], after["vat_rounding"]) == (
+        "1000.00", "190.00", "190.00", "0.00")  # 777.77 + 222.23; 147.77 + 42.23
+    assert run(root, "export", "--format", "beancount", "--date", "2026-02-11", "--out", str(tmp_path)).code == 0
+    assert "vat_rounding" not in (tmp_path / "billed.beancount").read_text(encoding="utf-8")

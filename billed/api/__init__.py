@@ -440,7 +440,8 @@ def history(root: Path | None, project: str) -> list[dict[str, Any]]:
 
 
 def export(state: State, fmt: str, on: dt.date) -> dict[str, str]:
-    """File name -> text: documents.csv and payments.csv, or billed.beancount, with everything up to `on`."""
+    """File name -> text: documents.csv, payments.csv and projects.csv (VAT rounding per project), or
+    billed.beancount, with everything up to `on`."""
     rows = document_states(state, on)
     issued = {s.number for s in rows}
     records = [r for r in sorted(state.ledger.records, key=lambda r: (r["issue_date"], r["series"] != "invoice",
@@ -448,7 +449,8 @@ def export(state: State, fmt: str, on: dt.date) -> dict[str, str]:
     paid = [p for p in state.payments if p.date <= on]
     if fmt == "csv":
         return {"documents.csv": export_mod.documents_csv(records, rows),
-                "payments.csv": export_mod.payments_csv(paid, state.ledger.by_number)}
+                "payments.csv": export_mod.payments_csv(paid, state.ledger.by_number),
+                "projects.csv": export_mod.projects_csv(records)}
     settings = state.repo.settings
     return {"billed.beancount": export_mod.beancount(records, paid, f"Billed: {settings.seller.name}",
                                                      settings.currency)}

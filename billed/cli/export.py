@@ -48,12 +48,13 @@ def aging(repo: Path | None, on: Any, as_json: bool) -> None:
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["csv", "beancount"]), required=True,
-              help="csv: documents.csv and payments.csv; beancount: one journal (receivables, income, VAT, "
-                   "payments) that `bean-check` accepts.")
+              help="csv: documents.csv, payments.csv and projects.csv; beancount: one journal (receivables, "
+                   "income, VAT, payments) that `bean-check` accepts.")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder to write to (default: export/ in the repo). Existing files there are replaced.")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print instead of writing files (csv: --what picks one).")
-@click.option("--what", type=click.Choice(["documents", "payments"]), default="documents", show_default=True,
+@click.option("--what", type=click.Choice(["documents", "payments", "projects"]), default="documents",
+              show_default=True,
               help="With --format csv --stdout: which table to print.")
 @repo_option
 @date_option
@@ -61,9 +62,11 @@ def export(fmt: str, out: Path | None, to_stdout: bool, what: str, repo: Path | 
     """Export issued documents and payments for accounting, up to --date (default: today).
 
     csv writes documents.csv (one row per document and VAT rate/category, with the category, the buyer's VAT
-    id, state and balance) and payments.csv. beancount writes billed.beancount: each invoice debits
-    Assets:Receivable:<client> and credits Income and Liabilities:VAT:<rate> (one account per rate); credit notes
-    the reverse; each payment moves money from the receivable to Assets:Bank.
+    id, state and balance), payments.csv and projects.csv (per project: net, VAT invoiced, VAT on the net rounded
+    once, and the difference, vat_rounding, which the final invoice squares). beancount writes billed.beancount:
+    each invoice debits Assets:Receivable:<client> and credits Income and Liabilities:VAT:<rate> (one account per
+    rate); credit notes the reverse; each payment moves money from the receivable to Assets:Bank; a closing
+    comment lists the projects whose vat_rounding is not 0.00.
     """
     state = api.load(repo)
     if not state.ok:
