@@ -294,3 +294,14 @@ def test_the_ask_page_speaks_the_browser_s_language(app, example: Path, monkeypa
     at = app("wrong", BILLED_MODE="client")
     assert [t.value for t in at.title] == ["Privates Projekt-Dashboard"]
     assert "persönlichen Link" in page_text(at) and "ACME" not in page_text(at)
+
+
+def test_the_overdue_badge_has_the_plural_forms_of_the_client_s_language(app, example: Path) -> None:
+    """Kaffeehaus's deposit invoice INV-2026-0004 is due on 2026-11-25: German says "1 Tag", "2 Tage"."""
+    token = access.grant(example, "kaffeehaus")
+    for day, words in (("2026-11-26", "1 Tag überfällig"), ("2026-11-27", "2 Tage überfällig")):
+        at = app(token, BILLED_MODE="client", BILLED_DATE=day)
+        assert not at.exception
+        text = page_text(at)
+        assert words in text, day
+        assert "days overdue" not in text and "Tage überfällig" not in text.replace(words, "")

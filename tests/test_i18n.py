@@ -370,3 +370,16 @@ def test_english_emails_keep_their_words(six):
     assert send["Subject"] == f"Invoice {rec.number} from Studio Nord GmbH"
     assert remind["Subject"] == f"Reminder: invoice {rec.number} is 2 days overdue"
     assert "Dear Kaffeehaus Lindner GmbH," in send.get_body(("plain",)).get_content()
+
+
+def test_the_portal_s_overdue_days_take_each_language_s_plural_forms(tmp_path):
+    """Polish has three forms: 1 dzień, 2-4 dni (22 dni), 5 dni; English two (billed/web/client.py's badge)."""
+    from billed.web.client import translator
+
+    def badge(language: str, n: int) -> str:
+        return translator(language, tmp_path).ngettext("{days} day overdue", "{days} days overdue", n).format(days=n)
+
+    assert [badge("pl", n) for n in (1, 3, 5, 22)] == ["1 dzień po terminie", "3 dni po terminie",
+                                                       "5 dni po terminie", "22 dni po terminie"]
+    assert [badge("en", n) for n in (1, 2)] == ["1 day overdue", "2 days overdue"]
+    assert [badge("fr", n) for n in (1, 2)] == ["1 jour de retard", "2 jours de retard"]

@@ -7,7 +7,9 @@ Only the holder of a valid link gets here, and the board is built from that clie
 from __future__ import annotations
 
 import datetime as dt
+import gettext
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -22,9 +24,22 @@ STATUS_ICONS = {"done": ":material/check_circle:", "in_progress": ":material/con
                 "planned": ":material/event:", "cancelled": ":material/block:"}
 
 
-def translator(language: str | None, root: Path) -> Callable[[str], str]:
-    """The client's words: the gettext of `language` (the repo's catalog, then the toolkit's, then English)."""
-    return i18n.translations(language, root / "templates").gettext
+@dataclass(frozen=True)
+class Words:
+    """The client's words: `_(message)` is gettext and `_.ngettext(singular, plural, n)` the plural forms of
+    `language` (the repo's catalog, then the toolkit's, then English): Polish says "1 dzień" but "5 dni"."""
+
+    translations: gettext.NullTranslations
+
+    def __call__(self, message: str) -> str:
+        return self.translations.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.translations.ngettext(singular, plural, n)
+
+
+def translator(language: str | None, root: Path) -> Words:
+    return Words(i18n.translations(language, root / "templates"))
 
 
 def state_badge(inv: views.InvoiceView, _: Callable[[str], str]) -> str:
@@ -120,14 +135,15 @@ def pay_target(board: views.Board, inv: views.InvoiceView, token: str) -> str | 
     return inv.pay_url
 
 
-def document_card(board: views.Board, inv: views.InvoiceView, token: str, _: Callable[[str], str]) -> None:
+def document_card(board: views.Board, inv: views.InvoiceView, token: str, _: Words) -> None:
     with st.container(border=True):
         st.markdown(f"**{_(inv.title)} {inv.number}** {state_badge(inv, _)}")  # the title is a message (render.TITLES)
         dates = [_("issued {date}").format(date=portal.date(board, inv.issue_date))]
         if inv.due_date and inv.balance > 0:
             dates.append(_("due {date}").format(date=portal.date(board, inv.due_date)))
         if inv.state == "overdue":
-            dates.append(":red[" + _("{days} days overdue").format(days=inv.days_overdue) + "]")
+            overdue = _.ngettext("{days} day overdue", "{days} days overdue", inv.days_overdue)
+            dates.append(":red[" + overdue.format(days=inv.days_overdue) + "]")
         st.caption(" · ".join(dates))
         amount = f"**{board.fmt(inv.total, inv.currency)}**"
         if inv.state == "partially paid":
@@ -145,7 +161,7 @@ def document_card(board: views.Board, inv: views.InvoiceView, token: str, _: Cal
                               type="primary", icon=":material/payments:", width="stretch")
 
 
-def documents(board: views.Board, token: str, _: Callable[[str], str]) -> None:
+def documents(board: views.Board, token: str, _: Words) -> None:
     st.header(_("Your documents"))
     docs = portal.documents_for_client(board)
     if not docs:
