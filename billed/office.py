@@ -1,16 +1,19 @@
 """A billing office: what `billed init` writes and what `billed upgrade` refreshes.
 
 A billing repo made by `init` is a git repository with a first commit: billed.yaml, an example project marked
-`example: true` (never billed), templates/ and schemas/, .gitignore, .pre-commit-config.yaml, a short README and
+`example: true` (never billed), templates/ and schemas/, .gitignore, .pre-commit-config.yaml, a short README,
 the GitHub workflows of billed/_office/ (pull-request check; issue, push, send and remind on main, nightly and on
-demand). The workflows install exactly the Billed that ran `init`, from `.github/billed-requirements.txt`: Billed
-itself (a git commit when it was installed from git, else its version) and every package it needs to issue,
-each pinned to the version installed here (the dashboard's Streamlit is an optional extra, not among them).
+demand), and what a host of the dashboard needs (streamlit_app.py, requirements.txt, .streamlit/config.toml).
+The workflows install exactly the Billed that ran `init`, from `.github/billed-requirements.txt`: Billed itself
+(a git commit when it was installed from git, else its version) and every package it needs to issue, each pinned
+to the version installed here (the dashboard's Streamlit is an optional extra, not among them); requirements.txt
+names the same Billed with its dashboard extra.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from billed.resources import toolkit_dir
 
 OFFICE = Path(__file__).resolve().parent / "_office"
 REQUIREMENTS = ".github/billed-requirements.txt"
+HOSTING = "requirements.txt"  # what Streamlit Community Cloud installs for streamlit_app.py (docs/dashboard.md)
 
 BILLED_YAML = """\
 # yaml-language-server: $schema=schemas/billed.schema.json
@@ -120,6 +124,14 @@ def requirements(billed: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def hosting_requirements(billed: str | None = None) -> str:
+    """The text of requirements.txt: the same Billed as the workflows, with its dashboard extra (Streamlit).
+    Its own packages are not pinned here: the host resolves them (the workflows' file pins them for CI)."""
+    line = re.sub(r"^billed(?=\s*(?:[@=<>!~;]|$))", "billed[dashboard]", (billed or pin()).strip(), count=1)
+    return ("# What a host of the dashboard (Streamlit Community Cloud, entrypoint streamlit_app.py) installs: the\n"
+            f"# Billed of {REQUIREMENTS}, with its dashboard. `billed upgrade` moves both.\n{line}\n")
+
+
 def _text(name: str) -> str:
     return (OFFICE / name).read_text(encoding="utf-8").replace("@@VERSION@@", version())
 
@@ -137,6 +149,9 @@ def files(billed: str | None = None) -> dict[str, str]:
         ".github/workflows/billing-office.yml": _text("workflows/billing-office.yml"),
         ".github/billed-push": _text("billed-push"),
         REQUIREMENTS: requirements(billed),
+        "streamlit_app.py": _text("streamlit_app.py"),
+        HOSTING: hosting_requirements(billed),
+        ".streamlit/config.toml": _text("streamlit-config.toml"),
         "invoices/.gitkeep": "",
     }
 
@@ -179,11 +194,14 @@ def _name(line: str) -> str:
 
 
 def upgrade(root: Path, billed: str | None = None) -> tuple[str, str]:
-    """Rewrite .github/billed-requirements.txt for the running Billed; (the old Billed line, the new one)."""
+    """Rewrite .github/billed-requirements.txt (and requirements.txt, the dashboard host's, where there is one)
+    for the running Billed; (the old Billed line, the new one)."""
     path = root / REQUIREMENTS
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     before = next((ln for ln in old.splitlines() if _name(ln) == "billed"), "(none)")
     text = requirements(billed)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+    if (root / HOSTING).is_file():
+        (root / HOSTING).write_text(hosting_requirements(billed), encoding="utf-8")
     return before, billed or pin()

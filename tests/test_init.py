@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from conftest import TOOLKIT, run, run_process, snapshot
@@ -80,7 +81,42 @@ def test_upgrade_moves_the_pin_and_keeps_every_package_pinned(tmp_path: Path) ->
                                   "Review and commit it.")
     after = pins.read_text().splitlines()
     assert after[3] == "billed @ git+https://example.org/studio/billed@v0.2.0" and after[4:] == before[4:]
+    # the dashboard host's requirements.txt moves with it: the same Billed, with its dashboard extra
+    hosting = (tmp_path / "books/requirements.txt").read_text().splitlines()
+    assert hosting[2:] == ["billed[dashboard] @ git+https://example.org/studio/billed@v0.2.0"]
     assert all("==" in line for line in after[4:]) and any(line.startswith("weasyprint==") for line in after)
     # without --pin: this Billed, an editable checkout here, is pinned by its version
     assert run(tmp_path / "books", "upgrade").code == 0
     assert pins.read_text().splitlines()[3] == "billed==0.1.0"
+    assert (tmp_path / "books/requirements.txt").read_text().splitlines()[2:] == ["billed[dashboard]==0.1.0"]
+
+
+def test_init_writes_a_dashboard_entrypoint_that_serves_this_repo(tmp_path: Path, monkeypatch) -> None:
+    """Streamlit Community Cloud runs an entrypoint file of the repo: init writes streamlit_app.py, which runs the
+    installed Billed's dashboard on the folder it sits in, whatever the working directory."""
+    from streamlit.testing.v1 import AppTest
+
+    from billed import access
+
+    assert run(tmp_path, "init", "books", "--pin", "billed @ git+https://example.org/studio/billed@v0.1.0").code == 0
+    books = tmp_path / "books"
+    assert (books / "requirements.txt").read_text().splitlines()[2:] == [
+        "billed[dashboard] @ git+https://example.org/studio/billed@v0.1.0"]
+    assert 'showErrorDetails = "none"' in (books / ".streamlit/config.toml").read_text()
+    assert ".streamlit/secrets.toml" in (books / ".gitignore").read_text().splitlines()
+    assert "streamlit_app.py" in run_git(books, "ls-files")  # in the first commit
+    for name in ("BILLED_REPO", "BILLED_OWNER_SECRET", "BILLED_OWNER_EMAILS", "BILLED_DATE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # not the repo: the entrypoint finds it by its own place
+    monkeypatch.setattr(access, "is_local", lambda *args: True)  # AppTest has no real connection
+    monkeypatch.setenv("BILLED_MODE", "owner")
+    at = AppTest.from_file(str(books / "streamlit_app.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert "Example Client GmbH" in str([e.proto for e in at.main]) + str([e.proto for e in at.sidebar])
+    monkeypatch.setenv("BILLED_MODE", "client")  # no token: the page that asks for a link, nothing else
+    at = AppTest.from_file(str(books / "streamlit_app.py"), default_timeout=60).run()
+    assert not at.exception and "Example Client" not in str([e.proto for e in at.main])
+
+
+def run_git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout

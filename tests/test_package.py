@@ -40,6 +40,7 @@ def test_the_sdist_and_the_wheel_carry_the_data_billed_needs(dist: Path) -> None
     for needed in ("billed/_data/templates/invoice.html.j2", "billed/_data/templates/fonts/DejaVuSans.ttf",
                    "billed/_data/schemas/project.schema.json", "billed/_data/dashboard.py",
                    "billed/_office/workflows/billing-office.yml", "billed/_office/billed-push", "billed/cli/init.py",
+                   "billed/_office/streamlit_app.py",  # the hosted dashboard's entrypoint that init writes
                    "billed/web/client.py", "billed/web/owner.py",  # the dashboard's pages, imported by dashboard.py
                    "billed/_data/schemas/iso20022/camt.053.001.08.xsd",  # billed import validates camt against them
                    "billed/_data/schemas/iso20022/camt.054.001.08.xsd"):
@@ -76,7 +77,8 @@ def test_the_wheel_installed_in_a_fresh_venv_runs_init(dist: Path, tmp_path: Pat
                          env=env, check=True).stdout
     assert log.startswith("Start the billing office (billed init, Billed 0.1.0)")
     for path in (".github/workflows/billing-office.yml", ".github/billed-requirements.txt", "templates/invoice.css",
-                 "schemas/project.schema.json", ".pre-commit-config.yaml", "README.md"):
+                 "schemas/project.schema.json", ".pre-commit-config.yaml", "README.md", "streamlit_app.py",
+                 "requirements.txt", ".streamlit/config.toml"):
         assert path in log, path
     pins = (office / ".github/billed-requirements.txt").read_text().splitlines()
     assert "billed==0.1.0" in pins  # installed from a file, not from git: pinned by version

@@ -24,7 +24,9 @@ def init(directory: Path, billed: str | None) -> None:
     Writes billed.yaml (a placeholder seller: `check` warns until it is yours), an example client and project
     marked `example: true` (never billed), templates/, schemas/, .gitignore, .pre-commit-config.yaml, a README,
     and .github/: a pull-request check, the office workflow (issue, push, email, remind) and
-    billed-requirements.txt, which pins this exact Billed and its packages. Refuses to overwrite any file.
+    billed-requirements.txt, which pins this exact Billed and its packages; and for hosting the dashboard
+    (Streamlit Community Cloud) streamlit_app.py, requirements.txt and .streamlit/config.toml. Refuses to
+    overwrite any file.
     Inside an existing git repository the files are written but not committed.
     """
     try:
@@ -41,7 +43,8 @@ def init(directory: Path, billed: str | None) -> None:
 @repo_option
 @click.option("--pin", "billed", metavar="REQUIREMENT", default=None, help=PIN_HELP)
 def upgrade(repo: Path | None, billed: str | None) -> None:
-    """Pin the workflows to this Billed: rewrite .github/billed-requirements.txt (Billed and its packages).
+    """Pin the workflows to this Billed: rewrite .github/billed-requirements.txt (Billed and its packages) and,
+    where there is one, requirements.txt (the same Billed with its dashboard, for a dashboard host).
 
     Install the Billed you want first (e.g. pip install 'billed @ git+https://github.com/you/billed@v0.2.0'), run
     this in the billing repo, then review and commit the file; the next workflow run installs exactly that.
