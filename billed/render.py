@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlparse
 import jinja2
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
+from babel.languages import get_official_languages
 
 from billed import engine, i18n, money
 from billed.i18n import N_, NC_
@@ -139,10 +140,20 @@ def _language(ctx: Any) -> str:
 
 
 @jinja2.pass_context
-def _country(ctx: Any, code: str) -> str:
+def _country(ctx: Any, code: str, address: list[str] | tuple[str, ...] = ()) -> str:
     """'AT' -> 'Austria' / 'Österreich': a cross-border address must name the country (VAT directive art. 226),
-    in the document's language."""
-    return Locale.parse(_language(ctx)).territories.get(code, code)
+    in the document's language; empty when an address line already names it, in that language, in English or in
+    one of the country's own (an Austrian address ending in "Austria" gets no second line "Österreich")."""
+    name = Locale.parse(_language(ctx)).territories.get(code, code)
+    text = " ".join(address).casefold()
+    for lang in {_language(ctx), "en", *get_official_languages(code)}:
+        try:
+            known = Locale.parse(lang).territories.get(code)
+        except (ValueError, UnknownLocaleError):
+            continue
+        if known and known.casefold() in text:
+            return ""
+    return name
 
 
 def render_html(doc: dict[str, Any], templates: Path, extra: dict[str, Any] | None = None) -> str:

@@ -148,6 +148,32 @@ def test_reverse_charge_and_exempt_clients_pay_no_vat_and_the_document_says_why(
         assert "Article 196" in html
 
 
+@pytest.mark.parametrize("language, address, shown, absent", [
+    ("de_AT", "[Mariahilfer Straße 88, 1070 Wien, Austria]", "Austria", "Österreich"),  # named in English already
+    ("en", "[Mariahilfer Straße 88, 1070 Wien, Österreich]", "Österreich", "Austria"),  # in its own language
+    ("de_AT", "[Mariahilfer Straße 88, 1070 Wien]", "Österreich", "Austria"),  # not named: added, in German
+])
+def test_a_cross_border_address_names_its_country_once(repo, language, address, shown, absent):
+    root = repo({"projects/kaffee/client.yaml": f"""\
+        name: Kaffeehaus Lindner GmbH
+        address: {address}
+        country: AT
+        vat_id: ATU13585627
+        email: office@kaffeehaus.example
+        language: {language}
+        tax: reverse_charge
+        """, "projects/kaffee/shop.yaml": """\
+        title: Shop
+        start: 2026-01-05
+        milestones:
+          - {id: a, title: Alpha, amount: 1000.00, status: done, done: 2026-02-01}
+        """})
+    issue(root, "2026-02-10")
+    html = (root / "invoices/2026/INV-2026-0001.html").read_text(encoding="utf-8")
+    buyer = html[html.index("Kaffeehaus Lindner GmbH"):html.index("ATU13585627")]
+    assert buyer.count(shown) == 1 and absent not in buyer
+
+
 def test_a_milestone_done_after_the_issue_date_waits(repo):
     root = repo({"projects/nordlicht/site.yaml": """\
         title: Site
