@@ -65,6 +65,18 @@ def report(findings: Sequence[Finding], as_json: bool) -> None:
                     err=True)
 
 
+def settled(result: Any, findings: Sequence[Finding], as_json: bool) -> bool:
+    """The common end of a writing command: findings reported and exit 1 (nothing was written), or the result as
+    JSON for CI. True when the command is done; False when it goes on to print its result for people."""
+    if findings or result is None:
+        report(findings, as_json)
+        sys.exit(1)
+    if as_json:
+        emit_json(result)
+        return True
+    return False
+
+
 def table(rows: Sequence[Sequence[str]], header: Sequence[str], right: set[int] | None = None) -> str:
     """A plain aligned text table (numbers right-aligned), readable in a terminal and in CI logs."""
     right = right or set()

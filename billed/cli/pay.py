@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from billed import api, money
-from billed.cli._common import date_option, day, emit_json, json_option, repo_option, report, table
+from billed.cli._common import date_option, day, emit_json, json_option, repo_option, report, settled, table
 
 
 @click.command(context_settings={"ignore_unknown_options": True})  # so `pay X -5` is refused as an amount
@@ -33,11 +33,7 @@ def pay(number: str, amount: str, on: Any, method: str | None, reference: str | 
     """
     on_day = day(on)
     result, findings = api.record_payment(repo, number, amount, on_day, method, reference, currency)
-    if findings or result is None:
-        report(findings, as_json)
-        sys.exit(1)
-    if as_json:
-        emit_json(result)
+    if settled(result, findings, as_json):
         return
     doc = result["document"]
     cur = doc["currency"]
@@ -79,11 +75,7 @@ def refund(payment_id: str, amount: str | None, on: Any, method: str | None, ref
     """
     on_day = day(on)
     result, findings = api.reverse_payment(repo, payment_id, amount, on_day, reference, method)
-    if findings or result is None:
-        report(findings, as_json)
-        sys.exit(1)
-    if as_json:
-        emit_json(result)
+    if settled(result, findings, as_json):
         return
     doc = result["document"]
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from billed import api
-from billed.cli._common import emit_json, json_option, repo_option, report, table
+from billed.cli._common import json_option, repo_option, settled, table
 
 
 @click.command(name="import")
@@ -29,11 +28,7 @@ def import_(file: Path, dry_run: bool, repo: Path | None, as_json: bool) -> None
     is reported with its place (line:column) and nothing is written.
     """
     result, findings = api.import_statement(repo, file, str(file), dry_run)
-    if findings or result is None:
-        report(findings, as_json)
-        sys.exit(1)
-    if as_json:
-        emit_json(result)
+    if settled(result, findings, as_json):
         return
     _show(result)
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from billed import api
-from billed.cli._common import emit_json, json_option, repo_option, report, table
+from billed.cli._common import json_option, repo_option, settled, table
 
 
 @click.group()
@@ -31,11 +30,7 @@ def stripe(dry_run: bool, repo: Path | None, as_json: bool) -> None:
     in the environment only. Commit payments/ afterwards (the nightly workflow does).
     """
     result, findings = api.sync_stripe(repo, dry_run)
-    if findings or result is None:
-        report(findings, as_json)
-        sys.exit(1)
-    if as_json:
-        emit_json(result)
+    if settled(result, findings, as_json):
         return
     booked = result["booked"]
     if booked:
