@@ -142,16 +142,17 @@ def _language(ctx: Any) -> str:
 @jinja2.pass_context
 def _country(ctx: Any, code: str, address: list[str] | tuple[str, ...] = ()) -> str:
     """'AT' -> 'Austria' / 'Österreich': a cross-border address must name the country (VAT directive art. 226),
-    in the document's language; empty when an address line already names it, in that language, in English or in
-    one of the country's own (an Austrian address ending in "Austria" gets no second line "Österreich")."""
+    in the document's language; empty when an address line is the country's name, in that language, in English or
+    in one of the country's own (an Austrian address ending in "Austria" gets no second line "Österreich"). A
+    whole line, not a part: "12 Rue de France" does not name France."""
     name = Locale.parse(_language(ctx)).territories.get(code, code)
-    text = " ".join(address).casefold()
+    lines = {line.strip().casefold() for line in address}
     for lang in {_language(ctx), "en", *get_official_languages(code)}:
         try:
             known = Locale.parse(lang).territories.get(code)
         except (ValueError, UnknownLocaleError):
             continue
-        if known and known.casefold() in text:
+        if known and known.casefold() in lines:
             return ""
     return name
 

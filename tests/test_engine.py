@@ -152,6 +152,7 @@ def test_reverse_charge_and_exempt_clients_pay_no_vat_and_the_document_says_why(
     ("de_AT", "[Mariahilfer Straße 88, 1070 Wien, Austria]", "Austria", "Österreich"),  # named in English already
     ("en", "[Mariahilfer Straße 88, 1070 Wien, Österreich]", "Österreich", "Austria"),  # in its own language
     ("de_AT", "[Mariahilfer Straße 88, 1070 Wien]", "Österreich", "Austria"),  # not named: added, in German
+    ("de_AT", "[Austriastraße 1, 1070 Wien]", "Österreich", "Wien<br>Austria"),  # a street is not the country
 ])
 def test_a_cross_border_address_names_its_country_once(repo, language, address, shown, absent):
     root = repo({"projects/kaffee/client.yaml": f"""\
@@ -171,7 +172,7 @@ def test_a_cross_border_address_names_its_country_once(repo, language, address, 
     issue(root, "2026-02-10")
     html = (root / "invoices/2026/INV-2026-0001.html").read_text(encoding="utf-8")
     buyer = html[html.index("Kaffeehaus Lindner GmbH"):html.index("ATU13585627")]
-    assert buyer.count(shown) == 1 and absent not in buyer
+    assert buyer.count(shown) == 1 and absent not in buyer.replace("\n", "").replace(" ", "")
 
 
 def test_a_milestone_done_after_the_issue_date_waits(repo):
