@@ -111,6 +111,8 @@ def vat_rounding(records: list[Record]) -> list[dict[str, str]]:
     cent or two off the contract's VAT, and this says by how much, so they reconcile to the cent (issue 11)."""
     sums: dict[tuple[str, str], dict[str, Any]] = {}
     for rec in records:
+        if rec["kind"] == "interest":  # late-payment interest is no part of the contract (api/late.py)
+            continue
         sign, cur = rec.sign, rec["currency"]
         held = sums.setdefault((rec.key, cur),
                                {"client": rec["client"], "net": money.ZERO, "vat": money.ZERO, "bases": {}})

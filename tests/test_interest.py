@@ -79,6 +79,7 @@ def test_directive_default_consumers_and_a_missing_rate(issued):  # noqa: F811
 def test_interest_is_its_own_document_and_never_billed_twice(issued):  # noqa: F811
     setup(issued)
     before = {p.name: p.read_bytes() for p in (issued / "invoices/2026").iterdir()}
+    contract = run(issued, "status", "--json").json
     assert run(issued, "pay", "INV-2026-0001", "2380.00", "--date", "2026-01-20").code == 0  # on time: no interest
     result = run(issued, "interest", "--date", "2026-03-05", "--no-pdf", "--json")
     assert result.code == 0, result.err
@@ -106,6 +107,13 @@ def test_interest_is_its_own_document_and_never_billed_twice(issued):  # noqa: F
     assert record["interest"] == [{"on": "INV-2026-0002", "from": "2026-02-04", "until": "2026-03-05",
                                    "amount": "40.18", "compensation": True}]
     assert run(issued, "pay", "INV-2026-0004", "80.18", "--date", "2026-03-20").code == 0
+    # interest is no part of the contract: invoiced, remaining and the VAT figures of the project stay as they were
+    keep = ("total", "invoiced", "remaining", "vat", "vat_rounding")
+    assert [{k: p[k] for k in keep} for p in run(issued, "status", "--json").json] == [
+        {k: p[k] for k in keep} for p in contract]
+    projects = run(issued, "export", "--format", "csv", "--stdout", "--what", "projects").out
+    assert "nordlicht" in projects
+    assert "80.18" not in projects and "13.39" not in projects
 
 
 def test_no_late_payment_settings_no_interest(issued):  # noqa: F811

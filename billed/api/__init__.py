@@ -272,7 +272,7 @@ def status_rows(state: State, only: str | None = None, on: dt.date | None = None
         if only and only not in (key, p.id):
             continue
         b = billed[key] if key in billed else engine.Billed()  # (reads only: the state is shared)
-        recs = state.ledger.for_project(key)
+        recs = [r for r in state.ledger.for_project(key) if r["kind"] != "interest"]  # the contract's documents
         invoiced = sum((r.dec("net") * r.sign for r in recs), money.ZERO)
         vat = sum(((r.dec("total") - r.dec("net")) * r.sign for r in recs), money.ZERO)
         active = [m for m in p.milestones if m.active]
