@@ -172,7 +172,9 @@ def init(directory: Path, billed: str | None = None) -> tuple[list[str], bool]:
         path.write_text(text, encoding="utf-8")
     (directory / ".github/billed-push").chmod(0o755)
     for folder in FOLDERS:
-        shutil.copytree(toolkit_dir(folder), directory / folder, ignore=shutil.ignore_patterns("__pycache__"))
+        # not the toolkit's catalogs: a repo's templates/locale/ is read before the toolkit's (billed/i18n.py), so a
+        # copy would hide every later correction of a translation; the office adds only the messages it rewords
+        shutil.copytree(toolkit_dir(folder), directory / folder, ignore=shutil.ignore_patterns("__pycache__", "locale"))
     paths = [*texts, *FOLDERS]
     if git_mod.is_repo(directory):
         return paths, False

@@ -19,7 +19,11 @@ def test_init_creates_a_valid_repo(tmp_path: Path) -> None:
         assert (target / name).is_file(), name
     for folder in ("templates", "schemas"):
         assert sorted(p.name for p in (target / folder).iterdir()) == \
-            sorted(p.name for p in (TOOLKIT / folder).iterdir() if p.name != "__pycache__")
+            sorted(p.name for p in (TOOLKIT / folder).iterdir() if p.name not in ("__pycache__", "locale"))
+    # no copy of the toolkit's catalogs (it would hide their later corrections); its words come from the toolkit
+    from billed import i18n
+
+    assert i18n.translations("de", target / "templates").gettext("Invoice") == "Rechnung"
     assert ".venv/" in (target / ".gitignore").read_text(encoding="utf-8")
     check = run(target, "check")
     assert check.code == 0, check.err
