@@ -52,7 +52,8 @@ CATALOGUE: dict[str, str] = {
     "E060": "issued document edited, deleted, inserted or renumbered (verify)",
     "E061": "a file under invoices/ added, changed, renamed or deleted in this change set (check --base)",
     "E062": "issued document not witnessed by git: committed outside an issuing commit, or deleted",
-    "E063": "an append-only log (mail/sent.log) edited, cut or deleted in this change set (check --base)",
+    "E063": ("an append-only log (mail/sent.log) edited, cut or deleted, or given a line send never writes, in "
+             "this change set (check --base)"),
     "E070": "payment ledger problem (unknown document, currency, amount, id used twice, a reversal that does not fit)",
     "E072": "bank statement cannot be read (not well-formed, not valid against its ISO 20022 schema, not MT940)",
     "E080": "billed issue: uncommitted, untracked or ignored changes to what it reads (billed.yaml, projects/, "

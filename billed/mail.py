@@ -98,12 +98,28 @@ def read_log(root: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            entries.append(json.loads(line))
+            entry = json.loads(line)
         except (json.JSONDecodeError, RecursionError) as exc:
             if i == len(lines):
                 break
             raise BilledError(f"{LOG}:{i}: unreadable send log line ({exc}); restore it from git") from exc
+        if problem := entry_problem(entry):
+            raise BilledError(f"{LOG}:{i}: {problem}; restore it from git")
+        entries.append(entry)
     return entries
+
+
+def entry_problem(entry: Any) -> str | None:
+    """What makes a parsed send log line unusable (it would crash `send`), or None. Entries from before attempts
+    were logged have no status and no Message-ID; an entry Billed writes now has both."""
+    if not isinstance(entry, dict):
+        return "a send log entry must be a JSON object"
+    missing = [k for k in ("number", "kind") if not isinstance(entry.get(k), str)]
+    if "status" in entry:
+        if entry["status"] not in ("attempt", "sent"):
+            return f"unknown send log status {entry['status']!r}"
+        missing += [] if isinstance(entry.get("message_id"), str) else ["message_id"]
+    return f"a send log entry without {', '.join(missing)}" if missing else None
 
 
 def append_log(root: Path, entry: dict[str, Any]) -> None:

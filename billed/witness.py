@@ -23,6 +23,7 @@ can write a trailer by hand. Protect main (reviews, required checks, signed comm
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -189,6 +190,7 @@ def log_rewrites(root: Path, base: str) -> list[Finding]:
         path = root / rel
         new = None if path.is_symlink() or not path.is_file() else path.read_bytes()
         if new is not None and new.startswith(old):
+            out += _appended_problems(path, rel, old, new, base)
             continue
         if new is None:
             line, what = 1, f"deletes {rel}"
@@ -199,6 +201,29 @@ def log_rewrites(root: Path, base: str) -> list[Finding]:
         out.append(Finding(_shown(path), line, 1, "E063", f"this change {what} (since {base}); the send log only "
                            "grows, and documents whose lines are gone would be mailed again",
                            _HINT_LOG.format(base=base, path=rel)))
+    return out
+
+
+def _appended_problems(path: Path, rel: str, old: bytes, new: bytes, base: str) -> list[Finding]:
+    """E063 for each line a change appends to the send log that `billed send` did not write: not a JSON object
+    with its number, kind, status and Message-ID (it would crash `send` on main, or stand for a mail never sent)."""
+    from billed import mail
+
+    out = []
+    first = old.count(b"\n") + 1
+    for i, raw in enumerate(new[len(old):].split(b"\n"), start=first):
+        if not raw.strip():
+            continue
+        try:
+            entry = json.loads(raw)
+        except (ValueError, RecursionError):
+            entry = None
+        problem = mail.entry_problem(entry) if isinstance(entry, dict) else "not a JSON object"
+        if problem is None and "status" not in entry:
+            problem = "a send log entry without status"
+        if problem:
+            out.append(Finding(_shown(path), i, 1, "E063", f"this change appends a line `billed send` did not "
+                               f"write to {rel} ({problem}; since {base})", _HINT_LOG.format(base=base, path=rel)))
     return out
 
 

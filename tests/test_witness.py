@@ -16,7 +16,7 @@ from tests._gitsandbox import (
     origin,
     set_status,
 )
-from tests.conftest import make_repo, run
+from tests.conftest import make_repo, run, run_process
 from tests.test_corpus import REVIEW_EXAMPLES
 from tests.test_mail import smtp  # noqa: F401 - fixture: a real SMTP server on loopback
 
@@ -186,3 +186,16 @@ def test_a_change_may_only_append_to_the_send_log(main_with_one: tuple[Path, Pat
     sent_log.parent.mkdir(exist_ok=True)
     sent_log.write_text(log + log.splitlines(keepends=True)[1], encoding="utf-8")  # what a send run does: append
     assert run(pr, "check", "--base", "origin/main").code == 0
+    # an appended line that `billed send` never writes: it would crash send on main, or hide a document
+    for line, problem in (('["INV-2026-0002"]', "not a JSON object"),
+                          ('{"number": "INV-2026-0002", "kind": "document"}', "without status"),
+                          ('{"number": "INV-2026-0002", "kind": "document", "status": "sent"}', "without message_id")):
+        sent_log.write_text(log + line + "\n", encoding="utf-8")
+        found = run(pr, "check", "--base", "origin/main", "--json").json["findings"]
+        assert [(f["line"], f["code"]) for f in found] == [(3, "E063")] and problem in found[0]["message"], found
+    # and on main, a send log line send cannot use is a clear error, not a crash
+    (work / "mail/sent.log").write_text(log + '{"number": 7}\n' + log.splitlines(keepends=True)[1],
+                                        encoding="utf-8")
+    result = run_process(work, "send", "--date", DATE, "--dry-run")
+    assert result.code == 1 and "mail/sent.log:3: a send log entry without number, kind" in result.err, result.err
+    assert "Traceback" not in result.err
