@@ -121,11 +121,15 @@ class Billed:
             elif role == "prepaid":
                 self.deducted -= net
 
-    def first(self, ref: str) -> tuple[tuple[str, str], str] | None:
-        """The treatment (rate, category) a milestone was first billed at, and that document's number."""
-        for key, (_net, number) in self.treated.get(ref, {}).items():
-            return key, number
-        return None
+    def current(self, ref: str) -> tuple[tuple[str, str], str] | None:
+        """The treatment (rate, category) a milestone is billed at now, and the document that billed it so: the
+        latest still charged (one billed, cancelled and billed again at a new rate takes the new one), else the
+        first it ever had."""
+        treated = list(self.treated.get(ref, {}).items())
+        live = [(key, number) for key, (net, number) in treated if net > 0]
+        if live:
+            return live[-1]
+        return (treated[0][0], treated[0][1][1]) if treated else None
 
     def credits(self, ref: str, amount: Decimal) -> list[tuple[tuple[str, str], str, Decimal]]:
         """A credit of `amount` on a milestone, split over the treatments it was charged at, the latest first:
@@ -200,12 +204,13 @@ class Planner:
             first = state.invoices[m.id][0] if state.invoices[m.id] else None
             if charged == 0 and delta > 0:
                 self.first_bill(p, client, state, m, delta, today)
-            elif delta > 0:  # more of the same supply: taxed as it was first billed
-                was = state.first(m.id)
+            elif delta > 0:  # more of the same supply: taxed as it is billed now (Billed.current)
+                was = state.current(m.id)
                 treated = self.issued(was[1], *was[0]) if was else today
                 line = self.line(p, m.id, "charge", wording(SUPPLEMENT, title=m.title, **{
                     "from": money.plain(charged, p.currency), "to": money.plain(m.amount, p.currency)}), delta, treated)
-                self.emit(p, client, state, "supplementary", "380", [line], supply=m.done, corrects=first)
+                self.emit(p, client, state, "supplementary", "380", [line], supply=m.done,
+                          corrects=was[1] if was else first)
             else:  # a credit reverses what was billed, at the treatment it was billed with
                 why = wording(CREDIT_CANCELLED, title=m.title) if m.status == "cancelled" else wording(
                     CREDIT_LOWERED, title=m.title, **{"from": money.plain(charged, p.currency),
@@ -214,7 +219,8 @@ class Planner:
                 lines = [self.line(p, m.id, "charge", why, net,
                                    self.issued(number, *key) if number else today) for key, number, net in parts]
                 supplied = m.done or (dt.date.fromisoformat(state.supply[m.id]) if m.id in state.supply else None)
-                self.emit(p, client, state, "credit", "381", lines, supply=supplied, corrects=first, credit=True)
+                self.emit(p, client, state, "credit", "381", lines, supply=supplied, corrects=parts[0][1] or first,
+                          credit=True)
 
     def treatment(self, p: Project, client: Client) -> Treatment:
         """Today's treatment from the project and client files: what a new supply is taxed at."""

@@ -419,6 +419,27 @@ def test_corrections_keep_the_rate_they_were_invoiced_at_when_the_project_rate_c
     assert issue(root, "2026-03-03") == []
 
 
+def test_a_milestone_cancelled_and_billed_again_is_corrected_at_its_new_rate(repo):
+    """Billed at 19%, cancelled (credited in full), billed again at 7% once the rate changed: a later rise is more
+    of the supply billed at 7%, and corrects that invoice, not the cancelled one."""
+    root = repo({"projects/nordlicht/site.yaml": THREE})
+    a, _b, _c = issue(root, "2026-02-10")
+    set_project(root, THREE.replace("Alpha, amount: 1000.00, status: done, done: 2026-02-01",
+                                    "Alpha, amount: 1000.00, status: cancelled"))
+    [credit] = issue(root, "2026-02-20")
+    assert (credit["corrects"], credit["net"], credit["tax"]) == (a["number"], "1000.00", "190.00")
+    again = THREE.replace("title: Site", "title: Site\ntax_rate: 7").replace(
+        "Alpha, amount: 1000.00, status: done, done: 2026-02-01",
+        "Alpha, amount: 1000.00, status: done, done: 2026-03-01")
+    set_project(root, again)
+    [rebilled] = issue(root, "2026-03-02")
+    assert (rebilled["net"], rebilled["tax"]) == ("1000.00", "70.00")  # 1000.00 x 7%
+    set_project(root, again.replace("Alpha, amount: 1000.00", "Alpha, amount: 1200.00"))
+    [supplement] = issue(root, "2026-03-05")
+    # 200.00 more at 7% = 14.00 (not 38.00 at the cancelled invoice's 19%)
+    assert (supplement["corrects"], supplement["net"], supplement["tax"]) == (rebilled["number"], "200.00", "14.00")
+
+
 def test_cancelling_after_the_client_became_exempt_reverses_the_vat_invoiced_and_credits_it_fully(repo):
     root = repo({"projects/nordlicht/site.yaml": THREE})
     a, _b, _c = issue(root, "2026-02-10")
