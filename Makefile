@@ -49,7 +49,7 @@ messages: $(VENV)/.dev
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k NC_:1c,2 --sort-by-file --no-location --no-wrap --omit-header \
 		--project Billed -o $(LOCALES)/billed.pot .
 	$(BIN)/pybabel update -D billed -i $(LOCALES)/billed.pot -d $(LOCALES) --no-wrap --ignore-obsolete
-	$(BIN)/pybabel compile -D billed -d $(LOCALES) --statistics --use-fuzzy >/dev/null || true
+	$(BIN)/pybabel compile -D billed -d $(LOCALES) --statistics --use-fuzzy >/dev/null
 	find $(LOCALES) -name '*.mo' -delete
 
 bench: $(VENV)/.dev

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from billed import api
-from billed.cli._common import date_option, day, emit_json, json_option, repo_option, report, table
+from billed.cli._common import date_option, day, json_option, repo_option, settled, table
 
 
 @click.command()
@@ -31,11 +30,7 @@ def interest(on: Any, dry_run: bool, no_pdf: bool, repo: Path | None, as_json: b
         docs, findings = api.bill_interest(repo, day(on), dry_run=True)
     else:
         docs, findings = api.bill_interest(repo, day(on), pdf=not no_pdf)
-    if findings:
-        report(findings, as_json)
-        sys.exit(1)
-    if as_json:
-        emit_json([dict(d) for d in docs])
+    if settled([dict(d) for d in docs], findings, as_json):
         return
     if not docs:
         click.echo("No late-payment interest to bill.")
