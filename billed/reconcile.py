@@ -6,7 +6,8 @@ Pure: entries, document states and recorded payments in; payment entries to appe
 1. by the invoice number in its remittance information, also when the bank reformats it: any case, any
    separators (spaces, dashes, slashes, dots, line breaks) between its characters, so "INV 2026 0003",
    "inv-2026-\\n0003" and "INV2026 0003" all name INV-2026-0003; the number must not run on into more digits
-   (INV-2026-00031 is another number);
+   (INV-2026-00031 is another number), nor follow on a digit ("12026-0003") or, for a number starting with a
+   letter, on a letter ("PRE-3" is not RE-3);
 2. else by amount and payer: the one open invoice whose balance is exactly the amount, of the one client whose
    name is the payer's (legal forms and punctuation aside).
 
@@ -45,8 +46,11 @@ def compact(text: str) -> str:
 
 
 def number_pattern(number: str) -> re.Pattern[str]:
-    chars = [re.escape(c) for c in compact(number)]
-    return re.compile(_SEP.join(chars) + (r"(?![0-9])" if number[-1:].isdigit() else ""), re.IGNORECASE)
+    """Tolerant inside the number, strict at its ends: "Order 10003" does not name 0003, "PRE-3" not RE-3."""
+    flat = compact(number)
+    chars = [re.escape(c) for c in flat]
+    before = r"(?<![0-9])" if flat[:1].isdigit() else r"(?<![0-9A-Za-z])"
+    return re.compile(before + _SEP.join(chars) + (r"(?![0-9])" if flat[-1:].isdigit() else ""), re.IGNORECASE)
 
 
 def numbers_in(text: str, numbers: dict[str, str]) -> list[str]:
