@@ -11,7 +11,9 @@ Pure: entries, document states and recorded payments in; payment entries to appe
 2. else by amount and payer: the one open invoice whose balance is exactly the amount, of the one client whose
    name is the payer's (legal forms and punctuation aside).
 
-Several candidates are ambiguous and nothing is booked; so are credits in another currency than the invoice's.
+A credit naming an invoice that is already paid (by hand, say, before the statement came) is listed, never booked:
+it would count the same money twice. Several candidates are
+ambiguous and nothing is booked; so are credits in another currency than the invoice's.
 A debit is ignored unless it is a return (or reversal) of a credit booked earlier, found by its end-to-end
 reference or by its remittance text naming the invoice and the amount: it becomes a reversal of that payment.
 """
@@ -116,6 +118,8 @@ def _credit(e: Entry, invoices: dict[str, DocState], numbers: dict[str, str], ba
             return None, "no invoice number in the text, and no open invoice of this payer for this amount"
         number = same[0]
     row = invoices[number]
+    if balance[number] <= 0:  # e.g. recorded by hand (`billed pay`), whose id never equals the bank's
+        return None, f"{number} is already paid: book it by hand (`billed pay`) if it is meant as another payment"
     if row.currency != e.currency:
         return None, f"{number} is in {row.currency}, the credit in {e.currency}"
     if e.day < dt.date.fromisoformat(row.issue_date):

@@ -158,3 +158,16 @@ def test_mt940_return_of_a_credit_reverses_it(issued):  # noqa: F811
         ("2380.00", account + "2026020400001", None),
         ("-2380.00", account + "2026020900004", account + "2026020400001")]
     assert states(issued, "2026-02-09")["INV-2026-0001"]["balance"] == "2380.00"
+
+
+def test_a_credit_for_an_invoice_paid_by_hand_is_listed_not_booked_again(issued):  # noqa: F811
+    # the user saw the transfer and recorded it (id P-…, never the bank's id); then the statement comes
+    assert run(issued, "pay", "INV-2026-0001", "2380.00", "--date", "2026-01-22").code == 0
+    result = run(issued, "import", statement(issued, "sparkasse.camt053.xml"), "--json")
+    assert result.code == 0, result.err
+    assert [(b["invoice"], b["amount"]) for b in result.json["booked"]] == [("INV-2026-0002", "1000.00")]
+    why = {u["id"].rpartition(":")[2]: u["why"] for u in result.json["unmatched"]}
+    assert why["2026012200001"].startswith("INV-2026-0001 is already paid: book it by hand")
+    rows = states(issued, "2026-02-09")
+    assert (rows["INV-2026-0001"]["state"], rows["INV-2026-0001"]["balance"]) == ("paid", "0.00")
+
