@@ -1,11 +1,11 @@
 """Bank statements in: ISO 20022 camt.053 (statement) and camt.054 (notification), version 08, and SWIFT MT940.
 
 Reading only: a statement becomes a list of `Entry` (one per booked credit or debit; a batch booking with several
-transaction details gives one per detail), or findings with the place of every problem, and nothing else. A camt
-file is parsed without entity expansion or network access and validated against the official XSD
-(schemas/iso20022/) before a single value is read from it. MT940 is parsed by the maintained `mt-940` library,
-after a line check of its own (the library is lenient: it skips what it does not understand). Matching entries
-to documents is billed/reconcile.py.
+transaction details gives one per detail, or one for the whole batch when a detail lacks its amount), or findings
+with the place of every problem, and nothing else. A camt file is parsed without entity expansion or network
+access and validated against the official XSD (schemas/iso20022/) before a single value is read from it. MT940
+is parsed by the maintained `mt-940` library, after a line check of its own (the library is lenient: it skips
+what it does not understand). Matching entries to documents is billed/reconcile.py.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class Entry:
     payer: str | None  # the debtor's name on a credit (the creditor's on a debit)
     end_to_end: str | None
     line: int  # where the entry starts in the file
+    batch: int = 0  # a batch of this many transactions whose single amounts the bank did not give: not matched
 
     @property
     def id(self) -> str:
@@ -135,22 +136,44 @@ def _camt_entries(ntry, account: str, x: dict[str, str]) -> list[Entry]:  # noqa
         "Ccy")
     details = ntry.xpath("c:NtryDtls/c:TxDtls", namespaces=x)
     party = "Cdtr" if debit else "Dbtr"
+    if len(details) > 1 and not all(_tx_amount(tx, x) for tx in details):
+        # a batch without the amount of each transaction: one entry of the entry's amount (not the whole amount
+        # once per detail, booked N times), listed for booking by hand since no one knows how it splits
+        payers = {_payer(tx, party, x) for tx in details}
+        ends = {_ref(_text(tx, "c:Refs/c:EndToEndId", x)) for tx in details}
+        return [Entry(ref=ref, account=account, amount=amount, currency=currency, day=day, debit=debit,
+                      reversal=reversal or any(tx.xpath("c:RtrInf", namespaces=x) for tx in details),
+                      text=" ".join(_remittance(tx, ntry, x) for tx in details).strip(),
+                      payer=payers.pop() if len(payers) == 1 else None,
+                      end_to_end=ends.pop() if len(ends) == 1 else None, line=ntry.sourceline or 1,
+                      batch=len(details))]
     out = []
     for n, tx in enumerate(details or [None], start=1):
-        remittance = "c:RmtInf/c:Ustrd | c:RmtInf/c:Strd/c:CdtrRefInf/c:Ref | c:RmtInf/c:Strd/c:AddtlRmtInf"
-        pieces = [p.text for p in tx.xpath(remittance, namespaces=x) if p.text] if tx is not None else []
-        pieces += [p.text for p in ntry.xpath("c:AddtlNtryInf", namespaces=x) if p.text and not pieces]
-        tx_amount = (_text(tx, "c:Amt", x) or _text(tx, "c:AmtDtls/c:TxAmt/c:Amt", x)) if tx is not None else None
+        tx_amount = _tx_amount(tx, x) if tx is not None else None
         out.append(Entry(
             ref=ref if len(details) <= 1 else f"{ref}/{n}", account=account,
             amount=Decimal(tx_amount) if tx_amount and len(details) > 1 else amount, currency=currency, day=day,
             debit=debit, reversal=reversal or (tx is not None and bool(tx.xpath("c:RtrInf", namespaces=x))),
-            text=" ".join(pieces),
-            payer=(_text(tx, f"c:RltdPties/c:{party}/c:Pty/c:Nm", x) or _text(tx, f"c:RltdPties/c:{party}/c:Nm", x))
-            if tx is not None else None,
+            text=_remittance(tx, ntry, x),
+            payer=_payer(tx, party, x) if tx is not None else None,
             end_to_end=_ref(_text(tx, "c:Refs/c:EndToEndId", x)) if tx is not None else None,
             line=(tx if len(details) > 1 else ntry).sourceline or 1))
     return out
+
+
+def _tx_amount(tx, x: dict[str, str]) -> str | None:  # noqa: ANN001
+    return _text(tx, "c:Amt", x) or _text(tx, "c:AmtDtls/c:TxAmt/c:Amt", x)
+
+
+def _remittance(tx, ntry, x: dict[str, str]) -> str:  # noqa: ANN001
+    remittance = "c:RmtInf/c:Ustrd | c:RmtInf/c:Strd/c:CdtrRefInf/c:Ref | c:RmtInf/c:Strd/c:AddtlRmtInf"
+    pieces = [p.text for p in tx.xpath(remittance, namespaces=x) if p.text] if tx is not None else []
+    pieces += [p.text for p in ntry.xpath("c:AddtlNtryInf", namespaces=x) if p.text and not pieces]
+    return " ".join(pieces)
+
+
+def _payer(tx, party: str, x: dict[str, str]) -> str | None:  # noqa: ANN001
+    return _text(tx, f"c:RltdPties/c:{party}/c:Pty/c:Nm", x) or _text(tx, f"c:RltdPties/c:{party}/c:Nm", x)
 
 
 def _ref(text: str | None) -> str | None:

@@ -12,7 +12,7 @@ Pure: entries, document states and recorded payments in; payment entries to appe
    name is the payer's (legal forms and punctuation aside).
 
 A credit naming an invoice that is already paid (by hand, say, before the statement came) is listed, never booked:
-it would count the same money twice. Several candidates are
+it would count the same money twice; so is a batch whose single amounts the bank left out. Several candidates are
 ambiguous and nothing is booked; so are credits in another currency than the invoice's.
 A debit is ignored unless it is a return (or reversal) of a credit booked earlier, found by its end-to-end
 reference or by its remittance text naming the invoice and the amount: it becomes a reversal of that payment.
@@ -87,7 +87,8 @@ def match(entries: list[Entry], rows: list[DocState], buyers: dict[str, str], pa
         if e.debit or e.reversal:
             _debit(e, invoices, numbers, ours, out)
             continue
-        number, why = _credit(e, invoices, numbers, balance, buyers)
+        number, why = (None, f"a batch of {e.batch} transfers without their single amounts: book them by hand "
+                       "(`billed pay`)") if e.batch else _credit(e, invoices, numbers, balance, buyers)
         if number is None:
             out.unmatched.append(listed(e, why))
             continue

@@ -171,3 +171,14 @@ def test_a_credit_for_an_invoice_paid_by_hand_is_listed_not_booked_again(issued)
     rows = states(issued, "2026-02-09")
     assert (rows["INV-2026-0001"]["state"], rows["INV-2026-0001"]["balance"]) == ("paid", "0.00")
 
+
+def test_a_batch_without_single_amounts_is_one_entry_listed_not_booked_per_detail(issued):  # noqa: F811
+    good = (STATEMENTS / "banque.camt053.xml").read_text(encoding="utf-8")
+    text = good.replace('<Amt Ccy="EUR">99.00</Amt>', "")  # valid to the XSD: TxDtls/Amt is optional
+    result = run(issued, "import", statement(issued, "batch.xml", text), "--json")
+    assert result.code == 0, result.err
+    assert result.json["booked"] == []  # not 4859.00 for INV-2026-0003, nor once per detail
+    batch = [u for u in result.json["unmatched"] if u["id"].endswith(":E0002")]
+    assert [(u["amount"], u["why"]) for u in batch] == [
+        ("4859.00", "a batch of 2 transfers without their single amounts: book them by hand (`billed pay`)")]
+    assert "inv2026-0003" in batch[0]["text"] and "Abonnement 2026" in batch[0]["text"]
