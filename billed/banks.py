@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
@@ -44,10 +44,16 @@ class Entry:
     end_to_end: str | None
     line: int  # where the entry starts in the file
     batch: int = 0  # a batch of this many transactions whose single amounts the bank did not give: not matched
+    legacy: str | None = None  # the reference an earlier Billed keyed this entry by, when it differs (MT940)
 
     @property
     def id(self) -> str:
         return f"bank:{self.account}:{self.ref}"
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every id this entry may have been recorded under (today's first)."""
+        return (self.id, f"bank:{self.account}:{self.legacy}") if self.legacy else (self.id,)
 
 
 def read(path: Path, shown: str) -> tuple[list[Entry], list[Finding]]:
@@ -59,12 +65,22 @@ def read(path: Path, shown: str) -> tuple[list[Entry], list[Finding]]:
     if len(data) > MAX_BYTES:
         return [], [Finding(shown, 1, 1, "E072", "statement larger than 50 MB", "split it by date")]
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    if head == b"<":
-        return read_camt(data, shown)
-    if head in (b":", b"{"):
-        return read_mt940(data, shown)
+    if head in (b"<", b":", b"{"):
+        entries, found = (read_camt if head == b"<" else read_mt940)(data, shown)
+        return _numbered(entries), found
     return [], [Finding(shown, 1, 1, "E072", "not a bank statement Billed can read",
                         "export camt.053 / camt.054 (XML, version 08) or MT940 from your online banking")]
+
+
+def _numbered(entries: list[Entry]) -> list[Entry]:
+    """Two identical transfers on one day without a bank reference have one content key: the n-th of them in the
+    file is keyed "<key>#n" (the first keeps the plain key it always had), so the second is booked, not skipped."""
+    seen: dict[tuple[str, str], int] = {}
+    out = []
+    for e in entries:
+        n = seen[e.account, e.ref] = seen.get((e.account, e.ref), 0) + 1
+        out.append(e if n == 1 else replace(e, ref=f"{e.ref}#{n}"))
+    return out
 
 
 # --- camt.053 / camt.054 -------------------------------------------------------------------------------------
@@ -219,11 +235,13 @@ def read_mt940(data: bytes, shown: str) -> tuple[list[Entry], list[Finding]]:
             status = str(d.get("status") or "")
             amount = abs(Decimal(d["amount"].amount))
             purpose = d.get("purpose") or d.get("transaction_details") or ""
-            ref = next((r for r in (d.get("bank_reference"), d.get("customer_reference")) if _ref(r)), None)
+            # the bank's reference, never the payer's (customer_reference is whatever the payer typed, the same
+            # for two transfers); without one, the content (numbered by read() when it repeats in the file)
+            ref = _ref(d.get("bank_reference"))
             day = d.get("date") or d.get("entry_date")
+            digest = "sha-" + hashlib.sha256(f"{account}|{day}|{amount}|{status}|{purpose}".encode()).hexdigest()[:16]
             out.append(Entry(
-                ref=ref or "sha-" + hashlib.sha256(f"{account}|{day}|{amount}|{status}|{purpose}".encode()).hexdigest()[
-                    :16],
+                ref=ref or digest, legacy=None if ref else _ref(d.get("customer_reference")),
                 account=account, amount=amount, currency=d["amount"].currency or d.get("currency") or "?",
                 day=dt.date(day.year, day.month, day.day), debit=status in ("D", "RC"),
                 reversal=status.startswith("R"),

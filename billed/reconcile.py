@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -41,6 +41,7 @@ class Outcome:
     unmatched: list[dict[str, Any]]  # credits listed, never booked (no match, ambiguous, currency, too early)
     ignored: int  # debits that return nothing of ours
     already: int = 0  # entries recorded by an earlier import (their id is in payments/)
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # those entries, listed with the id they have there
 
 
 def compact(text: str) -> str:
@@ -81,9 +82,12 @@ def match(entries: list[Entry], rows: list[DocState], buyers: dict[str, str], pa
     ours = [(p.id, p.invoice, p.amount, p.reference) for p in payments if p.source == "bank" and p.reverses is None]
     recorded = {p.id for p in payments}
     for e in sorted(entries, key=lambda e: (e.day, e.line)):
-        if e.id in recorded:  # the same or an overlapping statement: matched then, with the balances of then
+        known = next((i for i in e.ids if i in recorded), None)
+        if known:  # the same or an overlapping statement: matched then, with the balances of then
             out.already += 1
+            out.skipped.append(listed(e, f"recorded by an earlier import as {known}"))
             continue
+        recorded.add(e.id)
         if e.debit or e.reversal:
             _debit(e, invoices, numbers, ours, out)
             continue
