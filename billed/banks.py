@@ -1,11 +1,11 @@
 """Bank statements in: ISO 20022 camt.053 (statement) and camt.054 (notification), version 08, and SWIFT MT940.
 
 Reading only: a statement becomes a list of `Entry` (one per booked credit or debit; a batch booking with several
-transaction details gives one per detail), or findings with the place of every problem, and nothing else. A camt
-file is parsed without entity expansion or network access and validated against the official XSD
-(schemas/iso20022/) before a single value is read from it. MT940 is parsed by the maintained `mt-940` library,
-after a line check of its own (the library is lenient: it skips what it does not understand). Matching entries
-to documents is billed/reconcile.py.
+transaction details gives one per detail, or one for the whole batch when a detail lacks its amount), or findings
+with the place of every problem, and nothing else. A camt file is parsed without entity expansion or network
+access and validated against the official XSD (schemas/iso20022/) before a single value is read from it. MT940
+is parsed by the maintained `mt-940` library, after a line check of its own (the library is lenient: it skips
+what it does not understand). Matching entries to documents is billed/reconcile.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
@@ -43,10 +43,17 @@ class Entry:
     payer: str | None  # the debtor's name on a credit (the creditor's on a debit)
     end_to_end: str | None
     line: int  # where the entry starts in the file
+    batch: int = 0  # a batch of this many transactions whose single amounts the bank did not give: not matched
+    legacy: str | None = None  # the reference an earlier Billed keyed this entry by, when it differs (MT940)
 
     @property
     def id(self) -> str:
         return f"bank:{self.account}:{self.ref}"
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every id this entry may have been recorded under (today's first)."""
+        return (self.id, f"bank:{self.account}:{self.legacy}") if self.legacy else (self.id,)
 
 
 def read(path: Path, shown: str) -> tuple[list[Entry], list[Finding]]:
@@ -58,12 +65,22 @@ def read(path: Path, shown: str) -> tuple[list[Entry], list[Finding]]:
     if len(data) > MAX_BYTES:
         return [], [Finding(shown, 1, 1, "E072", "statement larger than 50 MB", "split it by date")]
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    if head == b"<":
-        return read_camt(data, shown)
-    if head in (b":", b"{"):
-        return read_mt940(data, shown)
+    if head in (b"<", b":", b"{"):
+        entries, found = (read_camt if head == b"<" else read_mt940)(data, shown)
+        return _numbered(entries), found
     return [], [Finding(shown, 1, 1, "E072", "not a bank statement Billed can read",
                         "export camt.053 / camt.054 (XML, version 08) or MT940 from your online banking")]
+
+
+def _numbered(entries: list[Entry]) -> list[Entry]:
+    """Two identical transfers on one day without a bank reference have one content key: the n-th of them in the
+    file is keyed "<key>#n" (the first keeps the plain key it always had), so the second is booked, not skipped."""
+    seen: dict[tuple[str, str], int] = {}
+    out = []
+    for e in entries:
+        n = seen[e.account, e.ref] = seen.get((e.account, e.ref), 0) + 1
+        out.append(e if n == 1 else replace(e, ref=f"{e.ref}#{n}"))
+    return out
 
 
 # --- camt.053 / camt.054 -------------------------------------------------------------------------------------
@@ -135,22 +152,44 @@ def _camt_entries(ntry, account: str, x: dict[str, str]) -> list[Entry]:  # noqa
         "Ccy")
     details = ntry.xpath("c:NtryDtls/c:TxDtls", namespaces=x)
     party = "Cdtr" if debit else "Dbtr"
+    if len(details) > 1 and not all(_tx_amount(tx, x) for tx in details):
+        # a batch without the amount of each transaction: one entry of the entry's amount (not the whole amount
+        # once per detail, booked N times), listed for booking by hand since no one knows how it splits
+        payers = {_payer(tx, party, x) for tx in details}
+        ends = {_ref(_text(tx, "c:Refs/c:EndToEndId", x)) for tx in details}
+        return [Entry(ref=ref, account=account, amount=amount, currency=currency, day=day, debit=debit,
+                      reversal=reversal or any(tx.xpath("c:RtrInf", namespaces=x) for tx in details),
+                      text=" ".join(_remittance(tx, ntry, x) for tx in details).strip(),
+                      payer=payers.pop() if len(payers) == 1 else None,
+                      end_to_end=ends.pop() if len(ends) == 1 else None, line=ntry.sourceline or 1,
+                      batch=len(details))]
     out = []
     for n, tx in enumerate(details or [None], start=1):
-        remittance = "c:RmtInf/c:Ustrd | c:RmtInf/c:Strd/c:CdtrRefInf/c:Ref | c:RmtInf/c:Strd/c:AddtlRmtInf"
-        pieces = [p.text for p in tx.xpath(remittance, namespaces=x) if p.text] if tx is not None else []
-        pieces += [p.text for p in ntry.xpath("c:AddtlNtryInf", namespaces=x) if p.text and not pieces]
-        tx_amount = (_text(tx, "c:Amt", x) or _text(tx, "c:AmtDtls/c:TxAmt/c:Amt", x)) if tx is not None else None
+        tx_amount = _tx_amount(tx, x) if tx is not None else None
         out.append(Entry(
             ref=ref if len(details) <= 1 else f"{ref}/{n}", account=account,
             amount=Decimal(tx_amount) if tx_amount and len(details) > 1 else amount, currency=currency, day=day,
             debit=debit, reversal=reversal or (tx is not None and bool(tx.xpath("c:RtrInf", namespaces=x))),
-            text=" ".join(pieces),
-            payer=(_text(tx, f"c:RltdPties/c:{party}/c:Pty/c:Nm", x) or _text(tx, f"c:RltdPties/c:{party}/c:Nm", x))
-            if tx is not None else None,
+            text=_remittance(tx, ntry, x),
+            payer=_payer(tx, party, x) if tx is not None else None,
             end_to_end=_ref(_text(tx, "c:Refs/c:EndToEndId", x)) if tx is not None else None,
             line=(tx if len(details) > 1 else ntry).sourceline or 1))
     return out
+
+
+def _tx_amount(tx, x: dict[str, str]) -> str | None:  # noqa: ANN001
+    return _text(tx, "c:Amt", x) or _text(tx, "c:AmtDtls/c:TxAmt/c:Amt", x)
+
+
+def _remittance(tx, ntry, x: dict[str, str]) -> str:  # noqa: ANN001
+    remittance = "c:RmtInf/c:Ustrd | c:RmtInf/c:Strd/c:CdtrRefInf/c:Ref | c:RmtInf/c:Strd/c:AddtlRmtInf"
+    pieces = [p.text for p in tx.xpath(remittance, namespaces=x) if p.text] if tx is not None else []
+    pieces += [p.text for p in ntry.xpath("c:AddtlNtryInf", namespaces=x) if p.text and not pieces]
+    return " ".join(pieces)
+
+
+def _payer(tx, party: str, x: dict[str, str]) -> str | None:  # noqa: ANN001
+    return _text(tx, f"c:RltdPties/c:{party}/c:Pty/c:Nm", x) or _text(tx, f"c:RltdPties/c:{party}/c:Nm", x)
 
 
 def _ref(text: str | None) -> str | None:
@@ -196,11 +235,13 @@ def read_mt940(data: bytes, shown: str) -> tuple[list[Entry], list[Finding]]:
             status = str(d.get("status") or "")
             amount = abs(Decimal(d["amount"].amount))
             purpose = d.get("purpose") or d.get("transaction_details") or ""
-            ref = next((r for r in (d.get("bank_reference"), d.get("customer_reference")) if _ref(r)), None)
+            # the bank's reference, never the payer's (customer_reference is whatever the payer typed, the same
+            # for two transfers); without one, the content (numbered by read() when it repeats in the file)
+            ref = _ref(d.get("bank_reference"))
             day = d.get("date") or d.get("entry_date")
+            digest = "sha-" + hashlib.sha256(f"{account}|{day}|{amount}|{status}|{purpose}".encode()).hexdigest()[:16]
             out.append(Entry(
-                ref=ref or "sha-" + hashlib.sha256(f"{account}|{day}|{amount}|{status}|{purpose}".encode()).hexdigest()[
-                    :16],
+                ref=ref or digest, legacy=None if ref else _ref(d.get("customer_reference")),
                 account=account, amount=amount, currency=d["amount"].currency or d.get("currency") or "?",
                 day=dt.date(day.year, day.month, day.day), debit=status in ("D", "RC"),
                 reversal=status.startswith("R"),

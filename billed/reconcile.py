@@ -6,11 +6,14 @@ Pure: entries, document states and recorded payments in; payment entries to appe
 1. by the invoice number in its remittance information, also when the bank reformats it: any case, any
    separators (spaces, dashes, slashes, dots, line breaks) between its characters, so "INV 2026 0003",
    "inv-2026-\\n0003" and "INV2026 0003" all name INV-2026-0003; the number must not run on into more digits
-   (INV-2026-00031 is another number);
+   (INV-2026-00031 is another number), nor follow on a digit ("12026-0003") or, for a number starting with a
+   letter, on a letter ("PRE-3" is not RE-3);
 2. else by amount and payer: the one open invoice whose balance is exactly the amount, of the one client whose
    name is the payer's (legal forms and punctuation aside).
 
-Several candidates are ambiguous and nothing is booked; so are credits in another currency than the invoice's.
+A credit naming an invoice that is already paid (by hand, say, before the statement came) is listed, never booked:
+it would count the same money twice; so is a batch whose single amounts the bank left out. Several candidates are
+ambiguous and nothing is booked; so are credits in another currency than the invoice's.
 A debit is ignored unless it is a return (or reversal) of a credit booked earlier, found by its end-to-end
 reference or by its remittance text naming the invoice and the amount: it becomes a reversal of that payment.
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +41,7 @@ class Outcome:
     unmatched: list[dict[str, Any]]  # credits listed, never booked (no match, ambiguous, currency, too early)
     ignored: int  # debits that return nothing of ours
     already: int = 0  # entries recorded by an earlier import (their id is in payments/)
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # those entries, listed with the id they have there
 
 
 def compact(text: str) -> str:
@@ -45,8 +49,11 @@ def compact(text: str) -> str:
 
 
 def number_pattern(number: str) -> re.Pattern[str]:
-    chars = [re.escape(c) for c in compact(number)]
-    return re.compile(_SEP.join(chars) + (r"(?![0-9])" if number[-1:].isdigit() else ""), re.IGNORECASE)
+    """Tolerant inside the number, strict at its ends: "Order 10003" does not name 0003, "PRE-3" not RE-3."""
+    flat = compact(number)
+    chars = [re.escape(c) for c in flat]
+    before = r"(?<![0-9])" if flat[:1].isdigit() else r"(?<![0-9A-Za-z])"
+    return re.compile(before + _SEP.join(chars) + (r"(?![0-9])" if flat[-1:].isdigit() else ""), re.IGNORECASE)
 
 
 def numbers_in(text: str, numbers: dict[str, str]) -> list[str]:
@@ -75,13 +82,17 @@ def match(entries: list[Entry], rows: list[DocState], buyers: dict[str, str], pa
     ours = [(p.id, p.invoice, p.amount, p.reference) for p in payments if p.source == "bank" and p.reverses is None]
     recorded = {p.id for p in payments}
     for e in sorted(entries, key=lambda e: (e.day, e.line)):
-        if e.id in recorded:  # the same or an overlapping statement: matched then, with the balances of then
+        known = next((i for i in e.ids if i in recorded), None)
+        if known:  # the same or an overlapping statement: matched then, with the balances of then
             out.already += 1
+            out.skipped.append(listed(e, f"recorded by an earlier import as {known}"))
             continue
+        recorded.add(e.id)
         if e.debit or e.reversal:
             _debit(e, invoices, numbers, ours, out)
             continue
-        number, why = _credit(e, invoices, numbers, balance, buyers)
+        number, why = (None, f"a batch of {e.batch} transfers without their single amounts: book them by hand "
+                       "(`billed pay`)") if e.batch else _credit(e, invoices, numbers, balance, buyers)
         if number is None:
             out.unmatched.append(listed(e, why))
             continue
@@ -112,6 +123,8 @@ def _credit(e: Entry, invoices: dict[str, DocState], numbers: dict[str, str], ba
             return None, "no invoice number in the text, and no open invoice of this payer for this amount"
         number = same[0]
     row = invoices[number]
+    if balance[number] <= 0:  # e.g. recorded by hand (`billed pay`), whose id never equals the bank's
+        return None, f"{number} is already paid: book it by hand (`billed pay`) if it is meant as another payment"
     if row.currency != e.currency:
         return None, f"{number} is in {row.currency}, the credit in {e.currency}"
     if e.day < dt.date.fromisoformat(row.issue_date):

@@ -158,3 +158,60 @@ def test_mt940_return_of_a_credit_reverses_it(issued):  # noqa: F811
         ("2380.00", account + "2026020400001", None),
         ("-2380.00", account + "2026020900004", account + "2026020400001")]
     assert states(issued, "2026-02-09")["INV-2026-0001"]["balance"] == "2380.00"
+
+
+def test_a_credit_for_an_invoice_paid_by_hand_is_listed_not_booked_again(issued):  # noqa: F811
+    # the user saw the transfer and recorded it (id P-…, never the bank's id); then the statement comes
+    assert run(issued, "pay", "INV-2026-0001", "2380.00", "--date", "2026-01-22").code == 0
+    result = run(issued, "import", statement(issued, "sparkasse.camt053.xml"), "--json")
+    assert result.code == 0, result.err
+    assert [(b["invoice"], b["amount"]) for b in result.json["booked"]] == [("INV-2026-0002", "1000.00")]
+    why = {u["id"].rpartition(":")[2]: u["why"] for u in result.json["unmatched"]}
+    assert why["2026012200001"].startswith("INV-2026-0001 is already paid: book it by hand")
+    rows = states(issued, "2026-02-09")
+    assert (rows["INV-2026-0001"]["state"], rows["INV-2026-0001"]["balance"]) == ("paid", "0.00")
+
+
+def test_a_batch_without_single_amounts_is_one_entry_listed_not_booked_per_detail(issued):  # noqa: F811
+    good = (STATEMENTS / "banque.camt053.xml").read_text(encoding="utf-8")
+    text = good.replace('<Amt Ccy="EUR">99.00</Amt>', "")  # valid to the XSD: TxDtls/Amt is optional
+    result = run(issued, "import", statement(issued, "batch.xml", text), "--json")
+    assert result.code == 0, result.err
+    assert result.json["booked"] == []  # not 4859.00 for INV-2026-0003, nor once per detail
+    batch = [u for u in result.json["unmatched"] if u["id"].endswith(":E0002")]
+    assert [(u["amount"], u["why"]) for u in batch] == [
+        ("4859.00", "a batch of 2 transfers without their single amounts: book them by hand (`billed pay`)")]
+    assert "inv2026-0003" in batch[0]["text"] and "Abonnement 2026" in batch[0]["text"]
+
+
+TWICE = """\
+:20:STARTUMSE
+:25:37040044/0532013000
+:28C:00013/001
+:60F:C260131EUR10000,00
+:61:2602040204CR1000,00NTRFRG-NV-17
+:86:166?00GUTSCHRIFT?109310?20SVWZ+RE INV-2026-0002?32Nordlicht Verlag GmbH
+:61:2602040204CR1000,00NTRFRG-NV-17
+:86:166?00GUTSCHRIFT?109310?20SVWZ+RE INV-2026-0002?32Nordlicht Verlag GmbH
+:62F:C260204EUR12000,00
+-
+"""
+
+
+def test_two_identical_mt940_transfers_on_one_day_are_both_booked(issued):  # noqa: F811
+    # no bank reference, the payer's own reference the same on both: the n-th identical entry is keyed "#n"
+    entries, found = banks.read(Path(statement(issued, "twice.mt940", TWICE)), "twice.mt940")
+    assert not found
+    first, second = (e.ref for e in entries)
+    assert first.startswith("sha-") and second == first + "#2"
+    assert entries[0].ids[1] == "bank:37040044/0532013000:RG-NV-17"  # what an earlier Billed keyed it by
+    result = run(issued, "import", statement(issued, "twice.mt940", TWICE), "--json")
+    assert result.code == 0, result.err
+    assert [(b["invoice"], b["amount"]) for b in result.json["booked"]] == [
+        ("INV-2026-0002", "1000.00"), ("INV-2026-0002", "1000.00")]
+    assert states(issued, "2026-02-05")["INV-2026-0002"]["balance"] == "2760.00"
+    # the same statement again: nothing booked, and each entry is reported, not dropped in silence
+    again = run(issued, "import", statement(issued, "twice.mt940", TWICE), "--json")
+    assert again.json["booked"] == [] and again.json["already"] == 2
+    assert [s["why"] for s in again.json["skipped"]] == [
+        f"recorded by an earlier import as {entries[0].id}", f"recorded by an earlier import as {entries[1].id}"]

@@ -225,7 +225,7 @@ OFFICE = ".github/workflows/billing-office.yml"
 
 
 def office_run(bare: Path, tmp: Path, name: str, event_name: str, server: str, *, app: bool = True,
-               smtp_port: int | None = None) -> Office:
+               smtp_port: int | None = None, stripe_key: str | None = None) -> Office:
     """A fresh checkout of main (as actions/checkout leaves it: no credential kept) and one office job run."""
     work = clone(bare, tmp / name)
     git(work, "remote", "set-url", "origin", "https://example.invalid/not-used.git")  # only billed-push pushes
@@ -234,6 +234,8 @@ def office_run(bare: Path, tmp: Path, name: str, event_name: str, server: str, *
     secrets = {} if smtp_port is None else {"BILLED_SMTP_HOST": "127.0.0.1", "BILLED_SMTP_PORT": str(smtp_port),
                                             "BILLED_SMTP_SECURITY": "none",
                                             "BILLED_SMTP_FROM": "invoices@studio-nord.example"}
+    if stripe_key:
+        secrets["STRIPE_API_KEY"] = stripe_key
     runner = Office(work, tmp / f"{name}-tmp", event_name, event, "refs/heads/main", git(work, "rev-parse", "HEAD"),
                     secrets=secrets, app=app, server=server)
     runner.ran = runner.run_job(work / OFFICE, "office")
@@ -346,3 +348,20 @@ def test_the_push_script_keeps_the_token_off_the_command_line(office: Path) -> N
     assert "GIT_CONFIG_VALUE_0" in script and "$BILLED_PUSH_TOKEN@" not in script
     assert os.access(office / ".github/billed-push", os.X_OK)
     assert GIT_ENV  # (the sandbox identity the runner gives git)
+
+
+def test_a_failing_stripe_sync_still_sends_but_does_not_remind_and_fails_the_run(
+        origin: tuple[Path, str], smtp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bare, server = origin
+    inbox, port = smtp
+    seed = clone(bare, tmp_path / "seed")  # issued two months ago, never sent: overdue at night
+    assert run(seed, "issue", "--date", (dt.date.today() - dt.timedelta(days=60)).isoformat(), "--commit").code == 0
+    git(seed, "push", "-q", "origin", "main")
+    monkeypatch.setenv("BILLED_STRIPE_API_BASE", "http://127.0.0.1:9")  # nothing listens: the sync fails
+    with pytest.raises(StepFailed) as failed:
+        office_run(bare, tmp_path, "stripe-down", "schedule", server, smtp_port=port, stripe_key="sk_test_down")
+    assert "Fail the run if the Stripe sync failed" in str(failed.value)
+    # the invoice on main was still mailed and its log pushed; no reminder went out on unsynced payments
+    assert [m["Subject"] for _, m in inbox.messages] == ["Invoice INV-2026-0001 from Studio Nord GmbH"]
+    assert git(bare, "log", "-1", "--format=%s", "main") == "Log sent mail"
+    assert "reminder" not in git(bare, "show", "main:mail/sent.log")

@@ -18,9 +18,23 @@ NUMBERS = {compact(n): n for n in ("INV-2026-0003", "INV-2026-0030", "INV-2026-0
     ("INV-2026-00031", []),  # a longer number is another number
     ("INV-2026-0030 and INV-2026-0300", ["INV-2026-0030", "INV-2026-0300"]),
     ("Zahlung Januar", []),
+    ("Rechnung:INV-2026-0003", ["INV-2026-0003"]),  # punctuation before is a boundary
 ])
 def test_numbers_are_found_however_the_bank_writes_them(text, found):
     assert numbers_in(text, NUMBERS) == found
+
+
+@pytest.mark.parametrize(("number", "text", "found"), [
+    ("0003", "Order 10003", False),  # a digit before: another number that only ends like 0003
+    ("2026-0003", "Ref 12026-0003", False),
+    ("RE-3", "PRE-3", False),  # a letter before a number that starts with a letter
+    ("0003", "Order 0003", True),
+    ("2026-0003", "Bestellung 2026\n0003", True),
+    ("RE-3", "re 3, danke", True),
+    ("RE-3", "Zahlung/RE-3", True),
+])
+def test_a_number_does_not_start_inside_a_longer_word_or_number(number, text, found):
+    assert numbers_in(text, {compact(number): number}) == ([number] if found else [])
 
 
 @pytest.mark.parametrize(("payer", "buyer", "same"), [

@@ -75,7 +75,8 @@ def import_statement(root: Path | None, file: Path, shown: str, dry_run: bool = 
     """Book the credits of a bank statement (camt.053/054, MT940) that pay issued invoices, exactly once each.
 
     All or nothing: a statement with any problem writes nothing, and so does any finding on the payments as they
-    would be. Entries recorded by an earlier import (the same or an overlapping statement) are not added again."""
+    would be. Entries recorded by an earlier import (the same or an overlapping statement) are not added again:
+    they are listed under `skipped`, with the id they were recorded under."""
     from billed import banks, reconcile
 
     state = load(root)
@@ -93,5 +94,5 @@ def import_statement(root: Path | None, file: Path, shown: str, dry_run: bool = 
         if found:
             return None, found
     return {"booked": [p.as_json() for p in added] if not dry_run else outcome.entries,
-            "already": outcome.already, "unmatched": outcome.unmatched, "ignored_debits": outcome.ignored,
-            "entries": len(entries), "dry_run": dry_run}, []
+            "already": outcome.already, "skipped": outcome.skipped, "unmatched": outcome.unmatched,
+            "ignored_debits": outcome.ignored, "entries": len(entries), "dry_run": dry_run}, []
