@@ -78,10 +78,12 @@ def owner_allowed() -> bool:
 
 
 def visitor_words() -> Callable[[str], str]:
-    """Before a link says whose page it is, the page speaks the browser's language (English without a catalog)."""
+    """Before a link says whose page it is, the page speaks the browser's language (English without a catalog),
+    with the repo's own catalogs first, as its documents do."""
     locale = st.context.locale
     try:
-        return i18n.translations(locale.replace("-", "_") if isinstance(locale, str) else None).gettext
+        return i18n.translations(locale.replace("-", "_") if isinstance(locale, str) else None,
+                                 repo_root() / "templates").gettext
     except Exception:  # noqa: BLE001 - an odd Accept-Language must not break the page
         return str
 

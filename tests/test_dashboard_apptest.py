@@ -294,6 +294,12 @@ def test_the_ask_page_speaks_the_browser_s_language(app, example: Path, monkeypa
     at = app("wrong", BILLED_MODE="client")
     assert [t.value for t in at.title] == ["Privates Projekt-Dashboard"]
     assert "persönlichen Link" in page_text(at) and "ACME" not in page_text(at)
+    # a repo's own catalog comes first, here too (a language only the repo has)
+    po = example / "templates/locale/sv/LC_MESSAGES/billed.po"
+    po.parent.mkdir(parents=True)
+    po.write_text('msgid "Private project dashboard"\nmsgstr "Privat projektöversikt"\n', encoding="utf-8")
+    monkeypatch.setattr(type(st.context), "locale", property(lambda self: "sv-SE"))
+    assert [t.value for t in app("wrong", BILLED_MODE="client").title] == ["Privat projektöversikt"]
 
 
 def test_the_overdue_badge_has_the_plural_forms_of_the_client_s_language(app, example: Path) -> None:
