@@ -152,6 +152,24 @@ def test_issue_commit_does_not_adopt_a_record_issued_from_an_undone_state(main_w
     assert "invoices/2026/INV-2026-0002.json" not in git(bare, "ls-tree", "-r", "--name-only", "main")
 
 
+def test_an_edited_and_resealed_committed_record_is_found(main_with_one: tuple[Path, Path]) -> None:
+    """The witness judges HEAD's copy; the file on disk is what is mailed, so a change to it is a finding too."""
+    from billed import ledger
+
+    _, work = main_with_one
+    path = work / "invoices/2026/INV-2026-0001.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.write_bytes(ledger.pretty(ledger.seal({**data, "bank": {**data["bank"], "iban": ATTACKER_IBAN}})))
+    result = run(work, "verify")
+    assert result.code == 1
+    assert ("invoices/2026/INV-2026-0001.json:1:1: [E062] invoices/2026/INV-2026-0001.json differs from its "
+            "committed copy at HEAD") in result.err
+    assert "git checkout -- invoices/2026/INV-2026-0001.json" in result.err
+    assert run(work, "send", "--dry-run").code == 1
+    git(work, "checkout", "--", "invoices/2026/INV-2026-0001.json")
+    assert run(work, "verify").code == 0
+
+
 def test_a_trailer_names_the_numbers_it_issues(main_with_one: tuple[Path, Path]) -> None:
     """A record slipped into an issuing commit that does not name it is not vouched for."""
     _, work = main_with_one
