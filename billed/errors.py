@@ -51,7 +51,7 @@ CATALOGUE: dict[str, str] = {
     "E053": "currency changed after invoicing",
     "E060": "issued document edited, deleted, inserted or renumbered (verify)",
     "E061": "a file under invoices/ added, changed, renamed or deleted in this change set (check --base)",
-    "E062": "issued document not witnessed by git: committed outside an issuing commit, or deleted",
+    "E062": "issued document not witnessed by git: committed outside an issuing commit, changed since, or deleted",
     "E063": "an append-only log (mail/sent.log) edited, cut or deleted in this change set (check --base)",
     "E070": "payment ledger problem (unknown document, currency, amount, id used twice, a reversal that does not fit)",
     "E072": "bank statement cannot be read (not well-formed, not valid against its ISO 20022 schema, not MT940)",
