@@ -51,7 +51,7 @@ CATALOGUE: dict[str, str] = {
     "E053": "currency changed after invoicing",
     "E060": "issued document edited, deleted, inserted or renumbered (verify)",
     "E061": "a file under invoices/ added, changed, renamed or deleted in this change set (check --base)",
-    "E062": "issued document not witnessed by git: committed outside an issuing commit, or deleted",
+    "E062": "issued document not witnessed by git: committed outside an issuing commit, changed since, or deleted",
     "E063": ("an append-only log (mail/sent.log) edited, cut or deleted, or given a line send never writes, in "
              "this change set (check --base)"),
     "E070": "payment ledger problem (unknown document, currency, amount, id used twice, a reversal that does not fit)",

@@ -27,6 +27,7 @@ from typing import Any
 from billed.errors import BilledError
 
 TRAILER = "Billed-Issued"
+READS = ("billed.yaml", "projects", "templates")  # what `issue` makes documents from (api/guards.py)
 WATCHED = ("billed.yaml", "projects", "invoices", "templates")  # what an issued document is made from
 _RETRYABLE = ("fetch first", "non-fast-forward", "stale info", "cannot lock ref", "failed to update ref",
               "failed to lock", "incorrect old value", "reference already exists")
@@ -271,6 +272,8 @@ def publish(root: Path, issue: Issuer, *, push_to: str | None = None, branch: st
         if push_to:
             catch_up(root, fetch(root, push_to, branch))
         adopted = _records(root, pending(root))  # (before issuing: what this run writes is untracked too)
+        if refused := [r for r in adopted if unadoptable(root, r)]:
+            raise GitError(_refusal(root, refused))
         result.written, result.findings = issue()
         if result.findings or not (result.written or adopted):
             result.commit = None
@@ -303,6 +306,39 @@ def _records(root: Path, paths: list[str]) -> list[dict[str, Any]]:
             with contextlib.suppress(OSError, ValueError):
                 out.append(json.loads((root / rel).read_text(encoding="utf-8")))
     return sorted(out, key=lambda r: (str(r.get("series")), r.get("year", 0), r.get("seq", 0)))
+
+
+def unadoptable(root: Path, record: dict[str, Any]) -> str | None:
+    """Why an untracked record may not be committed with a trailer, or None when it may.
+
+    A trailer makes the witness vouch for a record, so only a record issued from the committed state now at HEAD
+    is adopted: the commit it was issued at (`source.head`, api/guards.py) must be in HEAD's history and no commit
+    since may touch what documents are made of. Otherwise it may come from a state that was committed and then
+    undone (an attacker's IBAN, restored after). `--full-history`, so a change and its undoing on a merged side
+    branch count too. Not `source.commit`: that is where the milestone became done, often well before the issue.
+    A record issued with --allow-dirty, or by a Billed that did not record `head`, is never adopted."""
+    src = record.get("source") if isinstance(record.get("source"), dict) else {}
+    sha = src.get("head")
+    if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{40}", sha):
+        return "it names no commit it was issued at"
+    if src.get("uncommitted"):
+        return f"it was issued from uncommitted files ({', '.join(map(str, src['uncommitted']))})"
+    if git(root, "merge-base", "--is-ancestor", sha, "HEAD", check=False).returncode != 0:
+        return f"the commit it was issued at, {sha[:12]}, is not in the history of HEAD"
+    since = out(root, "log", "--full-history", "--format=%H", f"{sha}..HEAD", "--", *READS).split()
+    if since:
+        return (f"{len(since)} commit(s) since it was issued at {sha[:12]} changed what documents are made of "
+                f"({', '.join(READS)}), the latest {since[0][:12]}")
+    return None
+
+
+def _refusal(root: Path, refused: list[dict[str, Any]]) -> str:
+    lines = [f"  {p}: {unadoptable(root, r)}" for r in refused for p in document_paths([r])[:1]]
+    return ("refusing to commit documents issued here earlier that the committed state at HEAD does not account "
+            "for; a trailer would make `billed verify` vouch for them:\n" + "\n".join(lines) + "\nNothing was "
+            "committed. Inspect each (its seller, bank and lines); if it is not yours, delete its files; if it is, "
+            "commit it by hand with its `Billed-Issued: <number>` trailer as docs/git.md shows for adopting "
+            "documents, then run again.")
 
 
 def _commit_written(root: Path, written: list[dict[str, Any]], adopted: list[dict[str, Any]] = ()) -> str:

@@ -39,6 +39,7 @@ FORMAT = 1  # bump when History or how it is read changes: cached ones of anothe
 _HINT_ADDED = ("only Billed's issuing run (`billed issue --commit`, in CI on main) may add to invoices/: remove "
                "the file in a commit, restore what was issued from git, and let CI issue again (documents issued "
                "before the folder was in git: adopt them as docs/git.md shows)")
+_HINT_CHANGED = "restore it as committed: `git checkout -- {path}`"
 _HINT_DELETED = "issued documents are never deleted: restore it with `git checkout {commit} -- {path}`"
 
 
@@ -143,7 +144,7 @@ def findings(root: Path, records: list[Record]) -> list[Finding]:
     history = read_history(root)
     if history is None:
         return []
-    out = []
+    out = changed(root)
     present = set()
     for rec in records:
         rel = os.path.relpath(rec.file, root).replace(os.sep, "/")
@@ -167,6 +168,21 @@ def findings(root: Path, records: list[Record]) -> list[Finding]:
                                "record is gone (deleted or renamed)",
                                _HINT_DELETED.format(commit=sha[:12], path=rel)))
     return out
+
+
+def changed(root: Path) -> list[Finding]:
+    """E062 for each committed file under invoices/<year>/ that differs from HEAD in the working tree.
+
+    The witness judges HEAD's copy of a record; what `send` mails and `verify` chains is the file on disk. A
+    committed record edited and re-sealed (chain and hashes rewritten) would otherwise pass. Issued files never
+    change, so any difference is a finding. Asked of git on every check (one `git diff`): the history cache is
+    per HEAD, the working tree is not. Deleted files are reported elsewhere (a gone record above, a gone
+    rendering by ledger.verify, E060)."""
+    raw = git_mod.git(root, "diff", "--relative", "--name-only", "-z", "--no-renames", "--diff-filter=MT", "HEAD", "--",
+                      ":(glob)invoices/*/*").stdout.decode("utf-8", "replace")
+    return [Finding(_shown(root / rel), 1, 1, CODE, f"{rel} differs from its committed copy at HEAD: an issued "
+                    "document never changes after it is committed", _HINT_CHANGED.format(path=rel))
+            for rel in sorted(filter(None, raw.split("\0")))]
 
 
 APPEND_ONLY = ("mail/sent.log",)  # billed/mail.py LOG; kept literal here so witness does not import the mailer

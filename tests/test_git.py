@@ -138,6 +138,36 @@ def test_issue_commit_commits_documents_issued_here_before(sandbox: tuple[Path, 
     assert git(work, "status", "--porcelain") == "" and run(work, "verify").code == 0
 
 
+def test_issue_commit_adopts_a_plain_issue_only_while_nothing_it_is_made_of_changed(sandbox: tuple[Path, Path]
+                                                                                      ) -> None:
+    """A record names the commit it was issued at; a commit since that touches no input (a README) is fine, one
+    that does (billed.yaml here) makes `issue --commit` refuse to vouch for it, committing nothing."""
+    _, work = sandbox
+    set_status(work, "layout", "done")
+    commit_all(work, "Layout done")
+    at = git(work, "rev-parse", "HEAD")
+    assert issue(work).code == 0  # no --commit: INV-2026-0001 and 0002 stay untracked
+    record = json.loads((work / "invoices/2026/INV-2026-0002.json").read_text())
+    assert record["source"]["head"] == at
+    (work / "README.md").write_text("notes\n")
+    git(work, "add", "README.md")
+    git(work, "commit", "-q", "-m", "Notes")
+    settings = work / "billed.yaml"
+    settings.write_text(settings.read_text() + "\n")
+    git(work, "commit", "-q", "-m", "Reformat", "--", "billed.yaml")
+    before = git(work, "rev-parse", "HEAD")
+    refused = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", env=GIT_ENV)
+    assert refused.code == 1 and "Traceback" not in refused.err
+    assert (f"invoices/2026/INV-2026-0001.json: 1 commit(s) since it was issued at {at[:12]} changed what "
+            "documents are made of") in refused.err
+    assert git(work, "rev-parse", "HEAD") == before
+    git(work, "reset", "-q", "--keep", "HEAD~1")  # the change undone: HEAD is a state the records came from
+    result = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", env=GIT_ENV)
+    assert result.code == 0, result.err
+    trailers = git(work, "log", "-1", "--format=%(trailers:key=Billed-Issued,valueonly,separator=%x2C)")
+    assert trailers == "INV-2026-0001,INV-2026-0002" and run(work, "verify").code == 0
+
+
 def test_a_stale_index_lock_is_explained(sandbox: tuple[Path, Path]) -> None:
     _, work = sandbox
     lock = work / ".git/index.lock"

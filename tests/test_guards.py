@@ -59,7 +59,8 @@ def test_allow_dirty_issues_and_the_record_names_the_uncommitted_files(repo: Pat
     layout = json.loads((repo / "invoices/2026/INV-2026-0002.json").read_text())
     assert concept["source"]["uncommitted"] == ["projects/nordlicht/annual-report.yaml"]
     assert concept["source"]["file"] == "projects/nordlicht/annual-report.yaml"  # concept was done when committed
-    assert layout["source"] == {"uncommitted": ["projects/nordlicht/annual-report.yaml"]}  # no commit made it done
+    head = git(repo, "rev-parse", "HEAD")  # the commit checked out, which the inputs differ from
+    assert layout["source"] == {"head": head, "uncommitted": ["projects/nordlicht/annual-report.yaml"]}
     assert run(repo, "verify").code == 0
 
 

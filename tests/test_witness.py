@@ -119,6 +119,57 @@ def test_records_not_committed_yet_verify_and_a_plain_commit_of_them_does_not(tm
     assert run(work, "verify").code == 0
 
 
+def attack_in_checkout(work: Path, done_first: bool) -> None:
+    """Issue with the attacker's IBAN from a commit, then restore billed.yaml in a commit of its own: the record
+    stays untracked in the checkout, its chain intact, waiting for the next `issue --commit`."""
+    if done_first:  # the milestone became done before the IBAN changed: source.commit predates the attack
+        set_status(work, "layout", "done")
+        commit_all(work, "Layout done")
+    settings = work / "billed.yaml"
+    settings.write_text(settings.read_text().replace("DE89370400440532013000", ATTACKER_IBAN))
+    if not done_first:
+        set_status(work, "layout", "done")
+    commit_all(work, "Settings")
+    assert issue(work).code == 0
+    assert json.loads((work / "invoices/2026/INV-2026-0002.json").read_text())["bank"]["iban"] == ATTACKER_IBAN
+    git(work, "checkout", "-q", "HEAD~1", "--", "billed.yaml")
+    git(work, "commit", "-q", "-m", "Tidy up the settings", "--", "billed.yaml")  # only that: the record stays
+
+
+@pytest.mark.parametrize("done_first", [False, True])
+def test_issue_commit_does_not_adopt_a_record_issued_from_an_undone_state(main_with_one: tuple[Path, Path],
+                                                                          tmp_path: Path, done_first: bool) -> None:
+    """An untracked record is committed with a trailer (and so vouched for) only if HEAD accounts for it."""
+    bare, work = main_with_one
+    attack_in_checkout(work, done_first)
+    before = git(work, "rev-parse", "HEAD")
+    result = issue(work, "--commit", "--push")
+    assert result.code == 1, result.err
+    assert "invoices/2026/INV-2026-0002.json: " in result.err and "Nothing was committed." in result.err
+    assert "docs/git.md" in result.err and "delete its files" in result.err
+    assert git(work, "rev-parse", "HEAD") == before
+    assert "?? invoices/2026/INV-2026-0002.json" in git(work, "status", "--porcelain", "-uall")  # left for a look
+    assert "invoices/2026/INV-2026-0002.json" not in git(bare, "ls-tree", "-r", "--name-only", "main")
+
+
+def test_an_edited_and_resealed_committed_record_is_found(main_with_one: tuple[Path, Path]) -> None:
+    """The witness judges HEAD's copy; the file on disk is what is mailed, so a change to it is a finding too."""
+    from billed import ledger
+
+    _, work = main_with_one
+    path = work / "invoices/2026/INV-2026-0001.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.write_bytes(ledger.pretty(ledger.seal({**data, "bank": {**data["bank"], "iban": ATTACKER_IBAN}})))
+    result = run(work, "verify")
+    assert result.code == 1
+    assert ("invoices/2026/INV-2026-0001.json:1:1: [E062] invoices/2026/INV-2026-0001.json differs from its "
+            "committed copy at HEAD") in result.err
+    assert "git checkout -- invoices/2026/INV-2026-0001.json" in result.err
+    assert run(work, "send", "--dry-run").code == 1
+    git(work, "checkout", "--", "invoices/2026/INV-2026-0001.json")
+    assert run(work, "verify").code == 0
+
+
 def test_a_trailer_names_the_numbers_it_issues(main_with_one: tuple[Path, Path]) -> None:
     """A record slipped into an issuing commit that does not name it is not vouched for."""
     _, work = main_with_one

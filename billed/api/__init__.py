@@ -131,7 +131,7 @@ def issue(root: Path | None, on: dt.date, pdf: bool = True, progress: Progress |
                 return [], refused
         ledger_mod.clean_orphans(invoices)  # only now: files of a tampered ledger are evidence, not orphans
         docs = plan(state, on, source or history_mod.source(state.repo.root))  # provenance from git
-        written = write_documents(state, guards.mark(docs, dirty), pdf, progress)
+        written = write_documents(state, guards.mark(docs, dirty, guards.head(root)), pdf, progress)
     return written, []
 
 

@@ -21,7 +21,7 @@ from billed.errors import Finding
 from billed.model import Project, Settings
 from billed.repo import shown
 
-READS = ("billed.yaml", "projects", "templates")  # what `issue` makes documents from
+READS = git_mod.READS  # what `issue` makes documents from
 
 
 def uncommitted(root: Path) -> list[str] | None:
@@ -38,11 +38,23 @@ def findings(root: Path, files: list[str]) -> list[Finding]:
                     "`billed issue --allow-dirty`: the records then name the uncommitted files") for f in files]
 
 
-def mark(docs: list[dict[str, Any]], files: list[str]) -> list[dict[str, Any]]:
-    """Documents issued with --allow-dirty say so in their `source`, with the files that were not committed."""
-    if not files:
+def mark(docs: list[dict[str, Any]], files: list[str], head: str | None = None) -> list[dict[str, Any]]:
+    """Documents issued with --allow-dirty say so in their `source`, with the files that were not committed; and
+    inside git every document names the commit checked out when it was issued (`head`): `issue --commit` adopts
+    a document issued here earlier only if nothing it is made of changed since that commit (git.unadoptable)."""
+    extra = {**({"head": head} if head else {}), **({"uncommitted": sorted(files)} if files else {})}
+    if not extra:
         return docs
-    return [{**d, "source": {**(d.get("source") or {}), "uncommitted": sorted(files)}} for d in docs]
+    return [{**d, "source": {**(d.get("source") or {}), **extra}} for d in docs]
+
+
+def head(root: Path) -> str | None:
+    """The commit checked out, or None (outside git, or before the first commit)."""
+    if not git_mod.is_repo(root):
+        return None
+    proc = git_mod.git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False)
+    sha = proc.stdout.decode().strip()
+    return sha if proc.returncode == 0 and sha else None
 
 
 def examples(projects: dict[str, Project]) -> list[Finding]:
