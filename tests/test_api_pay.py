@@ -129,6 +129,7 @@ def test_pay_url_is_stable_and_falls_back_to_the_pay_link_with_the_balance(issue
     assert api.pay_url(state, "INV-2026-0002", dt.date(2026, 1, 25)) == (
         "https://pay.example.com/INV-2026-0002?amount=3760.00&currency=EUR")
     assert api.pay_url(state, "INV-2026-0099") is None
+    assert api.pay_url(state, "INV-2026-0002", dt.date(2025, 12, 31)) is None  # not issued yet on that day
     write(issued, {"billed.yaml": SETTINGS + "pay_url: https://billing.example.com/?pay={number}\n"})
     state = api.load(issued)
     assert state.ok, state.findings

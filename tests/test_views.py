@@ -72,6 +72,44 @@ def test_charts_data(example: Path) -> None:
     assert {r["month"]: r["amount"] for r in outlook["EUR"]}["2027-01"] == D("3086.42") + D("1999.99")
 
 
+def test_every_project_figure_is_what_status_prints(example: Path) -> None:
+    """The board reads status's figures as Decimals (api.project_figures), not from its printed rows: they agree,
+    figure for figure, rounding included."""
+    board = views.load(example, dt.date(2026, 12, 20))
+    rows = {r["project"]: r for r in api.status(api.load(example), on=dt.date(2026, 12, 20))}
+    assert [p.key for p in board.projects] == sorted(rows)
+    for p in board.projects:
+        row, t = rows[p.key], p.totals
+        assert (str(t.contract), str(t.done), str(t.invoiced), str(t.remaining), str(t.paid), str(t.outstanding),
+                str(t.overdue), str(t.credit), str(p.deposit), str(p.progress)) == tuple(
+            row[k] for k in ("total", "done", "invoiced", "remaining", "paid", "outstanding", "overdue", "credit",
+                             "deposit", "progress"))
+        assert list(p.deposit_documents) == row["deposit_invoiced"]
+        assert [(m.id, str(m.amount), str(m.invoiced), list(m.documents), m.due and m.due.isoformat(),
+                 m.done and m.done.isoformat(), m.final) for m in p.milestones] == [
+            (m["id"], m["amount"], m["invoiced"], m["documents"], m["due"], m["done"], m["final"])
+            for m in row["milestones"]]
+    shop = next(p for p in board.projects if p.key == "kaffeehaus/webshop")
+    # an Austrian business client: reverse charge, no VAT; deposit and wireframes both unpaid past their due days
+    assert (shop.totals.contract, shop.totals.overdue) == (D("18500.00"), D("3000.00") + D("3500.00"))
+
+
+def test_documents_link_their_files_when_they_exist(example: Path) -> None:
+    board = views.load(example, ON)
+    first = board.invoices[0]
+    assert first.number == "INV-2026-0001" and first.pdf is None  # issued with --no-pdf
+    assert first.html == example.resolve() / "invoices" / "2026" / "INV-2026-0001.html" and first.html.is_file()
+    link = example / "invoices" / "2026" / "INV-2026-0001.pdf"
+    try:
+        link.symlink_to("nowhere.pdf")  # a link that leads nowhere is no file to offer
+        assert views.load(example, ON).invoices[0].pdf is None
+        link.unlink()
+        link.symlink_to("INV-2026-0001.html")
+        assert views.load(example, ON).invoices[0].pdf == link.resolve().parent / link.name
+    finally:
+        link.unlink(missing_ok=True)
+
+
 def test_ahead_puts_undated_milestones_last(repo) -> None:
     root = repo({"projects/nordlicht/site.yaml": """\
         title: Site

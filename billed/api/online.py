@@ -9,7 +9,7 @@ from typing import Any
 from billed import payments as payments_mod
 from billed import stripe_sync
 from billed.api import State, document_states, load
-from billed.api.pay import pay_url
+from billed.api.pay import doc_state, pay_url
 from billed.errors import BilledError, Finding
 from billed.render import title
 
@@ -21,8 +21,8 @@ def pay_redirect(state: State, number: str, on: dt.date | None = None, env: dict
     This is what the hosted dashboard's `?pay=NUMBER` page redirects to. Without a Stripe key in the environment
     it is the `pay_link` pattern filled with the balance (api.pay_url), or None."""
     on = on or dt.date.today()
-    row = next((s for s in document_states(state, on) if s.number == number and s.series == "invoice"), None)
-    if row is None or row.balance <= 0:
+    row = doc_state(state, number, on)
+    if row is None or row.series != "invoice" or row.balance <= 0:
         return None
     settings = state.repo.settings
     try:

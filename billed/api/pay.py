@@ -29,11 +29,21 @@ def pay_url(state: State, number: str, on: dt.date | None = None) -> str | None:
         return settings.pay_url.format(number=quote(number), client=quote(rec["client"]),
                                        project=quote(rec["project"]))
     if settings.pay_link:
-        row = next(s for s in document_states(state, on or dt.date.today()) if s.number == number)
+        row = doc_state(state, number, on or dt.date.today())
+        if row is None:  # not issued yet on `on`: nothing is due on it
+            return None
         cur = rec["currency"]
         return settings.pay_link.format(number=quote(number), amount=money.plain(max(row.balance, money.ZERO), cur),
                                         currency=cur, client=quote(rec["client"]), project=quote(rec["project"]))
     return rec.get("pay_link")
+
+
+def doc_state(state: State, number: str, on: dt.date) -> payments_mod.DocState | None:
+    """Document `number`'s state on `on` (api.document_states), by number: a board asks once per document, and a
+    scan per call was O(n^2) in the documents."""
+    if ("by_number", on) not in state.memo:
+        state.memo[("by_number", on)] = {s.number: s for s in document_states(state, on)}
+    return state.memo[("by_number", on)].get(number)
 
 
 def payment_list(state: State, on: dt.date | None = None, number: str | None = None) -> list[dict[str, Any]]:
