@@ -25,6 +25,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from billed import cache, storage
 from billed.errors import BilledError, Finding
 
@@ -48,6 +50,18 @@ def digest(data: bytes) -> str:
 def pretty(record: dict[str, Any]) -> bytes:
     """The exact bytes of a record file: any other byte in the file is tampering."""
     return (json.dumps(record, sort_keys=True, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _fast_forms(record: dict[str, Any]) -> tuple[bytes, bytes]:
+    """`canonical` and `pretty` of a record that holds no float, with orjson's encoder: ~8x faster than json's
+    indenting one, which is pure Python (the exact-bytes check of 57,000 records took ~3 s at 10,000 projects).
+    Byte for byte the same as json's for such data: every code point in keys and values, key order, nesting and
+    empty containers (tests/test_ledger.py proves it); orjson raises TypeError where they could differ (an integer
+    beyond 64 bits, a lone surrogate). Floats are the one type they print differently (`1e-07` and `1e-7`): a
+    record holding one is never given here (`_parse`)."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return (orjson.dumps(body, option=orjson.OPT_SORT_KEYS),
+            orjson.dumps(record, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE))
 
 
 def seal(record: dict[str, Any]) -> dict[str, Any]:
@@ -386,7 +400,11 @@ def _parse(raw: bytes) -> tuple[dict[str, Any], tuple[Any, ...], tuple[Line, ...
     of _UNREADABLE when they are not a Billed record at all. Used on reading and again when the whole record is
     needed later (Record.data), so both check the same things."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        try:
+            data, plain = json.loads(text, parse_float=_no_float, parse_constant=_no_float), True
+        except _Float:  # a float Billed never writes: checked by json's own encoder alone, see _fast_forms
+            data, plain = json.loads(text), False
     except RecursionError:  # e.g. 200,000 nested [: tampering, not a bug (the decoder recurses per level)
         raise ValueError("nested too deeply to be a Billed record") from None
     if not isinstance(data, dict) or data.get("billed") != FORMAT:
@@ -395,7 +413,15 @@ def _parse(raw: bytes) -> tuple[dict[str, Any], tuple[Any, ...], tuple[Line, ...
         data[key]  # noqa: B018 - presence check
     head, amounts = head_of(data)
     _well_formed(head, amounts)
-    return data, head, amounts, _content_problems(data, raw)
+    return data, head, amounts, _content_problems(data, raw, plain)
+
+
+class _Float(Exception):
+    """A float (or NaN, Infinity) in a record file."""
+
+
+def _no_float(_: str) -> Any:
+    raise _Float
 
 
 def _well_formed(head: tuple[Any, ...], amounts: tuple[Line, ...]) -> None:
@@ -454,9 +480,18 @@ def verify(ledger: Ledger, yearly: bool) -> list[Finding]:
     return sorted(out)
 
 
-def _content_problems(data: dict[str, Any], raw: bytes) -> tuple[str, ...]:
+def _content_problems(data: dict[str, Any], raw: bytes, plain: bool = False) -> tuple[str, ...]:
     """The record's own integrity, checked once when its bytes are read: its hash, then its exact bytes (each
-    message follows the record's number)."""
+    message follows the record's number). A `plain` record (no float) is first checked with orjson; only a record
+    that fails that, or cannot be given to it, goes through json's encoder, which words what is wrong."""
+    if plain:
+        try:
+            canon, exact = _fast_forms(data)
+        except TypeError:
+            pass
+        else:
+            if raw == exact and digest(canon) == data["hash"]:
+                return ()
     try:
         if digest(canonical(data)) != data["hash"]:
             return (" was edited after it was issued (its hash does not match)",)

@@ -3,11 +3,14 @@ step, and `verify` catching every kind of tampering with the path of the damaged
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from billed import ledger
 from billed.errors import BilledError
@@ -209,6 +212,16 @@ def renumber(folder: Path) -> None:
     (folder / "INV-2026-0003.json").unlink()
 
 
+def float_spelt_short(folder: Path) -> None:
+    path = folder / "INV-2026-0003.json"
+    data = {**json.loads(path.read_text(encoding="utf-8")), "rounding": 1e-07}
+    data.pop("hash")
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")).replace("1e-07", "1e-7")
+    data["hash"] = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    path.write_text(json.dumps(data, sort_keys=True, ensure_ascii=False, indent=2).replace("1e-07", "1e-7") + "\n",
+                    encoding="utf-8")
+
+
 TAMPERING = {
     "edited record": (edit_total, "INV-2026-0002.json", "hash does not match"),
     "whitespace only": (lambda f: (f / "INV-2026-0002.json").write_text(
@@ -241,6 +254,9 @@ TAMPERING = {
     "resealed with a null amount": (lambda f: reseal(f, "INV-2026-0003", {"lines": [
         {**json.loads((f / "INV-2026-0003.json").read_text(encoding="utf-8"))["lines"][0], "net": None}]}),
         "INV-2026-0003.json", "unreadable"),
+    # orjson (the fast check) prints this float `1e-7` where json writes `1e-07`: a record holding a float must be
+    # checked by json's encoder alone, or this record, sealed over orjson's spelling, would pass
+    "float in another spelling": (float_spelt_short, "INV-2026-0003.json", "hash does not match"),
     "unreadable record": (lambda f: (f / "INV-2026-0003.json").write_text("{", encoding="utf-8"),
                           "INV-2026-0003.json", "unreadable"),
 }
@@ -362,3 +378,38 @@ def test_an_unreadable_year_folder_is_a_finding_not_a_crash(issued, monkeypatch)
     result = run(issued, "check")
     assert result.code == 1 and "invoices/2026:1:1: [E060] the folder of issued documents cannot be read " \
         "(Permission denied)" in result.err
+
+
+def _json_forms(record: dict) -> tuple[bytes, bytes]:
+    """The two forms as Billed's writer makes them (json), written out here, not taken from ledger.py."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return (json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+            (json.dumps(record, sort_keys=True, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+
+
+def test_the_fast_check_prints_every_code_point_as_json_does():
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for start in range(0, len(chars), 4096):
+        text = "".join(chars[start:start + 4096])
+        record = {text: [text, {"k": text}], "hash": text[:64], "z": text[::-1]}
+        assert ledger._fast_forms(record) == _json_forms(record)
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.text(max_size=12),
+                     st.integers(min_value=-2**64, max_value=2**64),
+                     st.sampled_from([0, -1, 2**63 - 1, -2**63, 2**64 - 1, 2**64, -2**63 - 1]))
+_JSON = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                       st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+                     max_leaves=25)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.text(max_size=6), _JSON, max_size=6))
+def test_the_fast_check_gives_json_s_bytes_or_declines(record):
+    """Float-free data (what `_parse` gives it): the same bytes as json's encoder, or TypeError (ints beyond 64
+    bits, lone surrogates), never different bytes."""
+    try:
+        fast = ledger._fast_forms(record)
+    except TypeError:
+        return
+    assert fast == _json_forms(record)
