@@ -188,7 +188,7 @@ def test_a_new_checkout_reuses_the_index_by_content_and_still_catches_an_edit(
     shutil.copytree(tmp_path / "away", cached)
     parsed: list[int] = []
     real = ledger._parse
-    monkeypatch.setattr(ledger, "_parse", lambda raw: parsed.append(1) or real(raw))
+    monkeypatch.setattr(ledger, "_parse", lambda raw, *rest: parsed.append(1) or real(raw, *rest))
     fresh = ledger.read_ledger(cached)
     assert fresh.files_read == len(fresh.records) > 0 and parsed == []  # every record read, none parsed
     assert ledger.verify(fresh, yearly=True) == []
