@@ -19,14 +19,16 @@ import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from babel import Locale, UnknownLocaleError
-from markupsafe import Markup, escape
 
 from billed.errors import Finding
 from billed.resources import toolkit_dir
+
+if TYPE_CHECKING:
+    import jinja2
+    from markupsafe import Markup
 
 DOMAIN = "billed"
 SOURCE = "en"  # the language of the msgids: it needs no catalog
@@ -175,27 +177,22 @@ def translations_of(ctx: Any) -> gettext.NullTranslations:
 _of = translations_of
 
 
-@jinja2.pass_context
 def _gettext(ctx: Any, message: str) -> str:
     return _of(ctx).gettext(message)
 
 
-@jinja2.pass_context
 def _ngettext(ctx: Any, singular: str, plural: str, n: int) -> str:
     return _of(ctx).ngettext(singular, plural, n)
 
 
-@jinja2.pass_context
 def _pgettext(ctx: Any, context: str, message: str) -> str:
     return _of(ctx).pgettext(context, message)
 
 
-@jinja2.pass_context
 def _npgettext(ctx: Any, context: str, singular: str, plural: str, n: int) -> str:
     return _of(ctx).npgettext(context, singular, plural, n)
 
 
-@jinja2.pass_context
 def _translate(ctx: Any, text: str | None) -> str | None:
     """A text that comes as data (a record's legal note, billed.yaml's reminder text), looked up as a msgid
     without %-formatting: a seller's own wording passes through unless the repo's catalog translates it."""
@@ -204,15 +201,24 @@ def _translate(ctx: Any, text: str | None) -> str | None:
 
 def _nbsp(text: str) -> Markup:
     """'VAT ID' -> 'VAT&nbsp;ID': a short label that must not break across lines."""
+    from markupsafe import Markup, escape
+
     return Markup(escape(text).replace(" ", Markup("&nbsp;")))
 
 
 def install(env: jinja2.Environment) -> jinja2.Environment:
-    """Jinja2's i18n extension (`{% trans %}`, `_()`), new-style: `_("%(n)s days", n=3)` formats and escapes."""
+    """Jinja2's i18n extension (`{% trans %}`, `_()`), new-style: `_("%(n)s days", n=3)` formats and escapes.
+
+    Jinja2 is imported here, not with the module: `billed check` reads words (N_) but renders nothing, and
+    importing Jinja2 was ~16 ms of its start (issue 16)."""
+    import jinja2
+    from markupsafe import Markup
+
+    ctx = jinja2.pass_context  # the callables take the render context first (see translations_of)
     env.add_extension("jinja2.ext.i18n")
-    env.install_gettext_callables(_gettext, _ngettext, newstyle=True,  # type: ignore[attr-defined]
-                                  pgettext=_pgettext, npgettext=_npgettext)
-    env.filters["translate"] = _translate
+    env.install_gettext_callables(ctx(_gettext), ctx(_ngettext), newstyle=True,  # type: ignore[attr-defined]
+                                  pgettext=ctx(_pgettext), npgettext=ctx(_npgettext))
+    env.filters["translate"] = ctx(_translate)
     env.filters["nbsp"] = _nbsp
     env.filters["nowrap"] = lambda text: Markup('<span class="nowrap">%s</span>') % text
     return env

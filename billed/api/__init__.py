@@ -15,8 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from billed import einvoice, engine, i18n, money, qr, witness
-from billed import export as export_mod
+from billed import engine, i18n, money, witness
 from billed import git as git_mod
 from billed import history as history_mod
 from billed import ledger as ledger_mod
@@ -25,7 +24,6 @@ from billed.api import guards
 from billed.errors import BilledError, Finding
 from billed.ledger import Ledger
 from billed.model import Project, Settings
-from billed.render import render_html, render_pdfs, templates_for
 from billed.repo import Repo, find_root, load_repo, load_settings, shown
 
 Progress = Callable[[int, int, str], None]
@@ -205,6 +203,9 @@ def _unchanged(before: Fingerprint, at: int, after: Fingerprint) -> bool:
 def write_documents(state: State, docs: list[dict[str, Any]], pdf: bool, progress: Progress | None,
                     batch: int = 32) -> list[dict[str, Any]]:
     """Render and write documents in plan order; each record is written last, chained to the one before."""
+    from billed import einvoice
+    from billed.render import render_html, render_pdfs, templates_for
+
     templates = templates_for(state.repo.root)
     heads = {s: (r["hash"] if (r := state.ledger.last(s)) else None) for s in ledger_mod.SERIES}
     invoices = state.repo.invoices
@@ -236,6 +237,8 @@ def write_documents(state: State, docs: list[dict[str, Any]], pdf: bool, progres
 
 def extras(doc: dict[str, Any]) -> dict[str, Any]:
     """What the invoice template gets besides the record: the EPC payment QR code (EUR invoices with an IBAN)."""
+    from billed import qr
+
     return {"qr": qr.data_url(doc)}
 
 
@@ -251,6 +254,9 @@ def issue_dates(state: State) -> dict[str, str]:
 def render_missing(root: Path | None) -> tuple[list[Path], list[Finding]]:
     """PDFs for documents issued with --no-pdf, rendered from their hashed HTML. Never touches a file that exists
     (issued PDFs never change), and renders nothing from a ledger that does not verify."""
+    from billed import einvoice
+    from billed.render import render_pdfs, templates_for
+
     state = load(root)
     if not state.ok:
         return [], state.findings
@@ -357,6 +363,8 @@ def preview(root: Path | None, on: dt.date, folder: Path | None = None) -> tuple
     Files are named after the number they would get; the folder is emptied first so a stale preview never lingers.
     Nothing under invoices/ is touched.
     """
+    from billed.render import render_html, templates_for
+
     state = load(root)
     target = folder or state.repo.root / ".billed" / "preview"
     target.mkdir(parents=True, exist_ok=True)
@@ -471,6 +479,8 @@ def history(root: Path | None, project: str) -> list[dict[str, Any]]:
 def export(state: State, fmt: str, on: dt.date) -> dict[str, str]:
     """File name -> text: documents.csv, payments.csv and projects.csv (VAT rounding per project), or
     billed.beancount, with everything up to `on`."""
+    from billed import export as export_mod
+
     rows = document_states(state, on)
     issued = {s.number for s in rows}
     records = [r for r in sorted(state.ledger.records, key=lambda r: (r["issue_date"], r["series"] != "invoice",
@@ -496,8 +506,18 @@ def receivables(state: State, on: dt.date) -> list[dict[str, Any]]:
 
 # --- use cases with modules of their own (re-exported: callers use `api.<name>`) ------------------------------
 
-from billed.api.late import accrued, bill_interest, plan_interest  # noqa: E402, F401
-from billed.api.online import pay_redirect, sync_stripe  # noqa: E402, F401
-from billed.api.pay import import_statement, pay_url, payment_list, reverse_payment  # noqa: E402, F401
-from billed.api.send import remind as remind  # noqa: E402 - re-exported; send.py imports load from here
-from billed.api.send import send as send  # noqa: E402
+# Use cases in their own modules, imported on first use (PEP 562): `billed check` needs none of them, and their
+# imports (smtplib, ssl, jinja2, stripe's client) were ~60 ms of every command's start (issue 16).
+_LAZY = {"accrued": "late", "bill_interest": "late", "plan_interest": "late", "pay_redirect": "online",
+         "sync_stripe": "online", "import_statement": "pay", "pay_url": "pay", "payment_list": "pay",
+         "reverse_payment": "pay", "remind": "send", "send": "send"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"billed.api.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value

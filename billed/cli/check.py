@@ -15,7 +15,7 @@ from billed import api, money
 from billed.cli._common import count, emit_json, json_option, repo_option, report
 from billed.cli.issue import plan_table, summary
 from billed.errors import BilledError, Finding
-from billed.render import title
+from billed.titles import title
 
 
 @click.command()

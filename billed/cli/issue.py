@@ -12,8 +12,8 @@ import click
 from billed import api, money
 from billed.cli._common import date_option, day, emit_json, interactive, json_option, repo_option, report, table
 from billed.errors import BilledError
-from billed.render import title
 from billed.repo import shown
+from billed.titles import title
 
 PLAN_FIELDS = ("number", "kind", "type_code", "client", "project", "issue_date", "due_date", "currency", "net",
                "tax", "total", "corrects")
