@@ -9,7 +9,9 @@ their source text, and every problem comes back as a `Finding`, never an excepti
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -105,9 +107,15 @@ def read_text(path: Path, shown: str) -> tuple[str | None, list[Finding]]:
     def bad(message: str, hint: str | None = None, line: int = 1, col: int = 1):
         return None, [Finding(shown, line, col, "E001", message, hint)]
 
-    if path.is_dir():
+    try:  # one stat, not three (is_dir, exists, is_file): this runs for every file of the repo
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None  # reported by open() below, as before
+    except OSError as exc:
+        return bad(f"cannot read file: {exc.strerror or exc}", "check the file's permissions")
+    if mode is not None and stat.S_ISDIR(mode):
         return bad("is a directory, expected a YAML file", "remove or rename the directory")
-    if path.exists() and not path.is_file():  # a FIFO or device would block or never end
+    if mode is not None and not stat.S_ISREG(mode):  # a FIFO or device would block or never end
         return bad("not a regular file, expected a YAML file", "replace it with a plain text file")
     try:
         with path.open("rb") as handle:

@@ -130,11 +130,10 @@ def load_repo(root: Path, pins: Pins | None = None) -> tuple[Repo, list[Finding]
     return repo, sorted(set(out))
 
 
-def _nested(folder: Path) -> list[Finding]:
+def _nested(folder: Path, subs: list[Path]) -> list[Finding]:
     """YAML files in sub-folders of a client folder would silently never be billed: say so."""
     out = []
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.suffix not in (".yaml", ".yml")
-                      and not p.name.startswith(".")):
+    for sub in sorted(p for p in subs if p.suffix not in (".yaml", ".yml") and not p.name.startswith(".")):
         for path in sorted(sub.rglob("*.y*ml")):
             out.append(Finding(shown(path), 1, 1, "E040", "project file is in a sub-folder of a client folder",
                                f"move it to {shown(folder)}/: projects are read only from there"))
@@ -143,9 +142,11 @@ def _nested(folder: Path) -> list[Finding]:
 
 def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None, links: set[Path]) -> None:
     cid = folder.name
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith(".")
+    with os.scandir(folder) as listing:  # each entry's type comes with the listing: no stat per file
+        entries = [(Path(e.path), e.is_dir()) for e in listing]
+    files = sorted(p for p, _ in entries if p.suffix in (".yaml", ".yml") and not p.name.startswith(".")
                    and p not in links)
-    out.extend(_nested(folder))
+    out.extend(_nested(folder, [p for p, is_dir in entries if is_dir]))
     client_file = folder / "client.yaml"
     if not checks.NAME.match(cid):
         out.append(Finding(shown(folder), 1, 1, "E041", f"client folder name '{cid}' is not allowed",

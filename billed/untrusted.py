@@ -106,10 +106,7 @@ def outside_links(root: Path) -> tuple[set[Path], list[Finding]]:
     top = root.resolve()
     links, out = set(), []
     for name in WATCHED:
-        start = root / name
-        for path in [start, *_walk(start)]:
-            if not path.is_symlink():
-                continue
+        for path in _links(root / name):
             target = Path(os.path.realpath(path))
             if target == top or top in target.parents and target.exists():
                 continue
@@ -120,14 +117,25 @@ def outside_links(root: Path) -> tuple[set[Path], list[Finding]]:
     return links, out
 
 
-def _walk(start: Path) -> Iterable[Path]:
-    """Every entry below `start`, not following symlinked folders (a link is reported, never entered)."""
-    if start.is_symlink() or not start.is_dir():
+def _links(start: Path) -> Iterable[Path]:
+    """The symlinks at and below `start`, not following symlinked folders (a link is reported, never entered).
+    Read from each folder's entries (their type comes with the listing), not with a stat per file: 14,000 of
+    them at 10,000 projects."""
+    if start.is_symlink():
+        yield start
         return
-    for folder, dirs, files in os.walk(start):
-        base = Path(folder)
-        yield from (base / d for d in dirs)
-        yield from (base / f for f in files)
+    folders = [str(start)]
+    while folders:
+        try:
+            entries = os.scandir(folders.pop())
+        except OSError:  # not a folder, gone, or unreadable (as os.walk, which this replaced, skipped it)
+            continue
+        with entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    yield Path(entry.path)
+                elif entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
 
 
 def _shown(path: Path) -> str:
