@@ -102,7 +102,7 @@ def ledger_files(root: Path) -> list[Path]:
 
 def read(root: Path, ledger: Ledger) -> tuple[list[Payment], list[Finding]]:
     """Every payment in payments/*.yaml, checked against the issued documents; problems as findings."""
-    return check_docs([load_file(path, shown(path)) for path in ledger_files(root)], ledger)
+    return check_docs([load_file(path, shown(path), places=True) for path in ledger_files(root)], ledger)
 
 
 def check_docs(docs: list[Doc], ledger: Ledger) -> tuple[list[Payment], list[Finding]]:
@@ -278,7 +278,7 @@ def append_entries(root: Path, ledger: Ledger, entries: list[dict[str, Any]]) ->
     sync or an import run again. Every file is checked as it would be after the append, with every other file
     (ids and reversals span files); the files' existing bytes are kept as they are, text is only added."""
     with locked(root / "invoices"):  # the issuing lock (already git-ignored): one writer per checkout
-        docs = {shown(p): load_file(p, shown(p)) for p in ledger_files(root)}
+        docs = {shown(p): load_file(p, shown(p), places=True) for p in ledger_files(root)}
         existing, found = check_docs(list(docs.values()), ledger)
         if found:
             return [], [], found
@@ -323,7 +323,7 @@ def _proposed(root: Path, docs: dict[str, Doc], todo: list[dict[str, Any]]) -> t
                                     "write it like 1190.00: digits, a point, no currency sign or grouping")]
         added = "".join(entry_text(e) for e in group).encode("utf-8")
         try:
-            doc = load_text((old + sep + added).decode("utf-8"), where)
+            doc = load_text((old + sep + added).decode("utf-8"), where, places=True)
         except UnicodeDecodeError:
             return {}, [Finding(where, 1, 1, "E001", "not valid UTF-8", "save the file as UTF-8")]
         before = docs.get(where)
