@@ -11,8 +11,8 @@ exactly as before (billed/schema.py), so every finding, its wording and its plac
 - the data is shown to jsonschema-rs through `_view`, which answers "unsure" (None) rather than bend a value:
   a Decimal (our YAML's exact numbers) becomes a float that compares with every bound in the schema as the Decimal
   does and is never a whole number (jsonschema never takes a Decimal as an "integer"); an integer beyond 2**53, a
-  string with a character whose `\\s` differs between Python's and Rust's regex (`_divergent`), anything but plain
-  data: unsure, so jsonschema decides;
+  string value with a character whose `\\s` differs between Python's and Rust's regex (`_divergent`; keys meet no
+  regex), a key that is not text, anything but plain data: unsure, so jsonschema decides;
 - jsonschema-rs failing in any way (not installed, an error) is also "unsure".
 tests/test_fastschema.py checks these rules, and that both give the same verdict on the corpus and on random data.
 """
@@ -103,10 +103,22 @@ def _divergent() -> re.Pattern[str]:
     """Characters Python's regex takes as `\\s` and Rust's regex does not, or the other way round (measured here,
     among every character either could call whitespace: C0/C1 controls, Unicode's White_Space; U+001C-U+001F and
     U+0085 in practice). A string holding one is never vouched for."""
+    found = _divergent_chars()
+    return re.compile("[" + "".join(re.escape(c) for c in found) + "]") if found else re.compile("(?!)")
+
+
+@cache
+def _divergent_chars() -> str:
     probe = jsonschema_rs.validator_for({"type": "string", "pattern": "^\\s$"})
     space = re.compile(r"^\s$")
-    found = [c for c in map(chr, [*range(0xA1), *_WHITE_SPACE]) if bool(space.match(c)) != probe.is_valid(c)]
-    return re.compile("[" + "".join(re.escape(c) for c in found) + "]") if found else re.compile("(?!)")
+    return "".join(c for c in map(chr, [*range(0xA1), *_WHITE_SPACE]) if bool(space.match(c)) != probe.is_valid(c))
+
+
+@cache
+def _printable_is_plain() -> bool:
+    """Whether a printable string (`str.isprintable`) can hold no divergent character, so needs no search: true
+    while they are all controls or spaces other than U+0020, which Python never calls printable."""
+    return not any(c.isprintable() for c in _divergent_chars())
 
 
 # Unicode's White_Space characters above U+00A0, and their near neighbours (U+180E was one until Unicode 6.3)
@@ -129,24 +141,31 @@ def _number(value: Decimal, bounds: tuple[Any, ...]) -> float:
 
 
 def _view(data: Any, bounds: tuple[Any, ...]) -> Any:
-    kind = type(data)
-    if kind is str:
-        if _divergent().search(data):
+    """What jsonschema-rs is shown. Keys are only checked to be text: no keyword the twin keeps reads a key through
+    a regex (`properties`, `required` and `additionalProperties` compare whole keys), so `\\s` never applies."""
+    search, skip = _divergent().search, _printable_is_plain()
+
+    def view(node: Any) -> Any:
+        kind = type(node)
+        if kind is str:
+            if (not skip or not node.isprintable()) and search(node):
+                raise _Unsure
+            return node
+        if kind is dict:
+            return {k if type(k) is str else _no(k): view(v) for k, v in node.items()}
+        if kind is list:
+            return [view(v) for v in node]
+        if kind is Decimal:
+            return _number(node, bounds)
+        if kind is int:
+            if -_MAX_INT <= node <= _MAX_INT:
+                return node
             raise _Unsure
-        return data
-    if kind is dict:
-        return {_view(k, bounds) if type(k) is str else _no(k): _view(v, bounds) for k, v in data.items()}
-    if kind is list:
-        return [_view(v, bounds) for v in data]
-    if kind is Decimal:
-        return _number(data, bounds)
-    if kind is int:
-        if -_MAX_INT <= data <= _MAX_INT:
-            return data
+        if kind is bool or node is None:
+            return node
         raise _Unsure
-    if kind is bool or data is None:
-        return data
-    raise _Unsure
+
+    return view(data)
 
 
 def _no(value: Any) -> Any:

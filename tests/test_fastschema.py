@@ -101,6 +101,7 @@ def test_whitespace_that_python_and_rust_read_differently_is_never_vouched_for()
     differ = {c for c in candidates if bool(space.match(c)) != probe.is_valid(c)}
     assert differ >= {"\x1c", "\x1d", "\x1e", "\x1f", "\x85"}
     assert {c for c in candidates if fastschema._divergent().search(c)} == differ
+    assert not any(c.isprintable() for c in differ) and fastschema._printable_is_plain()  # (the view's shortcut)
     base = {"name": "N", "email": "a@b.example", "address": ["x"], "country": "DE"}
     for c in differ:
         assert not twin("client").vouches({**base, "email": f"a{c}@b.example"})
@@ -142,6 +143,43 @@ def test_random_changes_to_valid_files_get_the_same_verdict(name: str, changes: 
         if keyed:
             _drop(data, keyed[at % len(keyed)])
     agrees(name, data)
+
+
+KEYS = st.one_of(st.text(max_size=6), st.sampled_from(["id", "title", "amount", "status", "name", "email"]).flatmap(
+    lambda k: st.sampled_from([k, k + " ", k + "\n", k + "\x1c", k + "\x85", "\u2028" + k, k.upper()])))
+
+
+@given(name=st.sampled_from(NAMES), keys=st.lists(st.tuples(st.integers(0, 50), KEYS, st.one_of(
+    SCALARS, st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-9, max_value=9))),
+    min_size=1, max_size=3))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_keys_of_any_text_get_the_same_verdict(name: str, keys: list[tuple[int, str, Any]]) -> None:
+    """The view checks keys only for being text (no keyword the twin keeps reads a key through a regex): keys with
+    whitespace either regex reads differently, near-misses of known keys, any text, added to valid files."""
+    path = {"billed": TOOLKIT / "billed.yaml", "payments": None}.get(name) or next(
+        p for p in sorted((TOOLKIT / "projects").rglob("*.yaml")) if (p.name == "client.yaml") == (name == "client"))
+    data = load_text(path.read_text(encoding="utf-8"), "x").data if path else {"payments": [{"invoice": "X"}]}
+    if name == "billed":  # the one map whose keys are free: any key is valid there
+        data["late_payment"] = {"reference_rates": {"2026-01-01": Decimal("1.27")}}
+    for at, key, value in keys:
+        maps = [p for p in _places(data) if isinstance(_get(data, p), dict)]
+        free = name == "billed" and at % 2 == 0
+        _get(data, ("late_payment", "reference_rates") if free else maps[at % len(maps)])[key] = value
+    agrees(name, data)
+
+
+def test_a_free_key_with_any_whitespace_is_vouched_for_as_jsonschema_accepts_it() -> None:
+    """(So the property above is not vacuous: there keys with `\\s` the regexes disagree on are vouched for.)"""
+    data = load_text((TOOLKIT / "billed.yaml").read_text(encoding="utf-8"), "x").data
+    for key in ("2026-01-01\x1c", "\x85", "a\u2028b", " "):
+        data["late_payment"] = {"reference_rates": {key: Decimal("1.27")}}
+        assert agrees("billed", data)
+
+
+def _get(data: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        data = data[step]
+    return data
 
 
 def test_the_random_changes_often_leave_a_file_the_twin_vouches_for() -> None:
