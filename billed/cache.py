@@ -1,12 +1,14 @@
-"""A content-hash cache of parsed and schema-checked YAML files, and the store of the ledger's index.
+"""A content-hash cache of parsed and checked YAML files, and the store of the ledger's index.
 
 Measured at 10,000 projects (bench/README.md): YAML composition and jsonschema validation were ~45% of `billed
-check`, and redo identical work on files that did not change since the last run. YAML entries are keyed by a SHA-1
-of the exact file content (plus the shown path and schema, which appear in findings), never by mtime, so an edit,
-however small or however timed, is a miss. Every stored value is stamped with the source of the code that produced
-it (loader, ledger, schema module, schemas, library versions), so a new Billed never trusts an old entry. The
-ledger's index of verified files (`ledger.Index`, keyed by stat the way git's index is) is kept here as whole
-values (`load_blob`, `save_blob`).
+check`, and redo identical work on files that did not change since the last run. Entries are keyed by a SHA-1 of
+the exact file content (plus the shown path and schema, which appear in findings), never by mtime, so an edit,
+however small or however timed, is a miss. Settings and client files are kept parsed and validated ("docs");
+project files as built, checked and resolved projects with their findings ("projects", keyed also by the
+settings, the client and the invoiced shares they were built with: see repo._project). Every stored value is
+stamped with the source of the code that produced it (Billed's modules, the schemas, library versions), so a new
+Billed never trusts an old entry. The ledger's index of verified files (`ledger.Index`, keyed by stat the way
+git's index is) is kept here as whole values (`load_blob`, `save_blob`).
 
 The cache lives outside the repo (`$XDG_CACHE_HOME/billed/`, or BILLED_CACHE_DIR), one folder per repo, so
 Billed still writes nothing inside a repo it only reads. It is only ever an accelerator: unreadable, stale or
@@ -38,14 +40,13 @@ def enabled() -> bool:
 
 @cache
 def _code_stamp() -> bytes:
-    """What the cached values were computed by: these sources, the schemas, PyYAML, jsonschema and Python."""
+    """What the cached values were computed by: Billed's own modules (projects are cached as built and checked,
+    so the model, the rules and every module they use count), the schemas, the libraries whose verdicts are kept,
+    and Python."""
     here = Path(__file__).resolve().parent
     h = hashlib.sha1(FORMAT + sys.version.encode())
     h.update(_library_versions().encode())
-    for path in [here / "load.py", here / "schema.py", here / "fastschema.py", here / "ledger.py", here / "repo.py",
-                 here / "cache.py",
-                 here / "errors.py",
-                 *sorted(toolkit_dir("schemas").glob("*.json"))]:
+    for path in [*sorted(here.glob("*.py")), *sorted(toolkit_dir("schemas").glob("*.json"))]:
         with contextlib.suppress(OSError):
             h.update(path.name.encode() + path.read_bytes())
     return h.digest()
@@ -56,7 +57,8 @@ def _library_versions() -> str:
     the names of their dist-info folders. (importlib.metadata would do, but importing it costs ~50 ms, a tenth of
     a small `billed check`; this reads one folder listing per library and imports none of them.)"""
     names = []
-    for module, dist in (("yaml", "pyyaml-"), ("jsonschema", "jsonschema-"), ("jsonschema_rs", "jsonschema_rs-")):
+    for module, dist in (("yaml", "pyyaml-"), ("jsonschema", "jsonschema-"), ("jsonschema_rs", "jsonschema_rs-"),
+                         ("babel", "babel-"), ("stdnum", "python_stdnum-"), ("email_validator", "email_validator-")):
         spec = importlib.util.find_spec(module)
         if spec is None or spec.origin is None:
             names.append(f"{module}:absent")

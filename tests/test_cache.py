@@ -213,3 +213,58 @@ def test_a_new_checkout_within_the_racy_window_keeps_the_old_stat(cached: Path, 
         again = ledger.read_ledger(cached)
         assert again.files_read == len(again.records)
         assert ledger.verify(again, yearly=True) == []
+
+
+def _counting_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from billed import repo
+
+    built: list[str] = []
+    real = repo.build_project
+    monkeypatch.setattr(repo, "build_project", lambda doc, cid, pid, *rest: built.append(pid) or real(
+        doc, cid, pid, *rest))
+    return built
+
+
+def test_a_project_is_built_once_until_its_settings_or_client_change(cached: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from billed import api
+
+    built = _counting_builds(monkeypatch)
+    monkeypatch.chdir(cached)  # as `run` does: findings name files relative to here, so the key does too
+    again = api.load(cached)
+    assert built == [] and again.ok  # the fixture's second check cached the built project
+    monkeypatch.setenv("BILLED_CACHE", "0")
+    assert api.load(cached).repo.projects == again.repo.projects  # exactly what building it gives
+    monkeypatch.delenv("BILLED_CACHE")
+    built.clear()
+    client = cached / "projects/nordlicht/client.yaml"
+    client.write_text(client.read_text(encoding="utf-8") + "payment_terms: 45\n", encoding="utf-8")
+    assert api.load(cached).repo.projects["nordlicht/web"].payment_terms == 45 and built == ["web"]
+    settings = cached / "billed.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace("tax_rate: 19", "tax_rate: 7"), "utf-8")
+    client.write_text(client.read_text(encoding="utf-8").replace("payment_terms: 45\n", ""), encoding="utf-8")
+    assert api.load(cached).repo.projects["nordlicht/web"].tax_rate == 7 and built == ["web", "web"]
+
+
+def test_a_project_is_built_again_when_its_invoiced_shares_change(cached: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from billed import repo
+
+    built = _counting_builds(monkeypatch)
+    pins = repo.Pins(lambda project: {}, lambda key: "")
+    repo.load_repo(cached, pins)
+    repo.load_repo(cached, pins)
+    assert built == ["web"]  # built with these (no) shares once, then from the cache
+    repo.load_repo(cached, repo.Pins(lambda project: {}, lambda key: "design: 500.00"))
+    assert built == ["web", "web"]
+
+
+def test_findings_of_a_cached_project_are_those_of_building_it_with_their_places(
+        cached: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (cached / "projects/nordlicht/web.yaml").write_text(PROJECT.replace("amount: 1000.00", "amount: 1000.001")
+                                                         + "deposit: 120%\n", encoding="utf-8")
+    first, second = run(cached, "check"), run(cached, "check")
+    monkeypatch.setenv("BILLED_CACHE", "0")
+    uncached = run(cached, "check")
+    assert first.code == second.code == uncached.code == 1
+    assert first.err == second.err == uncached.err and "web.yaml:6:13: [E021]" in first.err

@@ -24,7 +24,7 @@ from billed.api import guards
 from billed.errors import BilledError, Finding
 from billed.ledger import Ledger
 from billed.model import Project, Settings
-from billed.repo import Repo, find_root, load_repo, load_settings, shown
+from billed.repo import Pins, Repo, find_root, load_repo, load_settings, shown
 
 Progress = Callable[[int, int, str], None]
 
@@ -84,7 +84,7 @@ def settings(root: Path | None = None) -> Settings | None:
     return load_settings(find_root(root))
 
 
-def _invoiced_shares(ledger: Ledger) -> Callable[[Project], dict[str, Decimal]]:
+def _invoiced_shares(ledger: Ledger) -> Pins:
     """Per project, what its invoiced percentage milestones were billed at: resolving keeps those cents
     (checks.resolve), so editing another percentage never plans a 0.01 correction."""
     billed = engine.settled(ledger)
@@ -92,7 +92,10 @@ def _invoiced_shares(ledger: Ledger) -> Callable[[Project], dict[str, Decimal]]:
     def pins(project: Project) -> dict[str, Decimal]:
         charged = billed[project.key].charged if project.key in billed else {}
         return {m.id: charged[m.id] for m in project.milestones if m.spec == "percent" and charged.get(m.id)}
-    return pins
+
+    def signature(key: str) -> str:
+        return repr(sorted(billed[key].charged.items())) if key in billed else ""
+    return Pins(pins, signature)
 
 
 def plan(state: State, on: dt.date, source: engine.Source | None = None) -> list[dict[str, Any]]:
