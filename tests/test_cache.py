@@ -268,3 +268,30 @@ def test_findings_of_a_cached_project_are_those_of_building_it_with_their_places
     uncached = run(cached, "check")
     assert first.code == second.code == uncached.code == 1
     assert first.err == second.err == uncached.err and "web.yaml:6:13: [E021]" in first.err
+
+
+def test_a_loaded_state_holds_no_reference_cycle(cached: Path) -> None:
+    """api.load freezes what it loaded (gc.freeze), so the collector never walks it: that is only safe if dropping
+    a state frees all of it by reference counting, derived views included. In a fresh process, so that nothing
+    else's garbage is counted."""
+    import subprocess
+    import sys
+
+    script = """
+import datetime as dt, gc, sys
+from pathlib import Path
+from billed import api, views
+root = Path(sys.argv[1])
+gc.collect()
+state = api.load(root)
+on = dt.date(2026, 3, 1)
+api.status(state, on=on), api.document_states(state, on), api.plan(state, on), api.export(state, "csv", on)
+board = views.load(root, on)
+del state, board
+views.cache_clear()
+gc.unfreeze()
+print(gc.collect())
+"""
+    proc = subprocess.run([sys.executable, "-c", script, str(cached)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["0"]
