@@ -165,7 +165,11 @@ def _view(data: Any, bounds: tuple[Any, ...]) -> Any:
             return node
         raise _Unsure
 
-    return view(data)
+    try:
+        return view(data)
+    finally:
+        view = None  # the closure refers to itself: a reference cycle per file, that only the collector (paused and
+        # then frozen by api.load) could free (tests/test_cache.py: a loaded state holds no reference cycle)
 
 
 def _no(value: Any) -> Any:
