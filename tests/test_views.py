@@ -13,7 +13,7 @@ import pytest
 from _dashboard import DAY, MARKER, OTHER_CLIENT_WORDS, example_repo
 from conftest import make_repo
 
-from billed import api, views
+from billed import api, ledger, views
 
 ON = dt.date.fromisoformat(DAY)
 
@@ -181,6 +181,52 @@ def test_cache_follows_every_save(tmp_path: Path) -> None:
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a coarse-mtime filesystem still sees a change
     assert api.fingerprint(root) != stamp
     assert views.portfolio(views.load(root, ON))["EUR"].contract == views.portfolio(first)["EUR"].contract + 1000
+
+
+def test_a_new_process_reads_the_stored_board_until_a_file_changes(example: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLED_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BILLED_CACHE", raising=False)
+    monkeypatch.setattr(ledger, "RACY_NS", 0)  # files written a moment ago may be trusted by their stat
+    views.cache_clear()
+    built = views.load(example, ON)
+    client = views.load(example, ON, client="acme")
+    views.cache_clear()  # as a new process: nothing in memory
+    again = views.load(example, ON)
+    assert views._state.cache_info().currsize == 0  # read back, the repo was not loaded
+    assert repr(again) == repr(built)  # every figure, Decimal exponents and days included
+    assert views.portfolio(again)["GBP"].invoiced == D("26400.00")
+    mine = views.load(example, ON, client="acme")  # each audience keeps its own board
+    assert repr(mine) == repr(client) and [p.key for p in mine.projects] == ["acme/robot-portal"]
+    assert views._state.cache_info().currsize == 0
+    views.load(example, dt.date(2026, 11, 26))  # another day is built again
+    assert views._state.cache_info().currsize == 1
+
+
+def test_a_stored_board_is_not_used_once_a_file_changed(repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLED_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BILLED_CACHE", raising=False)
+    monkeypatch.setattr(ledger, "RACY_NS", 0)
+    text = "title: Site\nstart: 2026-01-05\nmilestones:\n  - {id: a, title: A, amount: 100.00}\n"
+    root = repo({"projects/nordlicht/site.yaml": text})
+    assert views.portfolio(views.load(root, ON))["EUR"].contract == D("100.00")
+    views.cache_clear()
+    (root / "projects/nordlicht/site.yaml").write_text(text.replace("100.00", "250.00"))
+    assert views.portfolio(views.load(root, ON))["EUR"].contract == D("250.00")
+
+
+def test_a_board_built_from_files_just_written_is_not_stored(repo, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file written within the racy window could change again without its stat changing: not trusted yet."""
+    monkeypatch.setenv("BILLED_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BILLED_CACHE", raising=False)
+    monkeypatch.setattr(ledger, "RACY_NS", 3600 * 10**9)  # everything here was written within the hour
+    root = repo({"projects/nordlicht/site.yaml": "title: Site\nstart: 2026-01-05\nmilestones:\n"
+                                                 "  - {id: a, title: A, amount: 100.00}\n"})
+    views.load(root, ON)
+    views.cache_clear()
+    views.load(root, ON)
+    assert views._state.cache_info().currsize == 1  # built again
 
 
 def test_generated_thousand_project_repo_builds_in_seconds(tmp_path: Path) -> None:
