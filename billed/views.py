@@ -181,47 +181,79 @@ def _title(kind: str, type_code: str) -> str:
     return document_title({"kind": kind, "type_code": type_code})
 
 
-def _invoice(rec: Any, row: payments_mod.DocState | None, present: set[str], url: str | None) -> InvoiceView:
+class _Shared:
+    """One object per distinct value while a board is built: its 57,000 documents and 100,000 milestones (10,000
+    projects) repeat few days, project keys and rounded amounts, and each copy held ~100 bytes more."""
+
+    def __init__(self) -> None:
+        self.amounts: dict[tuple[Decimal, bool, str], Decimal] = {}
+        self.days: dict[str, dt.date] = {}
+        self.texts: dict[str, str] = {}
+
+    def quantize(self, amount: Decimal, currency: str) -> Decimal:
+        """money.quantize: equal amounts round alike (the sign is in the key: -0 prints as -0.00)."""
+        key = (amount, amount.is_signed(), currency)
+        got = self.amounts.get(key)
+        if got is None:
+            got = self.amounts[key] = money.quantize(amount, currency)
+        return got
+
+    def day(self, text: str) -> dt.date:
+        got = self.days.get(text)
+        if got is None:
+            got = self.days[text] = dt.date.fromisoformat(text)
+        return got
+
+    def text(self, text: str) -> str:
+        return self.texts.setdefault(text, text)
+
+
+def _invoice(rec: Any, row: payments_mod.DocState | None, present: set[str], url: str | None,
+             shared: _Shared) -> InvoiceView:
     """One document as listed; `row` is its state on the board's day (None: issued later)."""
     head, sign = rec.head, rec.sign
     stem = rec.file[:-len(".json")]
     pdf, html = stem + ".pdf", stem + ".html"
     project, title, due = head[_PROJECT], head[_PROJECT_TITLE], head[_DUE]
     invoice = row is not None and row.series == "invoice"
+    # the row's total is this one (Decimal(total) * sign) unless it is a credit note applied to an invoice
+    total = row.total if row is not None and row.applies_to is None else Decimal(head[_TOTAL]) * sign
     return InvoiceView(
         number=head[_NUMBER], title=_title(rec["kind"], rec["type_code"]), client=head[_CLIENT],
-        project=f"{head[_CLIENT]}/{project}", project_title=project if title is ledger_mod.ABSENT else title,
-        issue_date=dt.date.fromisoformat(head[_ISSUED]),
-        due_date=dt.date.fromisoformat(due) if due and due is not ledger_mod.ABSENT else None,
-        currency=head[_CURRENCY], net=Decimal(head[_NET]) * sign, total=Decimal(head[_TOTAL]) * sign,
+        project=shared.text(f"{head[_CLIENT]}/{project}"),
+        project_title=project if title is ledger_mod.ABSENT else title, issue_date=shared.day(head[_ISSUED]),
+        due_date=shared.day(due) if due and due is not ledger_mod.ABSENT else None,
+        currency=head[_CURRENCY], net=Decimal(head[_NET]) * sign, total=total,
         state=row.state.replace("_", " ") if row else "not yet issued", paid=row.paid if invoice else None,
         pdf_file=pdf if pdf in present else None, html_file=html if html in present else None,
         balance=row.balance if invoice else money.ZERO, days_overdue=row.days_overdue if row else 0, pay_url=url)
 
 
-def _milestones(p: Any, b: Any, states: dict[str, str]) -> tuple[MilestoneView, ...]:
-    cur, charged, billed_on = p.currency, b.charged, b.documents
+def _milestones(p: Any, b: Any, states: dict[str, str], shared: _Shared) -> tuple[MilestoneView, ...]:
+    cur, charged, billed_on, q = p.currency, b.charged, b.documents, shared.quantize
     out = []
     for m in p.milestones:
         docs = tuple(billed_on.get(m.id, ()))
         out.append(MilestoneView(
-            id=m.id, title=m.title, status=m.status, lane=LANES[m.status], amount=money.quantize(m.amount, cur),
-            due=m.due, done=m.done, final=m.final, invoiced=money.quantize(charged.get(m.id, money.ZERO), cur),
+            id=m.id, title=m.title, status=m.status, lane=LANES[m.status], amount=q(m.amount, cur),
+            due=m.due, done=m.done, final=m.final, invoiced=q(charged.get(m.id, money.ZERO), cur),
             documents=docs, payment=", ".join(dict.fromkeys(states.get(d, "") for d in docs if states.get(d)))))
     return tuple(out)
 
 
-def _project(p: Any, b: Any, fig: dict[str, Decimal], mine: list[InvoiceView], client_name: str) -> ProjectView:
+def _project(p: Any, b: Any, fig: dict[str, Decimal], mine: list[InvoiceView], client_name: str,
+             shared: _Shared) -> ProjectView:
     """A project as `billed status` figures it (api.project_figures), rounded as status prints it."""
     cur = p.currency
-    q = {k: money.quantize(fig[k], cur) for k in ("total", "deposit", "done", "invoiced", "remaining", "paid",
-                                                   "outstanding", "overdue", "credit")}
+    q = {k: shared.quantize(fig[k], cur) for k in ("total", "deposit", "done", "invoiced", "remaining", "paid",
+                                                    "outstanding", "overdue", "credit")}
     totals = Totals(cur, contract=q.pop("total"), billed=sum((i.total for i in mine), money.ZERO),
                     **{k: v for k, v in q.items() if k != "deposit"})
     return ProjectView(
         key=p.key, client=p.client, client_name=client_name, title=p.title, description=p.description,
         currency=cur, start=p.start, deposit=q["deposit"], deposit_documents=tuple(d["number"] for d in b.deposits),
-        totals=totals, progress=fig["progress"], milestones=_milestones(p, b, {i.number: i.state for i in mine}))
+        totals=totals, progress=fig["progress"],
+        milestones=_milestones(p, b, {i.number: i.state for i in mine}, shared))
 
 
 def only_client(state: api.State, client: str) -> api.State:
@@ -262,17 +294,18 @@ def build(state: api.State, on: dt.date, client: str | None = None) -> Board:
         board.payments = _payments(rows)
         by_number = {r.number: r for r in rows}
         present = _present(state.ledger.records)
-        payable = client is not None  # pay buttons are the client's
+        payable, shared = client is not None, _Shared()  # pay buttons are the client's
         board.invoices = sorted((_invoice(r, row := by_number.get(r.number), present,
                                           api.pay_url(state, r.number, on) if payable and row is not None
-                                          and row.series == "invoice" and row.balance > 0 else None)
+                                          and row.series == "invoice" and row.balance > 0 else None, shared)
                                  for r in state.ledger.records), key=lambda i: (i.issue_date, i.number))
         board.clients = {cid: c.party.name for cid, c in sorted(repo.clients.items())}
         by_project: dict[str, list[InvoiceView]] = defaultdict(list)
         for inv in board.invoices:
             by_project[inv.project].append(inv)
         for p, b, fig, _owed in api.project_figures(state, on=on):
-            board.projects.append(_project(p, b, fig, by_project[p.key], board.clients.get(p.client, p.client)))
+            board.projects.append(_project(p, b, fig, by_project[p.key], board.clients.get(p.client, p.client),
+                                           shared))
     return board
 
 
@@ -444,12 +477,12 @@ def history_rows(board: Board, entries: list[dict[str, Any]]) -> list[dict[str, 
 
 
 @functools.lru_cache(maxsize=8)
-def _state(root: Path, stamp: tuple) -> api.State:
+def _state(root: Path, stamp: boardcache.Stamp) -> api.State:
     return api.load(root, verify=False)
 
 
 @functools.lru_cache(maxsize=64)
-def _board(root: Path, stamp: tuple, on: dt.date, client: str | None) -> Board:
+def _board(root: Path, stamp: boardcache.Stamp, on: dt.date, client: str | None) -> Board:
     """Built once per fingerprint, day and audience, and kept in Billed's cache folder (billed/boardcache.py): a
     new dashboard process reads it back (~1 s at 10,000 projects) instead of loading the repo and building it
     again (~6 s)."""
@@ -463,7 +496,7 @@ def _board(root: Path, stamp: tuple, on: dt.date, client: str | None) -> Board:
 def load(root: Path, on: dt.date | None = None, client: str | None = None) -> Board:
     """The board, rebuilt only when a file changed since the last call (keyed on `api.fingerprint`)."""
     root = Path(root).resolve()
-    board = _board(root, api.fingerprint(root), on or dt.date.today(), client)
+    board = _board(root, boardcache.Stamp.of(api.fingerprint(root)), on or dt.date.today(), client)
     return replace(board)  # a shallow copy: callers may not mutate the cached one
 
 
