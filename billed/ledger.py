@@ -105,7 +105,7 @@ _FIELDS = operator.itemgetter(*HEAD)
 # fields whose texts repeat across records (one `client-00175` or `2026-06-30` for thousands of heads)
 _POOLED = tuple(_AT[k] for k in ("series", "client", "project", "project_title", "kind", "type_code", "currency",
                                  "issue_date", "due_date", "supply_date"))
-_HASH, _PREV = _AT["hash"], _AT["prev"]
+_HASH, _PREV, _FILES = _AT["hash"], _AT["prev"], _AT["files"]
 
 
 def head_of(data: dict[str, Any], hashes: dict[str, str] | None = None) -> tuple[tuple[Any, ...], tuple[Line, ...]]:
@@ -468,6 +468,8 @@ def _well_formed(head: tuple[Any, ...], amounts: tuple[Line, ...]) -> None:
         raise TypeError("year and seq must be whole numbers")
     if not all(isinstance(head[_AT[k]], str) for k in ("number", "series", "client", "project", "issue_date")):
         raise TypeError("number, series, client, project and issue_date must be text")
+    if not (head[_FILES] is ABSENT or head[_FILES] is None or isinstance(head[_FILES], dict)):
+        raise TypeError("files must be a mapping of rendered files to their SHA-256")
     for _role, _ref, net, rate, _category in amounts:
         Decimal(net)
         Decimal(rate)
@@ -490,27 +492,30 @@ def verify(ledger: Ledger, yearly: bool) -> list[Finding]:
         index = Index(ledger.root)
     chains: dict[str, list[Record]] = defaultdict(list)
     for rec in ledger.records:
-        chains[rec["series"]].append(rec)
+        chains[rec.head[_SERIES]].append(rec)
     for series, recs in chains.items():
         prev_hash = None
         expected: dict[Any, int] = defaultdict(lambda: 1)
-        for rec in recs:
+        for rec in recs:  # (the head's fields by position: 57,000 records at 10,000 projects)
+            head = rec.head
+            seq, prev = head[_SEQ], head[_PREV]
             problems = [f"{rec.number}{p}" for p in rec.problems]
             if not rec.in_place:
                 problems.append(f"{rec.number} is stored as {rec.path.name} in {rec.path.parent.name}/ (renamed or "
                                 "moved)")
-            bucket = rec["year"] if yearly else None
-            if rec["seq"] < expected[bucket]:
-                problems.append(f"{rec.number}: sequence number {rec['seq']} is used twice in the {series} series")
-            elif rec["seq"] > expected[bucket]:
-                problems.append(f"{rec.number}: numbers {expected[bucket]}..{rec['seq'] - 1} of the {series} series "
+            bucket = head[_YEAR] if yearly else None
+            if seq < expected[bucket]:
+                problems.append(f"{rec.number}: sequence number {seq} is used twice in the {series} series")
+            elif seq > expected[bucket]:
+                problems.append(f"{rec.number}: numbers {expected[bucket]}..{seq - 1} of the {series} series "
                                 "are missing (deleted or renumbered)")
-            expected[bucket] = max(expected[bucket], rec["seq"] + 1)
-            if rec.get("prev") != prev_hash:
+            expected[bucket] = max(expected[bucket], seq + 1)
+            if (None if prev is ABSENT else prev) != prev_hash:
                 problems.append(f"{rec.number}: hash chain broken (a record before it was deleted, inserted or "
                                 "changed)")
-            prev_hash = rec["hash"]
-            out += [Finding(_shown(rec.path), 1, 1, "E060", p, _RESTORE) for p in problems]
+            prev_hash = head[_HASH]
+            if problems:
+                out += [Finding(_shown(rec.path), 1, 1, "E060", p, _RESTORE) for p in problems]
             out += _file_findings(rec, index)
     if index is not None:
         index.save_files()
@@ -546,8 +551,8 @@ def _file_findings(rec: Record, index: Index | None) -> list[Finding]:
     if not rec.in_place:
         return []
     out = []
-    files = rec.get("files") or {}
-    for kind, sha in files.items():
+    files = rec.head[_FILES]
+    for kind, sha in (files.items() if files and files is not ABSENT else ()):
         sibling = rec.file[:-len("json")] + kind
         try:
             st = os.stat(sibling)
@@ -557,7 +562,7 @@ def _file_findings(rec: Record, index: Index | None) -> list[Finding]:
             out.append(Finding(_shown(rec.path), 1, 1, "E060", f"{rec.number}.{kind} was deleted",
                                "restore it from git"))
             continue
-        rel = f"{rec['year']}/{rec.number}.{kind}"
+        rel = f"{rec.head[_YEAR]}/{rec.number}.{kind}"
         if index is not None and index.file_ok(rel, _stamp(st), sha):
             continue
         try:

@@ -257,6 +257,8 @@ TAMPERING = {
     # orjson (the fast check) prints this float `1e-7` where json writes `1e-07`: a record holding a float must be
     # checked by json's encoder alone, or this record, sealed over orjson's spelling, would pass
     "float in another spelling": (float_spelt_short, "INV-2026-0003.json", "hash does not match"),
+    "resealed with files as a list": (lambda f: reseal(f, "INV-2026-0003", {"files": ["html"]}), "INV-2026-0003.json",
+                                      "files must be a mapping"),
     "unreadable record": (lambda f: (f / "INV-2026-0003.json").write_text("{", encoding="utf-8"),
                           "INV-2026-0003.json", "unreadable"),
 }
