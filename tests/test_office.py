@@ -365,3 +365,20 @@ def test_a_failing_stripe_sync_still_sends_but_does_not_remind_and_fails_the_run
     assert [m["Subject"] for _, m in inbox.messages] == ["Invoice INV-2026-0001 from Studio Nord GmbH"]
     assert git(bare, "log", "-1", "--format=%s", "main") == "Log sent mail"
     assert "reminder" not in git(bare, "show", "main:mail/sent.log")
+
+
+def test_the_office_restores_billed_s_cache_where_billed_keeps_it_and_a_pull_request_never_saves_it(
+        office: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from billed import cache
+
+    monkeypatch.delenv("BILLED_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    where = os.path.expanduser("~/.cache/billed")
+    assert str(cache._folder(office)).startswith(where + os.sep)
+    issuing = [s for s in load(office / ".github/workflows/billing-office.yml")["jobs"]["office"]["steps"]
+               if "actions/cache" in s.get("uses", "")]
+    review = [s for s in load(office / ".github/workflows/billing-check.yml")["jobs"]["check"]["steps"]
+              if "actions/cache" in s.get("uses", "")]
+    assert [s["with"]["path"] for s in issuing + review] == ["~/.cache/billed", "~/.cache/billed"]
+    assert review[0]["uses"].startswith("actions/cache/restore@")  # restores main's cache, saves nothing
+    assert issuing[0]["with"]["restore-keys"] == review[0]["with"]["restore-keys"]
