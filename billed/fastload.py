@@ -40,11 +40,13 @@ class Bad:
         self.message, self.hint = message, hint
 
 
-_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
-_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-_INT = re.compile(r"^[-+]?[0-9]+$")
-_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
-_SPECIAL = re.compile(r"^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)$")
+# \Z, not $: `$` also matches before a final newline, so "\n" resolved as null (and "1\n" as 1); libyaml never
+# hands over such a plain scalar, but the resolver must not depend on that (tests/test_fastload.py found it)
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)\Z")
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)\Z")
+_INT = re.compile(r"^[-+]?[0-9]+\Z")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+_SPECIAL = re.compile(r"^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)\Z")
 _MAYBE = frozenset("~nNtTfF+-.0123456789")  # the first characters of anything but text
 _SEEN: dict[str, Any] = {}  # plain scalar -> its value (ints and Decimals are immutable: sharing them is safe)
 

@@ -195,6 +195,8 @@ def test_plain_scalars_resolve_by_the_core_schema(word: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.sampled_from(PLAIN), st.from_regex(r"[-+.~nNtTfF0-9eE_x]{0,6}", fullmatch=True), st.text()))
+@example("\n")  # `$` matched before a final newline: "\n" resolved as null, its shortcut as text
+@example("1\n")
 def test_plain_takes_its_shortcuts_and_memory_faithfully(word: str) -> None:
     """`plain` answers text from the first character and remembers the rest: the same as resolving afresh."""
     fresh = fastload._resolve(word)
