@@ -186,17 +186,9 @@ class _Shared:
     projects) repeat few days, project keys and rounded amounts, and each copy held ~100 bytes more."""
 
     def __init__(self) -> None:
-        self.amounts: dict[tuple[Decimal, bool, str], Decimal] = {}
+        self.quantize = money.Rounded().quantize
         self.days: dict[str, dt.date] = {}
         self.texts: dict[str, str] = {}
-
-    def quantize(self, amount: Decimal, currency: str) -> Decimal:
-        """money.quantize: equal amounts round alike (the sign is in the key: -0 prints as -0.00)."""
-        key = (amount, amount.is_signed(), currency)
-        got = self.amounts.get(key)
-        if got is None:
-            got = self.amounts[key] = money.quantize(amount, currency)
-        return got
 
     def day(self, text: str) -> dt.date:
         got = self.days.get(text)
@@ -491,6 +483,13 @@ def _board(root: Path, stamp: boardcache.Stamp, on: dt.date, client: str | None)
         board = build(_state(root, stamp), on, client)
         boardcache.write(root, stamp, on, client, board)
     return board
+
+
+def state(root: Path) -> api.State:
+    """The loaded repo the boards are built from, cached the same way: for what a board does not hold (the pay
+    redirect), without loading the repo once more."""
+    root = Path(root).resolve()
+    return _state(root, boardcache.Stamp.of(api.fingerprint(root)))
 
 
 def load(root: Path, on: dt.date | None = None, client: str | None = None) -> Board:

@@ -95,3 +95,28 @@ def test_only_currencies_in_use_today_are_known():
         assert money.is_currency(code), code
     for code in ("DEM", "HRK", "SLL", "XXX", "XTS", "XAU", "CLF", "EURO", "eur", None, 978):
         assert not money.is_currency(code), code
+
+
+def test_rounded_works_each_distinct_amount_out_once_and_rounds_like_plain():
+    rounded = money.Rounded()
+    assert rounded.plain(Decimal("1.005"), "EUR") == "1.01"  # half up
+    assert rounded.plain(Decimal("1.005"), "KWD") == "1.005"  # three minor digits: per currency
+    assert rounded.plain(Decimal("100.5"), "JPY") == "101"
+    first = rounded.quantize(Decimal("100"), "EUR")
+    assert str(first) == "100.00" and rounded.quantize(Decimal("100.000"), "EUR") is first  # equal: one object
+    assert rounded.plain(Decimal("0"), "EUR") == "0.00"
+    assert rounded.plain(Decimal("-0"), "EUR") == "-0.00"  # equal to 0, but printed with its sign, as plain does
+    assert str(rounded.quantize(Decimal("-0.001"), "EUR")) == "-0.00"
+
+
+ROUNDED = money.Rounded()  # shared by every example: equal amounts written differently meet in it
+
+
+@given(st.decimals(min_value=-10**9, max_value=10**9, places=4, allow_nan=False),
+       st.sampled_from(["EUR", "JPY", "KWD"]), st.integers(0, 3))
+@settings(max_examples=300)
+def test_rounded_is_plain(amount, currency, zeros):
+    written = Decimal(f"{amount}{'0' * zeros}" if "." in str(amount) else f"{amount}.{'0' * zeros}")  # same value
+    for value in (amount, written, -amount):
+        assert ROUNDED.plain(value, currency) == money.plain(value, currency)
+        assert str(ROUNDED.quantize(value, currency)) == str(money.quantize(value, currency))

@@ -203,6 +203,16 @@ def test_a_new_process_reads_the_stored_board_until_a_file_changes(example: Path
     assert views._state.cache_info().currsize == 1
 
 
+def test_the_state_behind_the_boards_is_loaded_once(example: Path) -> None:
+    """The portal's pay redirect needs the loaded repo itself: the one the boards were built from, not a new load."""
+    views.cache_clear()
+    views.load(example, ON, client="acme")
+    first = views.state(example)
+    assert views.state(example) is first and views._state.cache_info().currsize == 1
+    assert api.pay_redirect(views.only_client(first, "acme"), "INV-2026-0003", ON) == (
+        "https://pay.studio-nord.example/invoice/INV-2026-0003?amount=9600.00&currency=GBP")  # nothing paid yet
+
+
 def test_a_stored_board_is_not_used_once_a_file_changed(repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BILLED_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("BILLED_CACHE", raising=False)

@@ -202,7 +202,7 @@ def pay_page(root: Path, client: str, number: str, on: dt.date) -> None:
     st.subheader(_("{title} {number}").format(title=_(inv.title), number=inv.number))
     st.metric(_("Still to pay"), board.fmt(inv.balance, inv.currency))
     try:
-        target = api.pay_redirect(api.load(root, verify=False), number, on)
+        target = api.pay_redirect(views.only_client(views.state(root), client), number, on)
     except BilledError:
         target = None
     if target:
