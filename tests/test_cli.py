@@ -153,3 +153,17 @@ def test_readme_commands_run_on_the_example(tmp_path: Path) -> None:
     again = run(root, "issue", "--date", "2026-11-25", "--no-pdf")
     assert again.code == 0 and "Nothing to issue" in again.out
     assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("first", ["remind", "send", "pay_url"])
+def test_the_api_s_use_cases_load_on_first_use_as_functions_in_any_order(first: str) -> None:
+    """billed.api imports its use-case modules on first use (start-up time); `send` is also the name of the
+    module that defines it, so whichever name is asked for first, `api.send` must end up the function."""
+    import subprocess
+    import sys
+
+    script = ("import inspect, billed.api as api; getattr(api, sys.argv[1]); "
+              "print(all(inspect.isfunction(getattr(api, n)) for n in api._LAZY))")
+    proc = subprocess.run([sys.executable, "-c", "import sys; " + script, first], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.stdout.split() == ["True"], proc.stderr

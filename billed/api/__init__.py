@@ -528,6 +528,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(f"billed.api.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
+    module = importlib.import_module(f"billed.api.{_LAZY[name]}")
+    # all of the module's names at once: importing billed.api.send also set this package's `send` to the module,
+    # which the function of that name must replace whichever of the two was asked for first
+    globals().update({k: getattr(module, k) for k, m in _LAZY.items() if m == _LAZY[name]})
+    return globals()[name]
