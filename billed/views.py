@@ -7,7 +7,8 @@ invoiced and remaining are net (as `billed status`), billed/paid/outstanding are
 Totals are kept per currency and never summed across currencies.
 
 Loading is cached on a cheap fingerprint of the repo (the stat of every YAML/JSON file Billed reads), so a
-dashboard rerun costs a few hundred stats until a file actually changes.
+dashboard rerun costs a few hundred stats until a file actually changes; each audience's board is also kept in
+Billed's cache folder under that fingerprint and its day (billed/boardcache.py), so a new process reads it back.
 """
 
 from __future__ import annotations
