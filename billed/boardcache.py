@@ -3,7 +3,8 @@
 Building the owner's board of a 10,000-project repo loads the whole repo and derives ~170,000 views from it
 (~6 s CPU); reading the stored board back is ~1 s. A board is stored under its audience (the owner, or one client)
 and keyed on everything it was computed from: the repo's fingerprint (`api.fingerprint`, the stat of every file
-`load` reads, as the dashboard's in-memory cache already trusts it), the day, and the source of all of Billed.
+`load` reads, as the dashboard's in-memory cache already trusts it), the day, the working directory (findings
+name their files relative to it) and the source of all of Billed.
 It is stored only once every one of those files is older than the racy window (ledger.RACY_NS): a file written
 within it could change again without its stat changing. BILLED_CACHE=0 turns it off with the rest of the cache.
 
@@ -20,6 +21,7 @@ import datetime as dt
 import functools
 import gc
 import io
+import os
 import pickle
 import sys
 import time
@@ -86,7 +88,9 @@ def _kind(client: str | None) -> str:
 
 
 def _key(stamp: Stamp, on: dt.date, client: str | None) -> bytes:
-    return cache.key(_code(), stamp.digest, on.isoformat(), "" if client is None else f"client:{client}")
+    """The working directory too: the owner's findings name their files relative to it (repo.shown)."""
+    return cache.key(_code(), stamp.digest, on.isoformat(), "" if client is None else f"client:{client}",
+                     os.getcwd())
 
 
 @functools.cache

@@ -225,6 +225,21 @@ def test_a_stored_board_is_not_used_once_a_file_changed(repo, tmp_path: Path, mo
     assert views.portfolio(views.load(root, ON))["EUR"].contract == D("250.00")
 
 
+def test_a_stored_board_names_files_as_seen_from_where_it_is_read(repo, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLED_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BILLED_CACHE", raising=False)
+    monkeypatch.setattr(ledger, "RACY_NS", 0)
+    root = repo({"projects/nordlicht/site.yaml": "title: Site\nstart: 2026-13-05\nmilestones:\n"
+                                                 "  - {id: a, title: A, amount: 100.00}\n"})
+    monkeypatch.chdir(root)
+    views.cache_clear()
+    assert [f.split(":")[0] for f in views.load(root, ON).findings] == ["projects/nordlicht/site.yaml"]
+    views.cache_clear()
+    monkeypatch.chdir(root / "projects")
+    assert [f.split(":")[0] for f in views.load(root, ON).findings] == ["nordlicht/site.yaml"]
+
+
 def test_a_board_built_from_files_just_written_is_not_stored(repo, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A file written within the racy window could change again without its stat changing: not trusted yet."""
