@@ -109,7 +109,7 @@ def plan(state: State, on: dt.date, source: engine.Source | None = None) -> list
     problem = engine.backdated(state.ledger, on)
     if problem:
         raise BilledError(problem)
-    paid = frozenset(row.number for row in document_states(state, on) if row.state == "paid")
+    paid = frozenset(row.number for row in _deposit_states(state, on) if row.state == "paid")
     return engine.plan(state.repo.projects, state.repo.clients, state.repo.settings, state.ledger, on, source, paid)
 
 
@@ -405,6 +405,18 @@ def record_payment(root: Path | None, number: str, amount: str, on: dt.date, met
     row = next(s for s in payments_mod.states(state.ledger.records, [*state.payments, payment], on)
                if s.number == number)
     return {"payment": payment.as_json(), "document": row.as_json()}, []
+
+
+def _deposit_states(state: State, on: dt.date) -> list[payments_mod.DocState]:
+    """The states of the documents that bill a deposit (a line of role "deposit", as engine.Billed reads them),
+    which is all a plan asks (is a deducted deposit paid?). A document's state depends only on it, its payments
+    and the credit notes that correct it, so these are exactly their rows of `document_states`, without working
+    out the other ~55,000 at 10,000 projects (~0.8 s of every plan)."""
+    if ("states", on) in state.memo:
+        return state.memo[("states", on)]
+    deposits = {r.number for r in state.ledger.records if any(line[0] == "deposit" for line in r.amounts)}
+    mine = [r for r in state.ledger.records if r.number in deposits or r.get("corrects") in deposits]
+    return payments_mod.states(mine, state.payments, on)
 
 
 def document_states(state: State, on: dt.date) -> list[payments_mod.DocState]:
