@@ -359,8 +359,25 @@ def plan(projects: dict[str, Project], clients: dict[str, Client], settings: Set
     planner = Planner(settings, clients, ledger, on, source, paid=paid)
     state = settled(ledger)
     for key in sorted(projects):
-        planner.project(projects[key], state[key].fork() if key in state else Billed())
+        if key not in state:
+            planner.project(projects[key], Billed())
+        elif _due(projects[key], state[key], on):  # (a fork copies every table of the project's state)
+            planner.project(projects[key], state[key].fork())
     return planner.docs
+
+
+def _due(p: Project, state: Billed, on: dt.date) -> bool:
+    """Whether Planner.project would issue anything for `p` (what it checks, read without changing `state`): a
+    deposit not yet invoiced, or a milestone whose target differs from what it was charged. Most projects of a
+    large repo have nothing due on a given day; planning each on a copy of its state was ~0.4 s at 10,000."""
+    final_billed = p.final is not None and bool(state.invoices.get(p.final.id))
+    if p.deposit > 0 and p.start <= on and not state.deposits and not final_billed:
+        return True
+    for m in p.milestones:
+        charged = state.charged.get(m.id, money.ZERO)
+        if target(m, on, charged) != charged:
+            return True
+    return False
 
 
 def ledger_findings(projects: dict[str, Project], ledger: Ledger, project_files: dict[str, str]) -> list[Finding]:
