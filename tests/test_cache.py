@@ -295,3 +295,25 @@ print(gc.collect())
     proc = subprocess.run([sys.executable, "-c", script, str(cached)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["0"]
+
+
+def test_a_client_is_built_once_until_its_file_or_the_settings_change(cached: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from billed import api, repo
+
+    built: list[str] = []
+    real = repo.build_client
+    monkeypatch.setattr(repo, "build_client", lambda doc, cid, *rest: built.append(cid) or real(doc, cid, *rest))
+    monkeypatch.chdir(cached)
+    state = api.load(cached)
+    assert built == [] and state.repo.clients["nordlicht"].loc.doc.where(("email",)) == (5, 8)  # places from text
+    client = cached / "projects/nordlicht/client.yaml"
+    client.write_text(client.read_text(encoding="utf-8").replace("rechnungen@", "rechnungen@@"), encoding="utf-8")
+    first, second = run(cached, "check"), run(cached, "check")
+    assert built == ["nordlicht"] and first.err == second.err and "client.yaml:5:8: [E013]" in first.err
+    client.write_text(client.read_text(encoding="utf-8").replace("rechnungen@@", "rechnungen@"), encoding="utf-8")
+    assert run(cached, "check").code == 0 and run(cached, "check").code == 0 and built == ["nordlicht"] * 2
+    settings = cached / "billed.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace("payment_terms: 14", "payment_terms: 30"),
+                        encoding="utf-8")
+    assert run(cached, "check").code == 0 and built == ["nordlicht"] * 3
