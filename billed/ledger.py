@@ -106,6 +106,7 @@ _FIELDS = operator.itemgetter(*HEAD)
 _POOLED = tuple(_AT[k] for k in ("series", "client", "project", "project_title", "kind", "type_code", "currency",
                                  "issue_date", "due_date", "supply_date"))
 _HASH, _PREV, _FILES = _AT["hash"], _AT["prev"], _AT["files"]
+HEAD_HASH = _HASH  # where a record's own hash sits in its head
 
 
 def head_of(data: dict[str, Any], hashes: dict[str, str] | None = None) -> tuple[tuple[Any, ...], tuple[Line, ...]]:

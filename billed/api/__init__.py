@@ -97,7 +97,9 @@ def _invoiced_shares(ledger: Ledger) -> Pins:
         return {m.id: charged[m.id] for m in project.milestones if m.spec == "percent" and charged.get(m.id)}
 
     def signature(key: str) -> str:
-        return repr(sorted(billed[key].charged.items())) if key in billed else ""
+        """What `pins` reads for the project: its records (the billed state of a project is made of its own
+        records alone, engine.billed_state), named by their hashes; cheaper than printing the state itself."""
+        return ",".join(r.head[ledger_mod.HEAD_HASH] for r in ledger.for_project(key))
     return Pins(pins, signature)
 
 
