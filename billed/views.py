@@ -230,7 +230,8 @@ def _milestones(p: Any, b: Any, states: dict[str, str], shared: _Shared) -> tupl
         out.append(MilestoneView(
             id=m.id, title=m.title, status=m.status, lane=LANES[m.status], amount=q(m.amount, cur),
             due=m.due, done=m.done, final=m.final, invoiced=q(charged.get(m.id, money.ZERO), cur),
-            documents=docs, payment=", ".join(dict.fromkeys(states.get(d, "") for d in docs if states.get(d)))))
+            documents=docs,
+            payment=", ".join(dict.fromkeys(states[d] for d in docs if states.get(d))) if docs else ""))
     return tuple(out)
 
 
