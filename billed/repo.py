@@ -191,9 +191,11 @@ def _client(repo: Repo, path: Path, cid: str) -> tuple[Client | None, list[Findi
     if text is None:
         return None, unreadable
     store = cache.store(repo.root, "clients")
-    key = cache.key("client", where, text, repr(repo.settings)) if store is not None else b""
+    # the file's place in the repo as well as where it is shown from: run from inside a client folder, two
+    # clients' identical client.yaml are both shown as "client.yaml" (and must not share an entry)
+    key = cache.key("client", str(path.relative_to(repo.root)), where, text, repr(repo.settings)) if store else b""
     hit = store.get(key) if store is not None else None
-    if hit is not None:
+    if hit is not None and (hit[0] is None or hit[0].id == cid):
         if hit[0] is not None:
             hit[0].loc.doc.text = text  # its position tables are rebuilt from the text if a finding needs them
         return hit
@@ -223,9 +225,11 @@ def _project(repo: Repo, path: Path, where: str, client: Client | None, pins: Pi
     if text is None:
         return unreadable
     store = cache.store(repo.root, "projects") if pins is not None else None
-    key = cache.key("project", where, text, built_with,
+    key = cache.key("project", str(path.relative_to(repo.root)), where, text, built_with,  # (see _client)
                     pins.signature(f"{path.parent.name}/{path.stem}")) if store is not None and pins else b""
     hit = store.get(key) if store is not None else None
+    if hit is not None and hit[0] is not None and hit[0].key != f"{path.parent.name}/{path.stem}":
+        hit = None  # (cannot happen with the key above; a project is never kept under another's name)
     if hit is not None:
         kept, found, doc = hit
         if doc is not None:
