@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -270,6 +271,40 @@ def test_findings_of_a_cached_project_are_those_of_building_it_with_their_places
     assert first.err == second.err == uncached.err and "web.yaml:6:13: [E021]" in first.err
 
 
+_LEAK = """
+import gc, sys, weakref
+from pathlib import Path
+from billed import api, gcpolicy
+if sys.argv[2] == "cli":
+    gcpolicy.short_lived()
+class Session:  # something long-lived of the process, in a reference cycle, dropped after a load
+    pass
+session = Session()
+session.me = session
+gone = weakref.ref(session)
+api.load(Path(sys.argv[1]))
+del session
+gc.collect()
+print(gone() is None)  # freed by the collector
+gc.unfreeze()
+gc.collect()
+print(gone() is None)
+"""
+
+
+@pytest.mark.parametrize("process", ["dashboard", "cli"])
+def test_loading_freezes_nothing_in_a_long_lived_process(cached: Path, process: str) -> None:
+    """gc.freeze takes every object alive at that moment out of the collector's sight, not only what was loaded:
+    in the dashboard a dropped session in a reference cycle would never be freed. Only the command line freezes
+    (there it is freed once unfrozen: the freeze was all that held it)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _LEAK, str(cached), process], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout.split() == (["False", "True"] if process == "cli" else ["True", "True"]), proc.stderr
+
+
 def test_a_loaded_state_holds_no_reference_cycle(cached: Path) -> None:
     """api.load freezes what it loaded (gc.freeze), so the collector never walks it: that is only safe if dropping
     a state frees all of it by reference counting, derived views included. In a fresh process, so that nothing
@@ -317,3 +352,23 @@ def test_a_client_is_built_once_until_its_file_or_the_settings_change(cached: Pa
     settings.write_text(settings.read_text(encoding="utf-8").replace("payment_terms: 14", "payment_terms: 30"),
                         encoding="utf-8")
     assert run(cached, "check").code == 0 and built == ["nordlicht"] * 3
+
+
+def test_two_clients_with_the_same_files_stay_two_from_inside_their_folders(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from inside a client folder, a file is shown as just `client.yaml` or `web.yaml`: two clients with the
+    same files must still be two clients with a project each, cached or not."""
+    from conftest import CLIENT
+
+    from billed import api
+
+    monkeypatch.setenv("BILLED_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BILLED_CACHE", raising=False)
+    root = make_repo(tmp_path / "repo", {"projects/nordlicht/web.yaml": PROJECT, "projects/sued/client.yaml": CLIENT,
+                                         "projects/sued/web.yaml": PROJECT})
+    for folder in ("nordlicht", "sued", "nordlicht"):
+        monkeypatch.chdir(root / "projects" / folder)
+        state = api.load(root)
+        assert sorted(state.repo.projects) == ["nordlicht/web", "sued/web"], folder
+        assert {cid: c.id for cid, c in state.repo.clients.items()} == {"nordlicht": "nordlicht", "sued": "sued"}
+        assert [d["client"] for d in api.plan(state, dt.date(2026, 3, 1))] == ["nordlicht", "sued"]
