@@ -19,40 +19,28 @@ import contextlib
 import copyreg
 import datetime as dt
 import functools
-import gc
 import io
 import os
 import pickle
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from billed import cache
+from billed import cache, gcpolicy
 from billed import ledger as ledger_mod
 
 LISTS = ("projects", "invoices", "payments", "findings")  # a board's long lists, pickled in chunks
 CHUNK = 2000
 
 
-@contextlib.contextmanager
-def no_gc() -> Iterator[None]:
+def no_gc() -> contextlib.AbstractContextManager[None]:
     """Python's cyclic collector off while a board is built or read back: it only allocates, and each collection
-    walked the whole loaded state again (~1.2 s of a 3.2 s board at 10,000 projects). What was allocated meanwhile
-    is then frozen, as api.load freezes a state: else the first collection after re-enabling walked the million
-    new objects once more (~0.8 s). A board holds no reference cycle (tests/test_cache.py), so dropping it still
-    frees it by reference counting."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was:
-            gc.enable()
+    walked the whole loaded state again (~1.2 s of a 3.2 s board at 10,000 projects). See billed/gcpolicy.py:
+    what was allocated is frozen only in a short-lived process, never in the dashboard's."""
+    return gcpolicy.paused()
 
 
 class Stamp(NamedTuple):

@@ -6,7 +6,6 @@ Every function returns findings as values; a command that writes (issue) writes 
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from billed import engine, i18n, money, witness
+from billed import engine, gcpolicy, i18n, money, witness
 from billed import git as git_mod
 from billed import history as history_mod
 from billed import ledger as ledger_mod
@@ -50,19 +49,9 @@ class State:
 
 
 def load(root: Path | None = None, verify: bool = True) -> State:
-    """The repo, its ledger and every finding. Python's cyclic garbage collector is paused meanwhile: loading
-    allocates millions of objects that all stay alive, and each collection walked all of them again (~22% of an
-    empty-cache `check` at 10,000 projects, bench/README.md). What was loaded is then frozen (gc.freeze): else
-    the first collection after loading walked all of it once more (~0.5 s of a warm check at 10,000). A loaded
-    state holds no reference cycle (tests/test_cache.py), so dropping it still frees it by reference counting."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    """The repo, its ledger and every finding, with the cyclic garbage collector paused (billed/gcpolicy.py)."""
+    with gcpolicy.paused():
         return _load(find_root(root), verify)
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 def _load(root: Path, verify: bool) -> State:
@@ -97,9 +86,9 @@ def _invoiced_shares(ledger: Ledger) -> Pins:
         return {m.id: charged[m.id] for m in project.milestones if m.spec == "percent" and charged.get(m.id)}
 
     def signature(key: str) -> str:
-        """What `pins` reads for the project: its records (the billed state of a project is made of its own
-        records alone, engine.billed_state), named by their hashes; cheaper than printing the state itself."""
-        return ",".join(r.head[ledger_mod.HEAD_HASH] for r in ledger.for_project(key))
+        """What `pins` reads for the project, printed. (Not its records' claimed hashes: a record edited after it
+        was issued keeps its `hash` field, and a non-text one is not a string at all.)"""
+        return repr(sorted(billed[key].charged.items())) if key in billed else ""
     return Pins(pins, signature)
 
 

@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from billed import storage
+from billed import gcpolicy, storage
 from billed.errors import BilledError
 
 EXIT_FINDINGS = 1
@@ -39,6 +39,7 @@ for _info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
 
 
 def main() -> None:
+    gcpolicy.short_lived()  # what a command loads lives until it exits (billed/gcpolicy.py)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:

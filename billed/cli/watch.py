@@ -31,8 +31,10 @@ def watch(repo: Path | None, on: Any, delay: float, preview: Path | None) -> Non
     that would be issued is rendered to the preview folder (open it in a browser and reload). Nothing is issued
     and invoices/ is never touched. Stop with Ctrl-C.
     """
+    from billed import gcpolicy
     from billed.watch import watch as run_watch
 
+    gcpolicy.long_lived()  # it reloads on every save until stopped: nothing loaded may be frozen
     root = find_root(repo)
     click.echo(f"watching {root} (Ctrl-C to stop)")
     run_watch(root, on.date() if on else None, lambda line: click.echo(line), delay, preview)
