@@ -46,9 +46,10 @@ def _code_stamp() -> bytes:
     here = Path(__file__).resolve().parent
     h = hashlib.sha1(FORMAT + sys.version.encode())
     h.update(_library_versions().encode())
-    for path in [*sorted(here.glob("*.py")), *sorted(toolkit_dir("schemas").glob("*.json"))]:
+    for name, path in [*((str(p.relative_to(here)), p) for p in sorted(here.rglob("*.py"))),  # api/ too
+                       *((p.name, p) for p in sorted(toolkit_dir("schemas").glob("*.json")))]:
         with contextlib.suppress(OSError):
-            h.update(path.name.encode() + path.read_bytes())
+            h.update(name.encode() + path.read_bytes())
     return h.digest()
 
 

@@ -106,7 +106,6 @@ _FIELDS = operator.itemgetter(*HEAD)
 _POOLED = tuple(_AT[k] for k in ("series", "client", "project", "project_title", "kind", "type_code", "currency",
                                  "issue_date", "due_date", "supply_date"))
 _HASH, _PREV, _FILES = _AT["hash"], _AT["prev"], _AT["files"]
-HEAD_HASH = _HASH  # where a record's own hash sits in its head
 
 
 def head_of(data: dict[str, Any], hashes: dict[str, str] | None = None) -> tuple[tuple[Any, ...], tuple[Line, ...]]:
@@ -436,6 +435,8 @@ def _parse(raw: bytes, hashes: dict[str, str] | None = None) -> tuple[dict[str, 
     try:
         text = raw.decode("utf-8")
         try:
+            if text.startswith("\ufeff"):
+                json.loads(text)  # raises json's own words for it ("Unexpected UTF-8 BOM")
             data, plain = _PLAIN.decode(text), True
         except _Float:  # a float Billed never writes: checked by json's own encoder alone, see _fast_forms
             data, plain = json.loads(text), False

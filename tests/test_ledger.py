@@ -259,6 +259,9 @@ TAMPERING = {
     "float in another spelling": (float_spelt_short, "INV-2026-0003.json", "hash does not match"),
     "resealed with files as a list": (lambda f: reseal(f, "INV-2026-0003", {"files": ["html"]}), "INV-2026-0003.json",
                                       "files must be a mapping"),
+    "a null hash": (lambda f: (f / "INV-2026-0003.json").write_bytes(ledger.pretty({**json.loads(
+        (f / "INV-2026-0003.json").read_text(encoding="utf-8")), "hash": None})), "INV-2026-0003.json",
+        "hash does not match"),
     "unreadable record": (lambda f: (f / "INV-2026-0003.json").write_text("{", encoding="utf-8"),
                           "INV-2026-0003.json", "unreadable"),
 }
