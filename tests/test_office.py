@@ -367,18 +367,11 @@ def test_a_failing_stripe_sync_still_sends_but_does_not_remind_and_fails_the_run
     assert "reminder" not in git(bare, "show", "main:mail/sent.log")
 
 
-def test_the_office_restores_billed_s_cache_where_billed_keeps_it_and_a_pull_request_never_saves_it(
-        office: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from billed import cache
-
-    monkeypatch.delenv("BILLED_CACHE_DIR", raising=False)
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    where = os.path.expanduser("~/.cache/billed")
-    assert str(cache._folder(office)).startswith(where + os.sep)
-    issuing = [s for s in load(office / ".github/workflows/billing-office.yml")["jobs"]["office"]["steps"]
-               if "actions/cache" in s.get("uses", "")]
-    review = [s for s in load(office / ".github/workflows/billing-check.yml")["jobs"]["check"]["steps"]
-              if "actions/cache" in s.get("uses", "")]
-    assert [s["with"]["path"] for s in issuing + review] == ["~/.cache/billed", "~/.cache/billed"]
-    assert review[0]["uses"].startswith("actions/cache/restore@")  # restores main's cache, saves nothing
-    assert issuing[0]["with"]["restore-keys"] == review[0]["with"]["restore-keys"]
+def test_no_workflow_restores_billed_s_cache(office: Path) -> None:
+    """Billed's cache is pickles that vouch for records: restored in CI, whoever can write a cache entry in main's
+    scope (any workflow step running on main, a pull_request_target workflow) could run code in the job that
+    later holds the push credential, or have forged records vouched for. The office runs from the files alone
+    until the cache is authenticated (docs/office.md)."""
+    for name in ("billing-office.yml", "billing-check.yml"):
+        text = (office / ".github/workflows" / name).read_text(encoding="utf-8")
+        assert "actions/cache" not in text and ".cache/billed" not in text, name

@@ -88,8 +88,7 @@ def test_actions_are_pinned_by_commit_and_no_expression_reaches_a_shell() -> Non
     for path in [*WORKFLOWS, TOOLKIT / "action.yml"]:
         for step in steps_of(load(path)):
             if "uses" in step:
-                assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)?@[0-9a-f]{40}", step["uses"]), (
-                    f"{path.name}: {step['uses']}")  # (actions/cache/restore: an action in a sub-folder)
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), f"{path.name}: {step['uses']}"
             assert "${{" not in step.get("run", ""), f"{path.name}: expression in a run script (injection)"
 
 
