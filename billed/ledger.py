@@ -413,12 +413,15 @@ def _read_bytes(path: str, size: int) -> bytes:
     cost more than reading a 3 KB record; 115,000 files are read by an empty-cache check at 10,000 projects)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        parts = [os.read(fd, size + 1)]
-        while len(parts) > 1 or len(parts[0]) > size:  # it grew since its stat: read on to the end
-            chunk = os.read(fd, 1 << 20)
+        parts, total = [], 0
+        while True:  # one read when the file is as its stat said; else on to the end (it grew, or a short read)
+            chunk = os.read(fd, max(size + 1 - total, 1 << 16))
             if not chunk:
                 break
             parts.append(chunk)
+            total += len(chunk)
+            if total == size:
+                break
     finally:
         os.close(fd)
     return b"".join(parts)

@@ -418,3 +418,12 @@ def test_the_fast_check_gives_json_s_bytes_or_declines(record):
     except TypeError:
         return
     assert fast == _json_forms(record)
+
+
+@pytest.mark.parametrize("stat_size", [0, 10, 99_999, 100_000, 100_001, 300_000])
+def test_a_file_is_read_whole_whatever_its_stat_said(tmp_path, stat_size):
+    """Files are read in as few calls as their stat allows, but always to the end: one that grew or shrank since
+    its stat (or a short read) is read whole, so its hash is of what is there."""
+    path = tmp_path / "f"
+    path.write_bytes(bytes(range(256)) * 390 + b"end")
+    assert ledger._read_bytes(str(path), stat_size) == path.read_bytes()
