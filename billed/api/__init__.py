@@ -281,7 +281,7 @@ def status(state: State, only: str | None = None, on: dt.date | None = None) -> 
 def status_rows(state: State, only: str | None = None, on: dt.date | None = None) -> Iterator[dict[str, Any]]:
     """`status` one project at a time: the dashboard turns each row into its view and lets it go (all rows of
     10,000 projects at once were ~70 MB)."""
-    plain = money.Rounded().plain  # (~300,000 amounts at 10,000 projects, most of them repeats)
+    plain = money.plain
     for p, b, fig, owed in project_figures(state, only, on):
         cur = p.currency
         yield {
