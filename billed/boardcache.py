@@ -61,14 +61,22 @@ def read(root: Path, stamp: Stamp, on: dt.date, client: str | None) -> Any:
     with no_gc():
         stored = cache.load_blob(root, _kind(client))
         if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == _key(stamp, on, client):
-            return _unpack(stored[1])
+            try:
+                return _unpack(stored[1])
+            except Exception:  # noqa: BLE001 - as billed/cache.py: a damaged cache is simply no cache
+                return None
     return None
 
 
 def write(root: Path, stamp: Stamp, on: dt.date, client: str | None, board: Any) -> None:
-    """Store the board (replacing the audience's board of another day or fingerprint) once its files settled."""
+    """Store the board (replacing the audience's board of another day or fingerprint) once its files settled.
+    Never fails the page: a board that cannot be stored is built again next time."""
     if cache.enabled() and stamp.newest < time.time_ns() - ledger_mod.RACY_NS:
-        cache.save_blob(root, _kind(client), (_key(stamp, on, client), _pack(board)))
+        try:
+            packed = _pack(board)
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+            return
+        cache.save_blob(root, _kind(client), (_key(stamp, on, client), packed))
 
 
 def _kind(client: str | None) -> str:
