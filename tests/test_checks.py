@@ -179,3 +179,17 @@ def test_percentages_with_many_decimals_that_add_up_are_not_a_mismatch(tmp_path)
                          "milestones:\n  - {id: a, title: A, amount: '50.00000000000000000000000000000000000000001%'}\n"
                          "  - {id: b, title: B, amount: rest}\n"})
     assert "[E023]" in run(too_fine, "check").err
+
+
+def test_milestones_built_for_speed_have_every_field_the_constructor_wants(tmp_path):
+    """model.made skips the dataclass constructor: rebuilding each loaded milestone with the real one must give an
+    equal milestone (a field it forgot would make the constructor raise)."""
+    import dataclasses
+
+    from billed import api
+    from tests.conftest import copy_example
+
+    state = api.load(copy_example(tmp_path / "ex"))
+    milestones = [m for p in state.repo.projects.values() for m in p.milestones]
+    assert milestones and all(type(m)(**{f.name: getattr(m, f.name) for f in dataclasses.fields(m)}) == m
+                              and vars(m).keys() == {f.name for f in dataclasses.fields(m)} for m in milestones)
