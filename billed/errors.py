@@ -66,6 +66,7 @@ WARNINGS: dict[str, str] = {
     "W001": "the seller in billed.yaml is still the placeholder `billed init` wrote",
     "W002": "the example project of `billed init` is still there (issue refuses it: E081)",
     "W003": "no translation catalog for a language: its documents, emails and client view print English",
+    "W004": "a shallow clone: git cannot vouch for the issued records from before its cut (E062 is not checked)",
 }
 
 

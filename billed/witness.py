@@ -140,12 +140,14 @@ def _shallow(root: Path) -> set[str]:
 
 
 def findings(root: Path, records: list[Record]) -> list[Finding]:
-    """E062 for each record git does not vouch for, and for each issued record that is gone."""
+    """E062 for each record git does not vouch for, and for each issued record that is gone; W004 (a warning) when
+    a shallow clone hides where some records came from."""
     history = read_history(root)
     if history is None:
         return []
     out = changed(root)
     present = set()
+    unseen = 0  # records that entered history before a shallow clone's cut
     for rec in records:
         rel = os.path.relpath(rec.file, root).replace(os.sep, "/")
         present.add(rel)
@@ -153,9 +155,8 @@ def findings(root: Path, records: list[Record]) -> list[Finding]:
         if blob is None or (rel, blob) in history.issued:
             continue  # not committed yet, or committed by the issuing run
         by = history.introduced.get((rel, blob), [])
-        if by and all(sha in history.shallow for sha in by):
-            continue  # it entered history before a shallow clone's cut: git cannot tell here
-        if not by and history.shallow:
+        if (by and all(sha in history.shallow for sha in by)) or (not by and history.shallow):
+            unseen += 1  # it entered history before a shallow clone's cut: git cannot tell here
             continue
         where = (f"in commit {by[-1][:12]} ({history.subjects.get(by[-1], '')!r}), which is not an issuing commit"
                  if by else "outside any issuing commit")
@@ -167,6 +168,12 @@ def findings(root: Path, records: list[Record]) -> list[Finding]:
             out.append(Finding(_shown(root / rel), 1, 1, CODE, f"{number} was issued in commit {sha[:12]} and its "
                                "record is gone (deleted or renamed)",
                                _HINT_DELETED.format(commit=sha[:12], path=rel)))
+    if unseen:
+        noun = "record" if unseen == 1 else "records"
+        out.append(Finding(_shown(root / "invoices"), 1, 1, "W004", f"{unseen} issued {noun} entered git history "
+                           "before this shallow clone's cut: git cannot vouch for them here (E062)",
+                           "fetch the whole history (actions/checkout with `fetch-depth: 0`, as the billing "
+                           "office's workflows do)"))
     return out
 
 

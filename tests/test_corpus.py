@@ -190,7 +190,13 @@ WARNING_EXAMPLES = {
              "    hint: use one of de, en, es, fr, it, nl, pl, or add templates/locale/sv/LC_MESSAGES/billed.po "
              "(docs/languages.md)"],
 }
-WARNING_TESTS = {"W003": "tests/test_i18n.py"}  # where each example is asserted (default tests/test_guards.py)
+WARNING_EXAMPLES["W004"] = [
+    "invoices:1:1: [W004] 1 issued record entered git history before this shallow clone's cut: git cannot vouch "
+    "for them here (E062)",
+    "    hint: fetch the whole history (actions/checkout with `fetch-depth: 0`, as the billing office's workflows "
+    "do)"]
+# where each example is asserted (default tests/test_guards.py)
+WARNING_TESTS = {"W003": "tests/test_i18n.py", "W004": "tests/test_witness.py"}
 
 
 def errors_doc() -> str:

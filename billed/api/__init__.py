@@ -57,17 +57,18 @@ def load(root: Path | None = None, verify: bool = True) -> State:
 def _load(root: Path, verify: bool) -> State:
     ledger = ledger_mod.read_ledger(root)
     repo, findings = load_repo(root, _invoiced_shares(ledger))
-    found = list(findings)
+    found, warnings = list(findings), []
     if verify:
         found += ledger_mod.verify(ledger, repo.settings is None or repo.settings.numbering.reset == "yearly")
-        found += witness.findings(root, ledger.records)
+        for finding in witness.findings(root, ledger.records):
+            (warnings if finding.code.startswith("W") else found).append(finding)  # W004: a shallow clone
     else:
         found += ledger.findings
     ledger.index = None  # saved; ~50 MB at 10,000 projects that no later step reads
     files = {f"{d.parent.name}/{d.stem}" for d in (root / "projects").glob("*/*.y*ml")}
     found += engine.ledger_findings(repo.projects, ledger, {k: k for k in files})
     paid, problems = payments_mod.read(root, ledger)
-    warnings = i18n.check_languages(repo.settings, repo.clients, root / "templates")
+    warnings += i18n.check_languages(repo.settings, repo.clients, root / "templates")
     return State(repo, ledger, sorted(set(found + problems)), paid, warnings)
 
 
