@@ -54,6 +54,7 @@ class Doc:
     findings: list[Finding] = field(default_factory=list)
     invalid: set[PathKey] = field(default_factory=set)  # values the schema rejected: later checks skip them
     text: str | None = field(default=None, repr=False, compare=False)
+    source: str | None = field(default=None, repr=False, compare=False)  # read for `text` on first use, if unset
     tables: tuple[dict[PathKey, tuple[int, int]], dict[PathKey, tuple[int, int]]] | None = field(
         default=None, repr=False, compare=False)
 
@@ -69,6 +70,8 @@ class Doc:
 
     def _tables(self) -> tuple[dict[PathKey, tuple[int, int]], dict[PathKey, tuple[int, int]]]:
         if self.tables is None:
+            if self.text is None and self.source is not None:  # (billed/repo.py: a project vouched for by stat)
+                self.text, _ = read_text(Path(self.source), self.path)
             again = _compose_fully(self.text, self.path) if self.text is not None else None
             self.tables = (again.marks, again.key_marks) if again is not None else ({}, {})
         return self.tables
@@ -79,7 +82,7 @@ class Doc:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (billed/cache.py) without the tables: the cache hands back the text to rebuild them from."""
-        return {**self.__dict__, "tables": None, "text": None}
+        return {**self.__dict__, "tables": None, "text": None, "source": None}
 
     def where(self, path: PathKey, key: bool = False) -> tuple[int, int]:
         """Line and column of `path`, or of its nearest ancestor that has one (aliases share their anchor's)."""

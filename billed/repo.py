@@ -5,13 +5,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 from billed import cache, checks, untrusted, vat
+from billed import ledger as ledger_mod
 from billed.errors import BilledError, Finding
 from billed.load import Doc, load_text, read_text
 from billed.model import Client, Project, Settings, build_client, build_project, build_settings
@@ -221,19 +224,29 @@ def _project(repo: Repo, path: Path, where: str, client: Client | None, pins: Pi
     its findings. From the cache when this exact text was built before with the same settings and client (their
     reprs, `built_with`) and pins: a warm `check` at 10,000 projects spent ~1.5 s building and checking projects
     that had not changed."""
-    text, unreadable = read_text(path, where)
-    if text is None:
-        return unreadable
+    rel = str(path.relative_to(repo.root))
     store = cache.store(repo.root, "projects") if pins is not None else None
-    key = cache.key("project", str(path.relative_to(repo.root)), where, text, built_with,  # (see _client)
+    text, digest = None, _vouched(repo.root, path, rel) if store is not None else None
+    if digest is None:
+        text, unreadable = read_text(path, where)
+        if text is None:
+            return unreadable
+        digest = _content(repo.root, path, rel, text) if store is not None else b""
+    key = cache.key("project", rel, where, digest, built_with,  # (rel and where: see _client)
                     pins.signature(f"{path.parent.name}/{path.stem}")) if store is not None and pins else b""
     hit = store.get(key) if store is not None else None
     if hit is not None and hit[0] is not None and hit[0].key != f"{path.parent.name}/{path.stem}":
         hit = None  # (cannot happen with the key above; a project is never kept under another's name)
+    if hit is None and text is None:  # to be built: from the text as read now (and keyed by it)
+        text, unreadable = read_text(path, where)
+        if text is None:
+            return unreadable
+        key = cache.key("project", rel, where, _content(repo.root, path, rel, text), built_with,
+                        pins.signature(f"{path.parent.name}/{path.stem}")) if store is not None and pins else b""
     if hit is not None:
         kept, found, doc = hit
-        if doc is not None:
-            doc.text = text  # its position tables are rebuilt from the text if a finding needs them
+        if doc is not None:  # its position tables are rebuilt from the text if a finding needs them
+            doc.text, doc.source = text, str(path)
     else:
         found: list[Finding] = []
         kept = None
@@ -250,6 +263,31 @@ def _project(repo: Repo, path: Path, where: str, client: Client | None, pins: Pi
     if kept is not None:
         repo.projects[kept.key] = kept
     return found
+
+
+def _vouched(root: Path, path: Path, rel: str) -> bytes | None:
+    """The digest of a project file's text without reading it, when its stat is exactly what it was when that text
+    was read (and old enough that a same-size rewrite in the same clock tick cannot hide: ledger.RACY_NS). The
+    stat-keyed index of git and of billed/ledger.py, for the 10,000 files a warm check read only to hash them."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return cache.store(root, "stamps").get(cache.key("stamp", rel, _stamp_of(st)))  # type: ignore[union-attr]
+
+
+def _content(root: Path, path: Path, rel: str, text: str) -> bytes:
+    """The digest of a project file's text, remembered under its stat once the file is settled (see _vouched)."""
+    digest = cache.key("text", text)
+    with contextlib.suppress(OSError):
+        st = os.stat(path)
+        if max(st.st_mtime_ns, st.st_ctime_ns) < time.time_ns() - ledger_mod.RACY_NS:
+            cache.store(root, "stamps").put(cache.key("stamp", rel, _stamp_of(st)), digest)  # type: ignore[union-attr]
+    return digest
+
+
+def _stamp_of(st: os.stat_result) -> str:
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
 def _check_project(repo: Repo, project: Project, client: Client | None, out: list[Finding],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -273,6 +274,7 @@ def test_findings_of_a_cached_project_are_those_of_building_it_with_their_places
 
 _LEAK = """
 import gc, sys, weakref
+from decimal import Decimal
 from pathlib import Path
 from billed import api, gcpolicy
 if sys.argv[2] == "cli":
@@ -314,6 +316,7 @@ def test_a_loaded_state_holds_no_reference_cycle(cached: Path) -> None:
 
     script = """
 import datetime as dt, gc, sys
+from decimal import Decimal
 from pathlib import Path
 from billed import api, views
 root = Path(sys.argv[1])
@@ -372,3 +375,25 @@ def test_two_clients_with_the_same_files_stay_two_from_inside_their_folders(tmp_
         assert sorted(state.repo.projects) == ["nordlicht/web", "sued/web"], folder
         assert {cid: c.id for cid, c in state.repo.clients.items()} == {"nordlicht": "nordlicht", "sued": "sued"}
         assert [d["client"] for d in api.plan(state, dt.date(2026, 3, 1))] == ["nordlicht", "sued"]
+
+
+def test_an_unchanged_project_file_is_not_read_again_and_still_has_its_places(cached: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A project file whose stat is what it was when its text was hashed (and settled) is vouched for by stat, as
+    the ledger's records are: a warm run does not read it. Its places are read from the file if a finding needs
+    them; an edit (a new stat) is read and built again."""
+    from billed import api, repo
+
+    reads: list[str] = []
+    real = repo.read_text
+    monkeypatch.setattr(repo, "read_text", lambda path, where: reads.append(path.name) or real(path, where))
+    monkeypatch.chdir(cached)
+    state = api.load(cached)
+    assert "web.yaml" not in reads and state.ok
+    web = state.repo.projects["nordlicht/web"]
+    assert web.loc.doc.text is None and web.milestones[0].loc.doc.where(("milestones", 0, "amount")) == (6, 13)
+    path = cached / "projects/nordlicht/web.yaml"
+    path.write_text(PROJECT.replace("amount: 1000.00", "amount: 1000.50"), encoding="utf-8")
+    again = api.load(cached)
+    assert reads.count("web.yaml") == 1 and again.ok
+    assert again.repo.projects["nordlicht/web"].milestones[0].amount == Decimal("1000.50")
