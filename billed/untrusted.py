@@ -15,8 +15,6 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-from email_validator import EmailNotValidError, validate_email
-
 from billed.errors import Finding
 from billed.load import Doc
 
@@ -40,6 +38,8 @@ def control_char(text: str) -> str | None:
 def email_problem(address: str) -> str | None:
     """Why `address` is not a usable email address, or None. email-validator parses it the way RFC 5321/5322
     and RFC 6531 (internationalised addresses) say, with no network access (no DNS lookup)."""
+    from email_validator import EmailNotValidError, validate_email  # (imported on first use: see vat.eu)
+
     try:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:

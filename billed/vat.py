@@ -14,22 +14,31 @@ query the seller makes (art. 18 of Implementing Regulation 282/2011), which Bill
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-
-from stdnum.eu import vat as eu_vat
-from stdnum.exceptions import InvalidChecksum, ValidationError
 
 from billed.errors import Finding
 from billed.model import Client, Settings
 
-# The 27 member states (ISO 3166 codes). stdnum also knows XI, Northern Ireland, which is in the EU VAT area for
-# goods only: services to it are not reverse charge from the EU.
-EU = frozenset(code.upper() for code in eu_vat.MEMBER_STATES) - {"XI"}
+
+@functools.cache
+def eu() -> frozenset[str]:
+    """The 27 member states (ISO 3166 codes). stdnum also knows XI, Northern Ireland, which is in the EU VAT area
+    for goods only: services to it are not reverse charge from the EU. (python-stdnum is imported on first use:
+    a warm `check` takes its clients from the cache and needs none of it.)"""
+    from stdnum.eu import vat as eu_vat
+
+    return frozenset(code.upper() for code in eu_vat.MEMBER_STATES) - {"XI"}
+
+
 PREFIX_COUNTRY = {"EL": "GR"}  # Greece's VAT ids start with EL
 
 
 def vat_problem(number: str) -> str | None:
     """Why `number` is not a valid EU VAT id, or None."""
+    from stdnum.eu import vat as eu_vat
+    from stdnum.exceptions import InvalidChecksum, ValidationError
+
     try:
         eu_vat.validate(number)
     except InvalidChecksum:
@@ -40,6 +49,8 @@ def vat_problem(number: str) -> str | None:
 
 
 def vat_country(number: str) -> str:
+    from stdnum.eu import vat as eu_vat
+
     prefix = eu_vat.compact(number)[:2].upper()
     return PREFIX_COUNTRY.get(prefix, prefix)
 
@@ -49,7 +60,7 @@ def check_reverse_charge(c: Client, s: Settings | None) -> list[Finding]:
         return []
     seller = s.seller.country if s is not None else None
     where = ("tax",)
-    if c.party.country not in EU:
+    if c.party.country not in eu():
         return [c.loc.finding(where, "E026", f"reverse charge needs a client in an EU member state, but "
                               f"{c.party.country} is not one", "for B2B services to a client outside the EU use "
                               "`tax: outside_eu`")]
@@ -80,7 +91,7 @@ def check_outside_eu(c: Client, s: Settings | None) -> list[Finding]:
     if c.tax != "outside_eu":
         return []
     seller = s.seller.country if s is not None else None
-    if c.party.country in EU or c.party.country == seller:
+    if c.party.country in eu() or c.party.country == seller:
         return [c.loc.finding(("tax",), "E026", f"`outside_eu` is for clients outside the EU, but "
                               f"{c.party.country} is in it", "use `tax: reverse_charge` for a business client in "
                               "another member state, `tax: standard` otherwise")]
