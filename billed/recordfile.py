@@ -1,0 +1,211 @@
+"""One record file: its exact bytes, its hash, its head, and whether it is what Billed wrote.
+
+Split from billed/ledger.py (which keeps the ledger: reading every record, the index, verify, writing). A record
+is canonical JSON; `pretty` gives the only bytes its file may hold and `canonical` the bytes its hash covers.
+Reading checks both with orjson (`_fast_forms`), and only a record that fails that, or holds a float, goes through
+json's own encoder, which words what is wrong (`_content_problems`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import operator
+import os
+import sys
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+FORMAT = 1
+
+
+def canonical(record: dict[str, Any]) -> bytes:
+    """The bytes that are hashed: sorted keys, no whitespace, UTF-8; the `hash` field itself left out."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def pretty(record: dict[str, Any]) -> bytes:
+    """The exact bytes of a record file: any other byte in the file is tampering."""
+    return (json.dumps(record, sort_keys=True, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _fast_forms(record: dict[str, Any]) -> tuple[bytes, bytes]:
+    """`canonical` and `pretty` of a record that holds no float, with orjson's encoder: ~8x faster than json's
+    indenting one, which is pure Python (the exact-bytes check of 57,000 records took ~3 s at 10,000 projects).
+    Byte for byte the same as json's for such data: every code point in keys and values, key order, nesting and
+    empty containers (tests/test_ledger.py proves it); orjson raises TypeError where they could differ (an integer
+    beyond 64 bits, a lone surrogate). Floats are the one type they print differently (`1e-07` and `1e-7`): a
+    record holding one is never given here (`_parse`)."""
+    exact = orjson.dumps(record, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+    if "hash" not in record:
+        return orjson.dumps(record, option=orjson.OPT_SORT_KEYS), exact
+    seal = record.pop("hash")  # left out of the canonical form; put back (keys are sorted, so order is moot)
+    try:
+        return orjson.dumps(record, option=orjson.OPT_SORT_KEYS), exact
+    finally:
+        record["hash"] = seal
+
+
+def seal(record: dict[str, Any]) -> dict[str, Any]:
+    return {**record, "hash": digest(canonical(record))}
+
+
+# The fields every run needs from every record (numbering, chain, reconciliation, payment states, the dashboard's
+# list), kept in a tuple per record; anything else (parties, line texts, taxes) is read from the file when a
+# document is rendered, mailed or exported. Holding all 57,000 records of the 10,000-project bench as parsed JSON
+# took ~520 MB (bench/README.md); their heads take a tenth of that.
+HEAD = ("billed", "number", "series", "year", "seq", "client", "project", "project_title", "kind", "type_code",
+        "currency", "issue_date", "due_date", "supply_date", "net", "total", "hash", "prev", "files", "corrects")
+_AT = {name: i for i, name in enumerate(HEAD)}
+_SERIES, _YEAR, _SEQ, _ISSUED = _AT["series"], _AT["year"], _AT["seq"], _AT["issue_date"]
+REQUIRED = ("number", "series", "year", "seq", "client", "project", "lines", "hash")
+# role, ref, net, tax_rate, category: what reconciliation reads of each line (`Record.amounts`; the record's own
+# "lines", with texts, are dicts and come from the file)
+Line = tuple[str, str, str, str, str]
+
+
+class _Absent:
+    """A key the record does not have (pickles by name, so it stays one object across processes)."""
+
+    def __reduce__(self) -> str:
+        return "ABSENT"
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
+
+
+_FIELDS = operator.itemgetter(*HEAD)
+# fields whose texts repeat across records (one `client-00175` or `2026-06-30` for thousands of heads)
+_POOLED = tuple(_AT[k] for k in ("series", "client", "project", "project_title", "kind", "type_code", "currency",
+                                 "issue_date", "due_date", "supply_date"))
+_HASH, _PREV, _FILES = _AT["hash"], _AT["prev"], _AT["files"]
+
+
+def head_of(data: dict[str, Any], hashes: dict[str, str] | None = None) -> tuple[tuple[Any, ...], tuple[Line, ...]]:
+    """The indexed fields of a record and the reconciliation view of its lines. Short repeated strings are
+    interned, so 57,000 heads share one `client-00175` or `2026-06-30` each; with `hashes` (one per ledger read),
+    a record's `prev` is the very string of its predecessor's `hash`, so the index pickles each once. Written
+    out field by field: this ran for every record of an empty-cache check (~2 s at 10,000 projects as a
+    generator over HEAD)."""
+    try:
+        fields = list(_FIELDS(data))
+    except KeyError:
+        fields = [data.get(k, ABSENT) for k in HEAD]
+    intern = sys.intern
+    for i in _POOLED:
+        value = fields[i]
+        if type(value) is str and len(value) < 40:
+            fields[i] = intern(value)
+    if hashes is not None:
+        for i in (_HASH, _PREV):
+            value = fields[i]
+            if type(value) is str:
+                fields[i] = hashes.setdefault(value, value)
+    lines = tuple((intern(str(line.get("role", ""))), intern(str(line.get("ref", ""))), str(line.get("net", "")),
+                   intern(str(line.get("tax_rate", ""))), intern(str(line.get("category", ""))))
+                  for line in data["lines"])
+    return tuple(fields), lines
+
+
+def _read_bytes(path: str, size: int) -> bytes:
+    """A whole file, in as few system calls as its size allows (io.open's buffered reader and its context manager
+    cost more than reading a 3 KB record; 115,000 files are read by an empty-cache check at 10,000 projects)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        parts, total = [], 0
+        while True:  # one read when the file is as its stat said; else on to the end (it grew, or a short read)
+            chunk = os.read(fd, max(size + 1 - total, 1 << 16))
+            if not chunk:
+                break
+            parts.append(chunk)
+            total += len(chunk)
+            if total == size:
+                break
+    finally:
+        os.close(fd)
+    return b"".join(parts)
+
+
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, ArithmeticError)
+
+
+def _parse(raw: bytes, hashes: dict[str, str] | None = None) -> tuple[dict[str, Any], tuple[Any, ...],
+                                                                     tuple[Line, ...], tuple[str, ...]]:
+    """The bytes of a record file -> (data, head, amounts, what is wrong with the bytes themselves). Raises one
+    of _UNREADABLE when they are not a Billed record at all. Used on reading and again when the whole record is
+    needed later (Record.data), so both check the same things."""
+    try:
+        text = raw.decode("utf-8")
+        try:
+            if text.startswith("\ufeff"):
+                json.loads(text)  # raises json's own words for it ("Unexpected UTF-8 BOM")
+            data, plain = _PLAIN.decode(text), True
+        except _Float:  # a float Billed never writes: checked by json's own encoder alone, see _fast_forms
+            data, plain = json.loads(text), False
+    except RecursionError:  # e.g. 200,000 nested [: tampering, not a bug (the decoder recurses per level)
+        raise ValueError("nested too deeply to be a Billed record") from None
+    if not isinstance(data, dict) or data.get("billed") != FORMAT:
+        raise ValueError("not a Billed record")
+    for key in REQUIRED:
+        data[key]  # noqa: B018 - presence check
+    head, amounts = head_of(data, hashes)
+    _well_formed(head, amounts)
+    return data, head, amounts, _content_problems(data, raw, plain)
+
+
+class _Float(Exception):
+    """A float (or NaN, Infinity) in a record file."""
+
+
+def _no_float(_: str) -> Any:
+    raise _Float
+
+
+_PLAIN = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float)  # one, not one per record (json.loads
+# with arguments builds a decoder on every call: ~0.1 s of an empty-cache check at 10,000 projects)
+
+
+def _well_formed(head: tuple[Any, ...], amounts: tuple[Line, ...]) -> None:
+    """What numbering, the chain and reconciliation compute with must have its type: a record resealed with,
+    say, a text `seq` or a null net is unreadable (E060), not a crash further on."""
+    if not all(isinstance(head[_AT[k]], int) and not isinstance(head[_AT[k]], bool) for k in ("year", "seq")):
+        raise TypeError("year and seq must be whole numbers")
+    if not all(isinstance(head[_AT[k]], str) for k in ("number", "series", "client", "project", "issue_date")):
+        raise TypeError("number, series, client, project and issue_date must be text")
+    if not (head[_FILES] is ABSENT or head[_FILES] is None or isinstance(head[_FILES], dict)):
+        raise TypeError("files must be a mapping of rendered files to their SHA-256")
+    for _role, _ref, net, rate, _category in amounts:
+        Decimal(net)
+        Decimal(rate)
+
+
+def _content_problems(data: dict[str, Any], raw: bytes, plain: bool = False) -> tuple[str, ...]:
+    """The record's own integrity, checked once when its bytes are read: its hash, then its exact bytes (each
+    message follows the record's number). A `plain` record (no float) is first checked with orjson; only a record
+    that fails that, or cannot be given to it, goes through json's encoder, which words what is wrong."""
+    if plain:
+        try:
+            canon, exact = _fast_forms(data)
+        except TypeError:
+            pass
+        else:
+            if raw == exact and digest(canon) == data["hash"]:
+                return ()
+    try:
+        if digest(canonical(data)) != data["hash"]:
+            return (" was edited after it was issued (its hash does not match)",)
+        if raw != pretty(data):
+            return (": the file's bytes were changed after it was issued",)
+    except UnicodeEncodeError:  # a \ud800-style escape: JSON allows it, UTF-8 (and so Billed) never writes it
+        return (" was edited after it was issued (it holds text that is not valid Unicode)",)
+    return ()
