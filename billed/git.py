@@ -283,7 +283,11 @@ def publish(root: Path, issue: Issuer, *, push_to: str | None = None, branch: st
         if not push_to or push(root, push_to, branch):
             result.pushed = bool(push_to)
             return result
+        kept = {rel: (root / rel).read_bytes() for rel in document_paths(adopted) if (root / rel).is_file()}
         drop(root, result.commit)
+        for rel, data in kept.items():  # issued here before (and perhaps mailed): untracked again, never lost
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
         time.sleep(random.uniform(0, backoff * 2 ** attempt))
     raise GitError(f"gave up after {retries + 1} attempts: {push_to}/{branch} kept moving; nothing was pushed, "
                    "run again later (a rerun issues only what is still due)")

@@ -384,3 +384,40 @@ def test_a_detached_head_must_name_its_branch(sandbox: tuple[Path, Path]) -> Non
                      env=GIT_ENV)
     assert ok.code == 0, ok.err
     assert files_on(bare)
+
+
+def test_a_rejected_push_keeps_the_documents_issued_here_before(sandbox: tuple[Path, Path], tmp_path: Path) -> None:
+    """Documents issued here earlier without --commit are adopted by `issue --commit --push`. When that push is
+    rejected, undoing our commit must not delete them: they were issued (and may have been mailed), so the retry
+    adopts the very same bytes, or, if it cannot, stops with them still on disk."""
+    bare, work = sandbox
+    assert issue(work).code == 0  # no --commit: INV-2026-0001 stays untracked
+    path = work / "invoices/2026/INV-2026-0001.json"
+    issued = path.read_bytes()
+    dev = clone(bare, tmp_path / "dev")
+    hook(work, "pre-push", f"""[ -e "{tmp_path}/raced" ] && exit 0
+touch "{tmp_path}/raced"
+cd "{dev}" && echo notes > NOTES.md && git add NOTES.md && git commit -qm Notes && git push -q origin HEAD:main
+""")
+    result = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", "--push", env=GIT_ENV)
+    assert result.code == 0, result.err
+    assert git(bare, "log", "--format=%s", "main").splitlines()[:2] == ["Issue INV-2026-0001", "Notes"]
+    published = git(bare, "show", "main:invoices/2026/INV-2026-0001.json").encode() + b"\n"  # (git() strips)
+    assert published == issued and path.read_bytes() == issued and run(work, "verify").code == 0
+
+
+def test_a_rejected_push_that_cannot_adopt_again_stops_with_the_documents_still_there(
+        sandbox: tuple[Path, Path], tmp_path: Path) -> None:
+    bare, work = sandbox
+    assert issue(work).code == 0  # no --commit: INV-2026-0001 stays untracked
+    path = work / "invoices/2026/INV-2026-0001.json"
+    issued = path.read_bytes()
+    dev = clone(bare, tmp_path / "dev")
+    hook(work, "pre-push", f"""[ -e "{tmp_path}/raced" ] && exit 0
+touch "{tmp_path}/raced"
+cd "{dev}" && echo >> billed.yaml && git commit -qam Reformat && git push -q origin HEAD:main
+""")
+    result = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", "--push", env=GIT_ENV)
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "changed what documents are made of" in result.err, result.err
+    assert path.read_bytes() == issued and files_on(bare) == []  # still here, and nothing published
