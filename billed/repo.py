@@ -223,46 +223,50 @@ def _project(repo: Repo, path: Path, where: str, client: Client | None, pins: Pi
     """One project file: parsed, validated, built, checked and resolved (kept in `repo.projects` when clean);
     its findings. From the cache when this exact text was built before with the same settings and client (their
     reprs, `built_with`) and pins: a warm `check` at 10,000 projects spent ~1.5 s building and checking projects
-    that had not changed."""
-    rel = str(path.relative_to(repo.root))
+    that had not changed. An unchanged file is found by its stat, without reading it (`_vouched`)."""
     store = cache.store(repo.root, "projects") if pins is not None else None
-    text, digest = None, _vouched(repo.root, path, rel) if store is not None else None
-    if digest is None:
+    if store is None or pins is None:
         text, unreadable = read_text(path, where)
         if text is None:
             return unreadable
-        digest = _content(repo.root, path, rel, text) if store is not None else b""
-    key = cache.key("project", rel, where, digest, built_with,  # (rel and where: see _client)
-                    pins.signature(f"{path.parent.name}/{path.stem}")) if store is not None and pins else b""
-    hit = store.get(key) if store is not None else None
-    if hit is not None and hit[0] is not None and hit[0].key != f"{path.parent.name}/{path.stem}":
-        hit = None  # (cannot happen with the key above; a project is never kept under another's name)
-    if hit is None and text is None:  # to be built: from the text as read now (and keyed by it)
-        text, unreadable = read_text(path, where)
-        if text is None:
-            return unreadable
-        key = cache.key("project", rel, where, _content(repo.root, path, rel, text), built_with,
-                        pins.signature(f"{path.parent.name}/{path.stem}")) if store is not None and pins else b""
-    if hit is not None:
-        kept, found, doc = hit
-        if doc is not None:  # its position tables are rebuilt from the text if a finding needs them
-            doc.text, doc.source = text, str(path)
+        kept, found, _ = _build_project(repo, path, where, text, client, pins)
     else:
-        found: list[Finding] = []
-        kept = None
-        doc, valid = _read(path, "project", found, None, where, text)
-        if doc is not None:
-            project, problems = build_project(doc, path.parent.name, path.stem, repo.settings, client, valid)
-            found.extend(problems)
-            if project is not None:
-                kept = _check_project(repo, project, None if problems or doc.findings else client, found,
-                                      resolve=not problems, pins=pins)
-            doc.release()
-        if store is not None:
-            store.put(key, (kept, found, doc))
+        rel = str(path.relative_to(repo.root))  # the place in the repo, and where it is shown from: see _client
+        context = (rel, where, built_with, pins.signature(f"{path.parent.name}/{path.stem}"))
+        digest = _vouched(repo.root, path, rel)
+        hit = store.get(cache.key("project", digest, *context)) if digest is not None else None
+        text = None
+        if hit is None:  # changed, new, or not settled yet: read it, and build it unless this text was built
+            text, unreadable = read_text(path, where)
+            if text is None:
+                return unreadable
+            key = cache.key("project", _content(repo.root, path, rel, text), *context)
+            hit = store.get(key)
+            if hit is None:
+                hit = _build_project(repo, path, where, text, client, pins)
+                store.put(key, hit)
+        kept, found, doc = hit
+        if doc is not None:  # its position tables are rebuilt from the text (read now if not yet) if needed
+            doc.text, doc.source = text, str(path)
     if kept is not None:
         repo.projects[kept.key] = kept
     return found
+
+
+def _build_project(repo: Repo, path: Path, where: str, text: str, client: Client | None,
+                   pins: Pins | None) -> tuple[Project | None, list[Finding], Doc | None]:
+    """(the project to keep or None, the file's findings, its released doc)."""
+    found: list[Finding] = []
+    kept = None
+    doc, valid = _read(path, "project", found, None, where, text)
+    if doc is not None:
+        project, problems = build_project(doc, path.parent.name, path.stem, repo.settings, client, valid)
+        found.extend(problems)
+        if project is not None:
+            kept = _check_project(repo, project, None if problems or doc.findings else client, found,
+                                  resolve=not problems, pins=pins)
+        doc.release()
+    return kept, found, doc
 
 
 def _vouched(root: Path, path: Path, rel: str) -> bytes | None:
