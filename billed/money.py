@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 from functools import cache
+from typing import Any
 
 from babel.core import get_global
 from babel.numbers import format_currency, get_currency_precision, list_currencies
@@ -141,19 +142,17 @@ class Rounded:
     alike whatever their exponent; the sign is part of the key, as -0 rounds to -0.00."""
 
     def __init__(self) -> None:
-        self._amounts: dict[tuple[Decimal, bool, str], Decimal] = {}
-        self._texts: dict[tuple[Decimal, bool, str], str] = {}
+        self._seen: dict[tuple[Decimal, bool, str, bool], Any] = {}
 
     def quantize(self, amount: Decimal, currency: str) -> Decimal:
-        key = (amount, amount.is_signed(), currency)
-        got = self._amounts.get(key)
-        if got is None:
-            got = self._amounts[key] = quantize(amount, currency)
-        return got
+        return self._once(amount, currency, False)
 
     def plain(self, amount: Decimal, currency: str) -> str:
-        key = (amount, amount.is_signed(), currency)
-        got = self._texts.get(key)
+        return self._once(amount, currency, True)
+
+    def _once(self, amount: Decimal, currency: str, text: bool) -> Any:
+        key = (amount, amount.is_signed(), currency, text)
+        got = self._seen.get(key)
         if got is None:
-            got = self._texts[key] = plain(amount, currency)
+            got = self._seen[key] = (plain if text else quantize)(amount, currency)
         return got
