@@ -386,19 +386,26 @@ def test_a_detached_head_must_name_its_branch(sandbox: tuple[Path, Path]) -> Non
     assert files_on(bare)
 
 
+def issued_then_raced(bare: Path, work: Path, tmp_path: Path, change: str) -> tuple[Path, bytes]:
+    """INV-2026-0001 issued in `work` without --commit (untracked), and a pre-push hook that, once, pushes
+    `change` (shell, run in another clone) to main first: `work`'s next push is rejected. (its path, its bytes)"""
+    assert issue(work).code == 0
+    path = work / "invoices/2026/INV-2026-0001.json"
+    dev = clone(bare, tmp_path / "dev")
+    hook(work, "pre-push", f"""[ -e "{tmp_path}/raced" ] && exit 0
+touch "{tmp_path}/raced"
+cd "{dev}" && {change} && git push -q origin HEAD:main
+""")
+    return path, path.read_bytes()
+
+
 def test_a_rejected_push_keeps_the_documents_issued_here_before(sandbox: tuple[Path, Path], tmp_path: Path) -> None:
     """Documents issued here earlier without --commit are adopted by `issue --commit --push`. When that push is
     rejected, undoing our commit must not delete them: they were issued (and may have been mailed), so the retry
     adopts the very same bytes, or, if it cannot, stops with them still on disk."""
     bare, work = sandbox
-    assert issue(work).code == 0  # no --commit: INV-2026-0001 stays untracked
-    path = work / "invoices/2026/INV-2026-0001.json"
-    issued = path.read_bytes()
-    dev = clone(bare, tmp_path / "dev")
-    hook(work, "pre-push", f"""[ -e "{tmp_path}/raced" ] && exit 0
-touch "{tmp_path}/raced"
-cd "{dev}" && echo notes > NOTES.md && git add NOTES.md && git commit -qm Notes && git push -q origin HEAD:main
-""")
+    path, issued = issued_then_raced(bare, work, tmp_path, "echo notes > NOTES.md && git add NOTES.md && "
+                                                          "git commit -qm Notes")
     result = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", "--push", env=GIT_ENV)
     assert result.code == 0, result.err
     assert git(bare, "log", "--format=%s", "main").splitlines()[:2] == ["Issue INV-2026-0001", "Notes"]
@@ -409,14 +416,7 @@ cd "{dev}" && echo notes > NOTES.md && git add NOTES.md && git commit -qm Notes 
 def test_a_rejected_push_that_cannot_adopt_again_stops_with_the_documents_still_there(
         sandbox: tuple[Path, Path], tmp_path: Path) -> None:
     bare, work = sandbox
-    assert issue(work).code == 0  # no --commit: INV-2026-0001 stays untracked
-    path = work / "invoices/2026/INV-2026-0001.json"
-    issued = path.read_bytes()
-    dev = clone(bare, tmp_path / "dev")
-    hook(work, "pre-push", f"""[ -e "{tmp_path}/raced" ] && exit 0
-touch "{tmp_path}/raced"
-cd "{dev}" && echo >> billed.yaml && git commit -qam Reformat && git push -q origin HEAD:main
-""")
+    path, issued = issued_then_raced(bare, work, tmp_path, "echo >> billed.yaml && git commit -qam Reformat")
     result = run_process(work, "issue", "--date", DATE, "--no-pdf", "--commit", "--push", env=GIT_ENV)
     assert result.code == 1 and "Traceback" not in result.err
     assert "changed what documents are made of" in result.err, result.err
