@@ -3,9 +3,10 @@
 Measured at 10,000 projects (bench/README.md): YAML composition and jsonschema validation were ~45% of `billed
 check`, and redo identical work on files that did not change since the last run. Entries are keyed by a SHA-1 of
 the exact file content (plus the shown path and schema, which appear in findings), never by mtime, so an edit,
-however small or however timed, is a miss. Settings and client files are kept parsed and validated ("docs");
-project files as built, checked and resolved projects with their findings ("projects", keyed also by the
-settings, the client and the invoiced shares they were built with: see repo._project). Every stored value is
+however small or however timed, is a miss. billed.yaml is kept parsed and validated ("docs"); client and project
+files as built and checked with their findings ("clients", "projects": keyed also by the settings, the client and
+the invoiced shares they were built with, see repo._client and repo._project), an unchanged project file found by
+its stat ("stamps"). Every stored value is
 stamped with the source of the code that produced it (Billed's modules, the schemas, library versions), so a new
 Billed never trusts an old entry. The ledger's index of verified files (`ledger.Index`, keyed by stat the way
 git's index is) is kept here as whole values (`load_blob`, `save_blob`).

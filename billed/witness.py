@@ -139,12 +139,12 @@ def _shallow(root: Path) -> set[str]:
         return set()
 
 
-def findings(root: Path, records: list[Record]) -> list[Finding]:
-    """E062 for each record git does not vouch for, and for each issued record that is gone; W004 (a warning) when
-    a shallow clone hides where some records came from."""
+def findings(root: Path, records: list[Record]) -> tuple[list[Finding], list[Finding]]:
+    """(problems, warnings): E062 for each record git does not vouch for and for each issued record that is gone;
+    W004 when a shallow clone hides where some records came from (not a problem: no exit code changes)."""
     history = read_history(root)
     if history is None:
-        return []
+        return [], []
     out = changed(root)
     present = set()
     unseen = 0  # records that entered history before a shallow clone's cut
@@ -168,13 +168,13 @@ def findings(root: Path, records: list[Record]) -> list[Finding]:
             out.append(Finding(_shown(root / rel), 1, 1, CODE, f"{number} was issued in commit {sha[:12]} and its "
                                "record is gone (deleted or renamed)",
                                _HINT_DELETED.format(commit=sha[:12], path=rel)))
-    if unseen:
-        noun = "record" if unseen == 1 else "records"
-        out.append(Finding(_shown(root / "invoices"), 1, 1, "W004", f"{unseen} issued {noun} entered git history "
-                           "before this shallow clone's cut: git cannot vouch for them here (E062)",
-                           "fetch the whole history (actions/checkout with `fetch-depth: 0`, as the billing "
-                           "office's workflows do)"))
-    return out
+    if not unseen:
+        return out, []
+    noun = "record" if unseen == 1 else "records"
+    return out, [Finding(_shown(root / "invoices"), 1, 1, "W004", f"{unseen} issued {noun} entered git history "
+                         "before this shallow clone's cut: git cannot vouch for them here (E062)",
+                         "fetch the whole history (actions/checkout with `fetch-depth: 0`, as the billing office's "
+                         "workflows do)")]
 
 
 def changed(root: Path) -> list[Finding]:
