@@ -148,8 +148,6 @@ def _parse(raw: bytes, hashes: dict[str, str] | None = None) -> tuple[dict[str, 
     try:
         data, plain = _FAST.decode(raw), True
     except Exception:  # noqa: BLE001 - a float (see _fast_forms), or not JSON at all: json decides and words it
-        data = None
-    if data is None:
         data, plain = _decode(raw)
     if not isinstance(data, dict) or data.get("billed") != FORMAT:
         raise ValueError("not a Billed record")
