@@ -500,3 +500,41 @@ def test_the_final_invoice_says_the_deposit_was_paid_only_when_it_was(repo, pay)
     on = dt.date(2026, 2, 3)  # a plan works out the deposits' states alone: the same rows as of every document
     rows = [r for r in api.document_states(api.load(root), on) if r.number == deposit["number"]]
     assert api._deposit_states(api.load(root), on) == rows and [r.state == "paid" for r in rows] == [pay]
+
+
+BILLED_ONCE = """\
+title: Site
+start: 2026-01-05
+milestones:
+  - {id: a, title: Alpha, amount: 1000.00, status: done, done: 2026-02-01}
+  - {id: b, title: Beta, amount: 1000.00}
+"""
+
+
+@pytest.mark.parametrize("change", [
+    ("", ""),  # nothing new
+    ("amount: 1000.00}", "amount: 1000.00, final: true}\ndeposit: 500.00"),  # a deposit added after an invoice
+    ("status: done, done: 2026-02-01", "status: cancelled"),  # a billed milestone cancelled: a credit
+    ("amount: 1000.00, status: done", "amount: 800.00, status: done"),  # lowered: a credit
+    ("amount: 1000.00, status: done", "amount: 1200.00, status: done"),  # raised: a supplement
+    ("{id: b, title: Beta, amount: 1000.00}", "{id: b, title: Beta, amount: 1000.00, status: done, done: 2026-05-04}"),
+])
+def test_a_project_is_skipped_exactly_when_planning_it_would_issue_nothing(repo, change):
+    """engine._due restates what Planner.project checks, so that most projects are not planned on a copy of their
+    state: on every week of the year it must say "due" exactly when planning the project issues a document."""
+    from billed import engine
+
+    root = repo({"projects/nordlicht/site.yaml": BILLED_ONCE})
+    assert [d["lines"][0]["ref"] for d in issue(root, "2026-02-02")] == ["a"]
+    set_project(root, BILLED_ONCE.replace(*change))
+    state = api.load(root)
+    billed = engine.settled(state.ledger)["nordlicht/site"]
+    project = state.repo.projects["nordlicht/site"]
+    answers = set()
+    for week in range(48):
+        on = dt.date(2026, 2, 2) + dt.timedelta(weeks=week)
+        planner = engine.Planner(state.repo.settings, state.repo.clients, state.ledger, on)
+        planner.project(project, billed.fork())
+        assert engine._due(project, billed, on) == bool(planner.docs), on
+        answers.add(bool(planner.docs))
+    assert answers == ({False} if change == ("", "") else {True} if "05-04" not in change[1] else {False, True})
