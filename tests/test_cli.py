@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -10,14 +11,17 @@ import click
 import pytest
 from conftest import CLIENT, TOOLKIT, copy_example, make_repo, run, run_process, snapshot
 
-from billed.cli import cli
+from billed.cli import WHERE, every_command
 
 README = (TOOLKIT / "README.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("name", sorted(cli.commands))
+COMMANDS = every_command()
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_has_help(name: str, tmp_path: Path) -> None:
-    command = cli.commands[name]
+    command = COMMANDS[name]
     assert (command.help or "").strip(), f"`billed {name}` has no help text"
     assert (command.short_help or command.help.split("\n")[0]).strip()
     result = run(tmp_path, name, "--help")
@@ -26,6 +30,53 @@ def test_every_command_has_help(name: str, tmp_path: Path) -> None:
     for param in command.params:
         if param.param_type_name == "option":
             assert param.help, f"`billed {name} {param.opts[0]}` has no help text"
+
+
+def test_every_command_is_found_in_its_module() -> None:
+    """`billed X` imports only the module WHERE names for X: a command missing there would never be found."""
+    import importlib
+    import pkgutil
+
+    import billed.cli
+
+    found = {command.name: info.name for info in pkgutil.iter_modules(billed.cli.__path__)
+             if not info.name.startswith("_")
+             for command in importlib.import_module(f"billed.cli.{info.name}").COMMANDS}
+    assert found == WHERE
+
+
+def test_a_mistyped_command_is_told_the_nearest_one(tmp_path: Path) -> None:
+    result = run_process(tmp_path, "chek")
+    assert result.code == 2
+    assert "Error: No such command 'chek'. Did you mean 'check'?" in result.err
+
+
+# What no reading command imports: other commands, rendering, e-invoices, mail, payment providers, the dashboard,
+# and jsonschema while every file is valid (billed/fastschema.py). Start-up is most of a small run.
+NOT_AT_START = {"billed.cli.export", "billed.cli.history", "billed.cli.init", "billed.cli.interest", "billed.cli.mail",
+                "billed.cli.pay", "billed.cli.share", "billed.cli.statement", "billed.cli.sync", "billed.cli.watch",
+                "billed.render", "billed.einvoice", "billed.qr", "billed.mail", "billed.office", "billed.portal",
+                "billed.views", "billed.stripe_sync", "billed.banks", "billed.reconcile", "weasyprint", "jinja2",
+                "lxml", "segno", "streamlit", "smtplib", "jsonschema", "importlib.metadata"}
+
+
+@pytest.mark.parametrize("args", [("check",), ("plan", "--date", "2026-11-25"), ("status",), ("verify",)])
+def test_a_reading_command_imports_only_what_it_needs(args: tuple[str, ...], tmp_path: Path) -> None:
+    """The real console script's `main` in a fresh interpreter; what it imported is read when it exits."""
+    import subprocess
+    import sys
+
+    root = copy_example(tmp_path / "repo")
+    seen = tmp_path / "modules.txt"
+    script = ("import atexit, sys; out = sys.argv[1]; "
+              "atexit.register(lambda: open(out, 'w').write(' '.join(sys.modules))); "
+              "sys.argv = ['billed', *sys.argv[2:]]; from billed.cli import main; main()")
+    proc = subprocess.run([sys.executable, "-c", script, str(seen), *args], cwd=root, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "BILLED_CACHE_DIR": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    modules = set(seen.read_text(encoding="utf-8").split())
+    assert f"billed.cli.{WHERE[args[0]]}" in modules and "billed.api" in modules  # (it did run)
+    assert modules & NOT_AT_START == set()
 
 
 def test_group_help_and_version(tmp_path: Path) -> None:
@@ -128,8 +179,8 @@ def test_readme_command_table_matches_the_cli(tmp_path: Path) -> None:
     table = re.findall(r"^\| `billed (\w+)([^`]*)` \|", README, re.M)
     assert len(table) >= 6
     for name, usage in table:
-        assert name in cli.commands, f"README documents `billed {name}`, which does not exist"
-        command = cli.commands[name]
+        assert name in COMMANDS, f"README documents `billed {name}`, which does not exist"
+        command = COMMANDS[name]
         sub = re.match(r" (\w+)", usage)
         if isinstance(command, click.Group) and sub:  # `billed sync stripe`: the options are the subcommand's
             assert sub[1] in command.commands, f"README documents `billed {name} {sub[1]}`, which does not exist"
