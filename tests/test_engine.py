@@ -538,3 +538,28 @@ def test_a_project_is_skipped_exactly_when_planning_it_would_issue_nothing(repo,
         assert engine._due(project, billed, on) == bool(planner.docs), on
         answers.add(bool(planner.docs))
     assert answers == ({False} if change == ("", "") else {True} if "05-04" not in change[1] else {False, True})
+
+
+@pytest.mark.parametrize("text", [
+    BILLED_ONCE.replace("2026-02-01", "2026-06-01"),  # done later in the year
+    BILLED_ONCE.replace("amount: 1000.00}", "amount: 1000.00, final: true}\ndeposit: 500.00"),  # a deposit first
+    BILLED_ONCE.replace("status: done, done: 2026-02-01", "status: cancelled"),  # cancelled before any bill
+    BILLED_ONCE.replace("status: done, done: 2026-02-01", "status: in_progress"),  # nothing done
+])
+def test_a_project_never_billed_is_skipped_exactly_when_planning_it_would_issue_nothing(repo, text):
+    """A project with no record is asked `_due` with an empty state (engine._NOTHING) before it is planned."""
+    from billed import engine
+
+    root = repo({"projects/nordlicht/site.yaml": text})
+    state = api.load(root)
+    assert state.ok, state.findings
+    project = state.repo.projects["nordlicht/site"]
+    answers = set()
+    for week in range(-2, 30):
+        on = dt.date(2026, 1, 5) + dt.timedelta(weeks=week)
+        planner = engine.Planner(state.repo.settings, state.repo.clients, state.ledger, on)
+        planner.project(project, engine.Billed())
+        assert engine._due(project, engine._NOTHING, on) == bool(planner.docs), on
+        answers.add(bool(planner.docs))
+    assert engine.Billed() == engine._NOTHING  # read, never written
+    assert answers == ({False} if "cancelled" in text or "in_progress" in text else {False, True})
