@@ -206,7 +206,7 @@ def test_readme_commands_run_on_the_example(tmp_path: Path) -> None:
     assert snapshot(root) == before
 
 
-@pytest.mark.parametrize("first", ["remind", "send", "pay_url"])
+@pytest.mark.parametrize("first", ["remind", "send", "pay_url", "issue", "fingerprint"])
 def test_the_api_s_use_cases_load_on_first_use_as_functions_in_any_order(first: str) -> None:
     """billed.api imports its use-case modules on first use (start-up time); `send` is also the name of the
     module that defines it, so whichever name is asked for first, `api.send` must end up the function."""
