@@ -171,6 +171,7 @@ def one_size(work: Path, size: int, seed: int, repeat: int, issue_pdf_size: int 
     check = [BILLED, "check", "--repo", str(root)]
     out["check_nocache"] = measure(check, env={"BILLED_CACHE": "0"})
     out["check_empty"] = best(check, repeat, env=EMPTY)  # a fresh clone: empty cache, every file read
+    out["check_git"] = in_git(root, work / f"repo-{size}-git", repeat)
     out["plan_empty"] = best([BILLED, "plan", "--repo", str(root), "--date", old], repeat, env=EMPTY)
     out["check_first"] = measure(check)  # fills billed/cache.py's cache
     out["check"] = best(check, max(2, repeat))
@@ -193,6 +194,27 @@ def one_size(work: Path, size: int, seed: int, repeat: int, issue_pdf_size: int 
     out["issued_new"] = sum(1 for _ in (root / "invoices").glob("*/*.json")) - out["issued_before"]
     out["check_after"] = measure(check)
     return out
+
+
+def in_git(root: Path, copy: Path, repeat: int) -> Figure:
+    """Empty-cache `check` in a git repo, as CI runs it on a fresh clone: the same files, the projects in one
+    commit and the records in an issuing commit (one Billed-Issued trailer each, as `issue --commit` writes),
+    so the git witness (billed/witness.py) reads the history and vouches for every record."""
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(root, copy, symlinks=True)
+    numbers = sorted(p.stem for p in (copy / "invoices").glob("*/*.json"))
+    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@billed.invalid",
+           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@billed.invalid"}
+    for args in (["init", "-q", "--initial-branch=main"], ["add", "-A", "--", ".", ":!invoices"],
+                 ["commit", "-q", "-m", "Projects"], ["add", "-A", "invoices"],
+                 ["commit", "-q", "-F", "-"]):
+        message = "Issue documents\n\n" + "".join(f"Billed-Issued: {n}\n" for n in numbers)
+        subprocess.run(["git", *args], cwd=copy, env=env, check=True, capture_output=True,
+                       input=message.encode() if args[-1] == "-" else None)
+    try:
+        return best([BILLED, "check", "--repo", str(copy)], repeat, env=EMPTY)
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
 
 
 def new_checkout(root: Path, check: list[str]) -> Figure:
@@ -257,6 +279,7 @@ def fmt_t(value: float) -> str:
 ROWS = [("floor", "parse floor (CSafeLoader)"), ("bean_check_nocache", "bean-check -C (no cache)"),
         ("bean_check_cached", "bean-check (its cache)"),
         ("check_nocache", "billed check, BILLED_CACHE=0"), ("check_empty", "billed check, empty cache"),
+        ("check_git", "check, empty cache, git clone"),
         ("plan_empty", "billed plan, empty cache"), ("check_first", "billed check, 1st run"),
         ("check", "billed check, warm"), ("check_checkout", "check, new checkout+old cache"),
         ("plan_nochange", "billed plan (no change), warm"), ("plan", "billed plan (new docs), warm"),
@@ -267,6 +290,7 @@ ROWS = [("floor", "parse floor (CSafeLoader)"), ("bean_check_nocache", "bean-che
 RATIOS = (("empty-cache check / floor", "check_empty", "floor"),
           ("empty-cache check / bean-check -C", "check_empty", "bean_check_nocache"),
           ("empty-cache plan / check", "plan_empty", "check_empty"),
+          ("git clone / plain, empty cache", "check_git", "check_empty"),
           ("warm check / bean-check cached", "check", "bean_check_cached"),
           ("warm check / floor", "check", "floor"),
           ("no-change plan / check, warm", "plan_nochange", "check"),

@@ -37,9 +37,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, TOOLKIT / "bench" / "bench.py", "--sizes", "20", "--repeat", "1",
                            "--pdf-docs", "2", "--json", out], capture_output=True, text=True, timeout=300)
     assert proc.returncode in (0, 4), proc.stderr  # 4: a target missed, which a 20-project run may well do
-    for label in ("billed check", "billed plan (no change)", "billed issue --no-pdf", "check / floor", "targets"):
+    for label in ("billed check", "billed plan (no change)", "billed issue --no-pdf", "check / floor", "targets",
+                  "check, empty cache, git clone"):
         assert label in proc.stdout
     figures = json.loads(out.read_text())
     size = figures["sizes"][0]
-    assert size["projects"] == 20 and size["issued_new"] > 0
+    assert size["projects"] == 20 and size["issued_new"] > 0 and size["check_git"][2] > 0
     assert figures["pdf"]["documents"] == 2
