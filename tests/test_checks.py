@@ -182,7 +182,7 @@ def test_percentages_with_many_decimals_that_add_up_are_not_a_mismatch(tmp_path)
 
 
 def test_milestones_built_for_speed_have_every_field_the_constructor_wants(tmp_path):
-    """model.made skips the dataclass constructor: rebuilding each loaded milestone with the real one must give an
+    """model._milestone skips the dataclass constructor: rebuilding each loaded milestone with the real one must give an
     equal milestone (a field it forgot would make the constructor raise)."""
     import dataclasses
 
@@ -193,3 +193,44 @@ def test_milestones_built_for_speed_have_every_field_the_constructor_wants(tmp_p
     milestones = [m for p in state.repo.projects.values() for m in p.milestones]
     assert milestones and all(type(m)(**{f.name: getattr(m, f.name) for f in dataclasses.fields(m)}) == m
                               and vars(m).keys() == {f.name for f in dataclasses.fields(m)} for m in milestones)
+
+
+@pytest.mark.parametrize("currency", ["EUR", "JPY", "KWD", None])
+def test_milestone_fields_take_the_short_way_only_where_the_long_one_agrees(currency, monkeypatch):
+    """model._milestone_fields answers plain amounts and known dates without `_amount_spec` and `_date`: every
+    milestone must come out as the long way builds it, with the same findings at the same places, whatever the
+    amount, the dates, the currency and the schema's verdicts."""
+    from billed import model
+
+    slow_way = model._milestone_slow
+    model._DATES.pop("2026-02-03", None)  # a date not seen yet, twice: the first time takes the long way
+    text = textwrap.dedent("""\
+        milestones:
+          - {id: a, title: A, amount: 100.00, due: 2026-02-03, done: 2026-02-03}
+          - {id: b, title: B, amount: 100.005, due: 2026-02-03}
+          - {id: c, title: C, amount: 1000000000000.00, done: 2026-13-01}
+          - {id: d, title: D, amount: 12, due: 1999-01-01}
+          - {id: e, title: E, amount: '25%', due: 2026-2-3}
+          - {id: f, title: F, amount: rest, done: 2026-02-03}
+          - {id: g, title: G, amount: 100.1, due: 2026-02-03}
+          - {id: h, title: H, amount: -5.00, due: null, done: 5}
+          - just text
+          - {id: i, title: I}
+        """)
+    for invalid in (set(), {("milestones", 0, "amount")}, {("milestones", 6, "due")}):
+        doc = load_text(text, "p.yaml")
+        doc.invalid = set(invalid)
+        fast_out: list = []
+        long_way: list[int] = []
+        monkeypatch.setattr(model, "_milestone_slow", lambda *a, seen=long_way: seen.append(a[2]) or slow_way(*a))
+        fast = model._milestone_fields(doc, doc.data, currency, fast_out)
+        monkeypatch.undo()
+        slow_out: list = []
+        slow = [slow_way(doc, m, i, currency, slow_out)
+                for i, m in enumerate(doc.data["milestones"]) if isinstance(m, dict)]
+        assert fast == slow and fast_out == slow_out
+        assert [type(f[3]) for f in fast] == [type(f[3]) for f in slow]  # Decimal stays Decimal, None stays None
+        if invalid:  # a value the schema rejected is looked up by its path: always the long way
+            assert len(long_way) == len(fast)
+        else:  # 'g' (its date seen by then) the short way, unless 100.1 has too many decimals (JPY)
+            assert (6 in long_way) == (currency == "JPY") and 0 in long_way

@@ -117,3 +117,23 @@ def test_non_utf8_position_and_bom(tmp_path: Path) -> None:
     path.write_bytes("\ufeffa: 1.5\n".encode())
     doc = load_file(path)
     assert doc.data == {"a": Decimal("1.5")} and doc.where(("a",)) == (1, 4)
+
+
+def test_a_file_that_opens_with_content_is_never_one_the_full_emptiness_test_calls_empty():
+    """read_text skips splitting the whole file into lines when its first line has content: on random texts made
+    of blanks, comments, text and every character `splitlines` breaks at, that short answer must never disagree."""
+    import random
+
+    def empty(text: str) -> bool:
+        return not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines())
+
+    rng = random.Random(16)
+    pieces = [" ", "\t", "#", "a", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029",
+              "\u00a0", "\u3000", "# x", "k: v"]
+    said = 0
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        if load._opens_with_content(text):
+            said += 1
+            assert not empty(text), repr(text)
+    assert said > 300  # (the short answer was given often enough to be tested)
