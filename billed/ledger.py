@@ -44,6 +44,7 @@ from billed.recordfile import (  # noqa: F401 - also re-exported: callers and te
     _content_problems,
     _fast_forms,
     _no_float,
+    _open_read,
     _parse,
     _read_bytes,
     _well_formed,
@@ -312,17 +313,24 @@ def read_ledger(root: Path) -> Ledger:
 
 
 def _read_record(ledger: Ledger, path: str, rel: str, hashes: dict[str, str]) -> Record | None:
+    index = ledger.index
     try:
-        st = os.stat(path)
-        stamp = _stamp(st)
-        hit = ledger.index.record(rel, stamp) if ledger.index is not None else None
-        if hit is not None:
-            return Record(path, *hit)
-        ledger.files_read += 1
-        raw = _read_bytes(path, st.st_size)
-        same = ledger.index.same_bytes(rel, stamp, raw, _settled(st)) if ledger.index is not None else None
-        if same is not None:
-            return Record(path, *same)
+        if index is not None and rel in index.old_records:  # vouched for by its stat, or by its bytes' hash
+            st = os.stat(path)
+            stamp = _stamp(st)
+            hit = index.record(rel, stamp)
+            if hit is not None:
+                return Record(path, *hit)
+            ledger.files_read += 1
+            raw = _read_bytes(path, st.st_size)
+            same = index.same_bytes(rel, stamp, raw, _settled(st))
+            if same is not None:
+                return Record(path, *same)
+        else:  # nothing can vouch for it: read at once, its stat from the open file (see _open_read)
+            ledger.files_read += 1
+            st, read = _open_read(path)
+            raw = _read_bytes(path, st.st_size) if read is None else read  # (not a file: fails as it always did)
+            stamp = _stamp(st)
         _, fields, amounts, problems = _parse(raw, hashes)
     except _UNREADABLE as exc:
         ledger.findings.append(Finding(_shown(Path(path)), 1, 1, "E060", f"issued record is unreadable ({exc})",
@@ -391,19 +399,24 @@ def _file_findings(rec: Record, index: Index | None) -> list[Finding]:
     files = rec.head[_FILES]
     for kind, sha in (files.items() if files and files is not ABSENT else ()):
         sibling = rec.file[:-len("json")] + kind
-        try:
-            st = os.stat(sibling)
-        except OSError:
-            st = None
-        if st is None or (st.st_mode & 0o170000) != 0o100000:  # missing, or not a regular file
-            out.append(Finding(_shown(rec.path), 1, 1, "E060", f"{rec.number}.{kind} was deleted",
-                               "restore it from git"))
-            continue
         rel = f"{rec.head[_YEAR]}/{rec.number}.{kind}"
-        if index is not None and index.file_ok(rel, _stamp(st), sha):
-            continue
+        raw = None
+        if index is None or rel not in index.old_files:  # nothing can vouch for it: read at once (_open_read)
+            with contextlib.suppress(OSError):  # (missing or unreadable: told apart by the stat below)
+                st, raw = _open_read(sibling)
+        if raw is None:
+            try:
+                st = os.stat(sibling)
+            except OSError:
+                st = None
+            if st is None or (st.st_mode & 0o170000) != 0o100000:  # missing, or not a regular file
+                out.append(Finding(_shown(rec.path), 1, 1, "E060", f"{rec.number}.{kind} was deleted",
+                                   "restore it from git"))
+                continue
+            if index is not None and index.file_ok(rel, _stamp(st), sha):
+                continue
         try:
-            good = hashlib.sha256(_read_bytes(sibling, st.st_size)).hexdigest() == sha
+            good = hashlib.sha256(_read_bytes(sibling, st.st_size) if raw is None else raw).hexdigest() == sha
         except OSError:  # e.g. made unreadable since its stat
             good = False
         if good:

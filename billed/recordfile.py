@@ -123,18 +123,41 @@ def _read_bytes(path: str, size: int) -> bytes:
     cost more than reading a 3 KB record; 115,000 files are read by an empty-cache check at 10,000 projects)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        parts, total = [], 0
-        while True:  # one read when the file is as its stat said; else on to the end (it grew, or a short read)
-            chunk = os.read(fd, max(size + 1 - total, 1 << 16))
-            if not chunk:
-                break
-            parts.append(chunk)
-            total += len(chunk)
-            if total == size:
-                break
+        return _read_fd(fd, size)
     finally:
         os.close(fd)
-    return b"".join(parts)
+
+
+def _read_fd(fd: int, size: int) -> bytes:
+    parts, total = [], 0
+    while True:  # one read when the file is as its stat said; else on to the end (it grew, or a short read)
+        chunk = os.read(fd, max(size + 1 - total, 1 << 16))
+        if not chunk:
+            break
+        parts.append(chunk)
+        total += len(chunk)
+        if total == size:
+            break
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+_OPEN = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY  # (a FIFO or a terminal neither blocks nor adopts)
+_REGULAR = 0o100000
+
+
+def _open_read(path: str) -> tuple[os.stat_result, bytes | None]:
+    """The stat of a file and, if it is a regular file, its bytes: one path lookup (open, then fstat of what was
+    opened) instead of two (stat, then open), for a file that no index entry can vouch for and that is read
+    anyway. The stat is taken before the bytes are read, as `os.stat` then `_read_bytes` took it, so a write
+    during the read changes the file's ctime after the stat this run keeps (it is not vouched for next time)."""
+    fd = os.open(path, _OPEN)
+    try:
+        st = os.fstat(fd)
+        if (st.st_mode & 0o170000) != _REGULAR:
+            return st, None
+        return st, _read_fd(fd, st.st_size)
+    finally:
+        os.close(fd)
 
 
 _UNREADABLE = (OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, ArithmeticError)

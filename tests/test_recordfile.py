@@ -1,0 +1,131 @@
+"""billed/recordfile.py: the fast paths of reading one record file give what the plain code they replace gives.
+
+Each reference below is the earlier code, written out here (not taken from recordfile.py): its results, and the
+type and words of its errors (they become the E060 message), must be what the fast path gives for any input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from billed import ledger, recordfile
+from tests.conftest import make_repo, run
+
+PROJECT = """\
+title: Web
+start: 2026-01-05
+milestones:
+  - {id: a, title: Alpha, amount: 1000.00, status: done, done: 2026-02-01}
+  - {id: b, title: Beta, amount: 500.00, status: done, done: 2026-02-01}
+"""
+
+
+def _outcome(fn, *args):
+    try:
+        return ("ok", fn(*args))
+    except Exception as exc:  # noqa: BLE001 - compared by type and words
+        return (type(exc), str(exc))
+
+
+def _reference_open_read(path: str):
+    st_ = os.stat(path)
+    if (st_.st_mode & 0o170000) != 0o100000:
+        return st_, None
+    with open(path, "rb") as handle:
+        return st_, handle.read()
+
+
+def test_a_file_s_stat_and_bytes_are_those_of_stat_then_read(tmp_path):
+    """One open and an fstat instead of a stat and an open: the same stat and bytes, no read of what is not a
+    regular file (a FIFO neither blocks nor is read), the same error where there is no file."""
+    (tmp_path / "file").write_bytes(b"x" * 70_000)
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link").symlink_to(tmp_path / "file")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    for name in ("file", "empty", "folder", "fifo", "link", "dangling", "loop", "missing"):
+        path = str(tmp_path / name)
+        got, want = _outcome(recordfile._open_read, path), _outcome(_reference_open_read, path)
+        if got[0] == "ok":
+            (st_, raw), (ref_st, ref_raw) = got[1], want[1]
+            assert (ledger._stamp(st_), st_.st_mode, raw) == (ledger._stamp(ref_st), ref_st.st_mode, ref_raw), name
+        else:
+            assert got == want, name
+
+
+def _odd_files(folder: Path) -> None:
+    """Rendered files and a record that are not regular files, or cannot be opened."""
+    for name, make in (("INV-2026-0001.html", lambda p: p.mkdir()), ("INV-2026-0002.html", os.mkfifo),
+                       ("INV-2026-0003.html", lambda p: p.symlink_to(p)),
+                       ("INV-2026-0004.json", lambda p: p.mkdir())):
+        path = folder / name
+        path.unlink()
+        make(path)
+    html = folder / "CN-2026-0001.html"
+    html.write_bytes(html.read_bytes() + b" ")
+
+
+@pytest.fixture(scope="module")
+def issued(tmp_path_factory) -> Path:
+    root = make_repo(tmp_path_factory.mktemp("recordfile") / "repo", {
+        "projects/nordlicht/web.yaml": PROJECT,
+        "projects/nordlicht/shop.yaml": PROJECT.replace("Web", "Shop").replace("1000.00", "10.00"),
+        "projects/nordlicht/app.yaml": PROJECT.replace("Web", "App").replace("500.00", "50.00")})
+    assert run(root, "issue", "--no-pdf", "--date", "2026-03-01").code == 0
+    app = root / "projects/nordlicht/app.yaml"
+    app.write_text(app.read_text(encoding="utf-8").replace("50.00, status: done", "40.00, status: done"),
+                   encoding="utf-8")
+    assert run(root, "issue", "--no-pdf", "--date", "2026-03-02").code == 0
+    names = sorted(p.name for p in (root / "invoices/2026").glob("*.json"))
+    assert names[0] == "CN-2026-0001.json" and "INV-2026-0004.json" in names, names
+    return root
+
+
+def test_odd_files_give_the_same_findings_read_at_once_or_after_their_stat(issued, tmp_path, monkeypatch):
+    """Without an index entry a file is opened at once (recordfile._open_read); with one it is stat'ed first
+    (the index may vouch for it). Both give the same findings, with the same places and words, for rendered
+    files that became a folder, a FIFO or a symlink loop, a record that became a folder, an edited file."""
+    monkeypatch.setenv("BILLED_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BILLED_CACHE", raising=False)
+    monkeypatch.setattr(ledger, "RACY_NS", 0)
+    root = shutil.copytree(issued, tmp_path / "repo")
+
+    def found() -> list:
+        return ledger.verify(ledger.read_ledger(root), yearly=True)
+
+    assert found() == [] and ledger.Index(root).old_files  # the index now holds every file
+    _odd_files(root / "invoices/2026")
+    with_index = found()  # each file has an entry: stat first
+    shutil.rmtree(tmp_path / "cache")
+    read_at_once = found()  # the cache is empty: opened at once
+    monkeypatch.setenv("BILLED_CACHE", "0")
+    without_cache = found()
+    assert with_index == read_at_once == without_cache
+    said = {(Path(f.path).name, f.message) for f in with_index}
+    assert {("INV-2026-0001.json", "INV-2026-0001.html was deleted"),
+            ("INV-2026-0002.json", "INV-2026-0002.html was deleted"),
+            ("INV-2026-0003.json", "INV-2026-0003.html was deleted"),
+            ("CN-2026-0001.json", "CN-2026-0001.html was changed after it was issued")} <= said
+    assert any(name == "INV-2026-0004.json" and "unreadable ([Errno 21] Is a directory)" in message
+               for name, message in said), said
+
+
+def test_a_record_is_read_the_same_with_or_without_an_index_entry(issued, tmp_path, monkeypatch):
+    monkeypatch.setenv("BILLED_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BILLED_CACHE", raising=False)
+    monkeypatch.setattr(ledger, "RACY_NS", 0)
+    root = shutil.copytree(issued, tmp_path / "repo")
+    cold = ledger.read_ledger(root)
+    warm = ledger.read_ledger(root)
+    assert cold.files_read == len(cold.records) > 0 and warm.files_read == 0
+    assert [(r.file, r.head, r.amounts, r.problems) for r in cold.records] == \
+        [(r.file, r.head, r.amounts, r.problems) for r in warm.records]
+    for rec in cold.records:
+        assert rec.head == recordfile.head_of(json.loads(rec.path.read_bytes()))[0]
