@@ -67,6 +67,7 @@ HEAD = ("billed", "number", "series", "year", "seq", "client", "project", "proje
 _AT = {name: i for i, name in enumerate(HEAD)}
 _SERIES, _YEAR, _SEQ, _ISSUED = _AT["series"], _AT["year"], _AT["seq"], _AT["issue_date"]
 REQUIRED = ("number", "series", "year", "seq", "client", "project", "lines", "hash")
+_REQUIRED = operator.itemgetter(*REQUIRED)
 # role, ref, net, tax_rate, category: what reconciliation reads of each line (`Record.amounts`; the record's own
 # "lines", with texts, are dicts and come from the file)
 Line = tuple[str, str, str, str, str]
@@ -90,6 +91,7 @@ _FIELDS = operator.itemgetter(*HEAD)
 _POOLED = tuple(_AT[k] for k in ("series", "client", "project", "project_title", "kind", "type_code", "currency",
                                  "issue_date", "due_date", "supply_date"))
 _HASH, _PREV, _FILES = _AT["hash"], _AT["prev"], _AT["files"]
+_CLIENT, _PROJECT = _AT["client"], _AT["project"]
 
 
 def head_of(data: dict[str, Any], hashes: dict[str, str] | None = None) -> tuple[tuple[Any, ...], tuple[Line, ...]]:
@@ -112,10 +114,29 @@ def head_of(data: dict[str, Any], hashes: dict[str, str] | None = None) -> tuple
             value = fields[i]
             if type(value) is str:
                 fields[i] = hashes.setdefault(value, value)
-    lines = tuple((intern(str(line.get("role", ""))), intern(str(line.get("ref", ""))), str(line.get("net", "")),
-                   intern(str(line.get("tax_rate", ""))), intern(str(line.get("category", ""))))
-                  for line in data["lines"])
-    return tuple(fields), lines
+    lines = []
+    for line in data["lines"]:
+        try:  # a line as Billed writes it: five texts (else each field as `_line` reads it, with its errors)
+            role, ref, net, rate, category = _LINE(line)
+        except (KeyError, TypeError):
+            lines.append(_line(line))
+            continue
+        if type(role) is str and type(ref) is str and type(net) is str and type(rate) is str \
+                and type(category) is str:
+            lines.append((intern(role), intern(ref), net, intern(rate), intern(category)))
+        else:
+            lines.append(_line(line))
+    return tuple(fields), tuple(lines)
+
+
+_LINE = operator.itemgetter("role", "ref", "net", "tax_rate", "category")
+
+
+def _line(line: dict[str, Any]) -> Line:
+    """One line's reconciliation view, whatever its fields hold (absent ones are empty texts)."""
+    intern = sys.intern
+    return (intern(str(line.get("role", ""))), intern(str(line.get("ref", ""))), str(line.get("net", "")),
+            intern(str(line.get("tax_rate", ""))), intern(str(line.get("category", ""))))
 
 
 def _read_bytes(path: str, size: int) -> bytes:
@@ -174,8 +195,7 @@ def _parse(raw: bytes, hashes: dict[str, str] | None = None) -> tuple[dict[str, 
         data, plain = _decode(raw)
     if not isinstance(data, dict) or data.get("billed") != FORMAT:
         raise ValueError("not a Billed record")
-    for key in REQUIRED:
-        data[key]  # noqa: B018 - presence check
+    _REQUIRED(data)  # present (a KeyError names the first one missing)
     head, amounts = head_of(data, hashes)
     _well_formed(head, amounts)
     return data, head, amounts, _content_problems(data, raw, plain)
@@ -215,16 +235,19 @@ _PLAIN = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float)  # on
 
 def _well_formed(head: tuple[Any, ...], amounts: tuple[Line, ...]) -> None:
     """What numbering, the chain and reconciliation compute with must have its type: a record resealed with,
-    say, a text `seq` or a null net is unreadable (E060), not a crash further on."""
-    if not all(isinstance(head[_AT[k]], int) and not isinstance(head[_AT[k]], bool) for k in ("year", "seq")):
+    say, a text `seq` or a null net is unreadable (E060), not a crash further on. (Exact types: a decoder gives
+    no subclass of int or str, and `type(x) is int` leaves bool out.)"""
+    if type(head[_YEAR]) is not int or type(head[_SEQ]) is not int:
         raise TypeError("year and seq must be whole numbers")
-    if not all(isinstance(head[_AT[k]], str) for k in ("number", "series", "client", "project", "issue_date")):
+    if type(head[1]) is not str or type(head[_SERIES]) is not str or type(head[_CLIENT]) is not str \
+            or type(head[_PROJECT]) is not str or type(head[_ISSUED]) is not str:
         raise TypeError("number, series, client, project and issue_date must be text")
-    if not (head[_FILES] is ABSENT or head[_FILES] is None or isinstance(head[_FILES], dict)):
+    files = head[_FILES]
+    if not (files is ABSENT or files is None or type(files) is dict):
         raise TypeError("files must be a mapping of rendered files to their SHA-256")
-    for _role, _ref, net, rate, _category in amounts:
-        Decimal(net)
-        Decimal(rate)
+    for line in amounts:
+        Decimal(line[2])
+        Decimal(line[3])
 
 
 def _content_problems(data: dict[str, Any], raw: bytes, plain: bool = False) -> tuple[str, ...]:

@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from billed import ledger, recordfile
 from tests.conftest import make_repo, run
@@ -30,6 +34,73 @@ def _outcome(fn, *args):
         return ("ok", fn(*args))
     except Exception as exc:  # noqa: BLE001 - compared by type and words
         return (type(exc), str(exc))
+
+
+def _reference_line(line) -> tuple:
+    intern = sys.intern
+    return (intern(str(line.get("role", ""))), intern(str(line.get("ref", ""))), str(line.get("net", "")),
+            intern(str(line.get("tax_rate", ""))), intern(str(line.get("category", ""))))
+
+
+def _reference_lines(data) -> tuple:
+    return tuple(_reference_line(line) for line in data["lines"])
+
+
+def _reference_well_formed(head, amounts) -> None:
+    at = recordfile._AT
+    if not all(isinstance(head[at[k]], int) and not isinstance(head[at[k]], bool) for k in ("year", "seq")):
+        raise TypeError("year and seq must be whole numbers")
+    if not all(isinstance(head[at[k]], str) for k in ("number", "series", "client", "project", "issue_date")):
+        raise TypeError("number, series, client, project and issue_date must be text")
+    files = head[at["files"]]
+    if not (files is recordfile.ABSENT or files is None or isinstance(files, dict)):
+        raise TypeError("files must be a mapping of rendered files to their SHA-256")
+    for _role, _ref, net, rate, _category in amounts:
+        Decimal(net)
+        Decimal(rate)
+
+
+_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.text(max_size=5),
+                   st.sampled_from(["12.50", "19", "-0.01", "S", "charge", "1e3", "NaN", "x"]),
+                   st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(),
+                                                                        max_size=2))
+_LINE_KEYS = ("role", "ref", "net", "tax_rate", "category", "description")
+_LINE = st.one_of(st.dictionaries(st.sampled_from(_LINE_KEYS), _VALUE, max_size=6),
+                  st.fixed_dictionaries({k: st.text(max_size=4) for k in _LINE_KEYS[:5]}), _VALUE)
+_LINES = st.one_of(st.lists(_LINE, max_size=3), _VALUE)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_LINES)
+def test_the_lines_of_a_head_are_what_the_plain_code_gives_whatever_they_hold(lines):
+    """Lines as Billed writes them (five texts) take a shortcut; any other line, missing fields, numbers, lists
+    or no mapping at all, gives the same view or the same error as before."""
+    data = {"lines": lines}
+    got = _outcome(lambda: recordfile.head_of(data)[1])
+    assert got == _outcome(_reference_lines, data)
+    if got[0] == "ok":
+        assert all(type(f) is str for line in got[1] for f in line)
+
+
+_HEAD_VALUE = st.one_of(_VALUE, st.just(recordfile.ABSENT), st.floats(allow_nan=False))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_HEAD_VALUE, min_size=len(recordfile.HEAD), max_size=len(recordfile.HEAD)),
+       st.lists(st.tuples(*[st.sampled_from(["1.00", "19", "0", "x", "", "NaN", "1e2", "-3"])] * 5), max_size=3),
+       st.sampled_from([0, 1, 2, 3, 4]))
+def test_a_head_is_well_formed_exactly_when_the_plain_check_says_so(values, amounts, plain):
+    """`type(x) is int` and `is str` stand for isinstance (bool left out) on what a JSON decoder gives."""
+    head = list(values)
+    at = recordfile._AT
+    if plain:  # mostly well-formed heads, so the later checks are reached too
+        head[at["year"]], head[at["seq"]] = 2026, 3
+        for k in ("number", "series", "client", "project", "issue_date"):
+            head[at[k]] = "t"
+        if plain > 1:
+            head[at["files"]] = [{}, None, recordfile.ABSENT][plain - 2]
+    head, amounts = tuple(head), tuple(amounts)
+    assert _outcome(recordfile._well_formed, head, amounts) == _outcome(_reference_well_formed, head, amounts)
 
 
 def _reference_open_read(path: str):
