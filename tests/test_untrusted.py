@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from billed import untrusted
 from tests.conftest import CLIENT, SETTINGS, WEBSITE, make_repo, run, run_process, snapshot
@@ -56,6 +58,42 @@ def test_addresses_are_parsed_not_matched(address: str) -> None:
 @pytest.mark.parametrize("address", ["rechnungen@nordlicht.example", "büro@bücher.example", "a+tag@x.example"])
 def test_real_addresses_pass(address: str) -> None:
     assert untrusted.email_problem(address) is None
+
+
+# Pieces of addresses: of the plain shape (hypothesis writes them from its parts' regexes) or near its edges: case,
+# every dot-atom symbol, dots and hyphens in runs, underscores, punycode, non-ASCII, spaces, brackets, reserved
+# names, and labels and parts around their length limits.
+_LOCAL = st.one_of(st.from_regex(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*", fullmatch=True),
+                   st.text(alphabet="aZ09._+-!#~\"é <>", max_size=70))
+_LABEL = st.one_of(st.from_regex(r"[a-z0-9]+(?:-[a-z0-9]+)*", fullmatch=True),
+                   st.text(alphabet="ab09-", min_size=58, max_size=66),
+                   st.text(alphabet="az09-_AÄ.", max_size=10), st.sampled_from(["xn--n3h", "ab--c"]))
+_TLD = st.one_of(st.from_regex(r"[a-z]+", fullmatch=True), st.sampled_from(sorted(untrusted.RESERVED_TLDS)),
+                 st.sampled_from(["e1", "Com", "co-uk", "é"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(local=_LOCAL, labels=st.lists(_LABEL, min_size=1, max_size=5), tld=_TLD, repeat=st.integers(1, 5))
+@example(local="a" * 64, labels=["b" * 63] * 2, tld="example", repeat=1)  # 246 characters: plain
+@example(local="a" * 70, labels=["b" * 63] * 2, tld="example", repeat=1)  # 252: plain (local parts are not capped)
+@example(local="a" * 64, labels=["b" * 63] * 3, tld="de", repeat=1)  # 259: too long
+def test_a_plain_address_is_one_email_validator_accepts(local: str, labels: list[str], tld: str, repeat: int) -> None:
+    """The shortcut of `email_problem` never lets through what the parser would refuse."""
+    from email_validator import validate_email
+
+    address = f"{local * (1 if len(local) > 9 else repeat)}@{'.'.join([*labels, tld])}"
+    if untrusted.plainly_valid(address):
+        validate_email(address, check_deliverability=False)  # raises if the shortcut was wrong
+
+
+def test_the_plain_shortcut_covers_ordinary_addresses_and_reserved_names_are_email_validator_s() -> None:
+    import email_validator
+
+    assert set(email_validator.SPECIAL_USE_DOMAIN_NAMES) == untrusted.RESERVED_TLDS
+    assert all(untrusted.plainly_valid(a) for a in ["rechnungen@nordlicht.example", "a+tag@x.example",
+                                                    "Max.Muster_1@mail.studio-nord.de", "accounts0@client.example"])
+    assert not any(untrusted.plainly_valid(a) for a in ["büro@bücher.example", "x@Nordlicht.example",
+                                                        "x@xn--bcher-kva.example", "x@nordlicht.test"])
 
 
 def test_an_email_with_a_trailing_newline_is_refused(tmp_path: Path) -> None:
