@@ -68,8 +68,9 @@ def test_a_reading_command_imports_only_what_it_needs(args: tuple[str, ...], tmp
 
     root = copy_example(tmp_path / "repo")
     seen = tmp_path / "modules.txt"
-    script = ("import atexit, sys; out = sys.argv[1]; "
-              "atexit.register(lambda: open(out, 'w').write(' '.join(sys.modules))); "
+    script = ("import atexit, os, sys; out, end = sys.argv[1], os._exit\n"
+              "def seen(): open(out, 'w').write(' '.join(sys.modules))\n"
+              "atexit.register(seen); os._exit = lambda code: (seen(), end(code))  # (cli.hard_exit)\n"
               "sys.argv = ['billed', *sys.argv[2:]]; from billed.cli import main; main()")
     proc = subprocess.run([sys.executable, "-c", script, str(seen), *args], cwd=root, capture_output=True, text=True,
                           timeout=60, env={**os.environ, "BILLED_CACHE_DIR": str(tmp_path / "cache")})
@@ -92,6 +93,18 @@ def test_clean_repo_exits_0_with_a_summary(tmp_path: Path) -> None:
     assert result.out.startswith("OK: 4 projects, 3 clients, 0 issued documents verified.")
     as_json = run(root, "check", "--json")
     assert as_json.code == 0 and json.loads(as_json.out) == []
+
+
+def test_a_reading_command_ends_with_its_output_complete(tmp_path: Path) -> None:
+    """check, status, plan and verify end their process at once (cli.hard_exit): all their output still arrives
+    through the pipe, and the exit code is theirs (exit 1 with findings: test_findings_exit_1_with_a_count)."""
+    root = copy_example(tmp_path / "repo")
+    status = run_process(root, "status", "--json")
+    assert status.code == 0 and json.loads(status.out) == run(root, "status", "--json").json
+    checked = run_process(root, "check")
+    assert (checked.code, checked.out) == (0, "OK: 4 projects, 3 clients, 0 issued documents verified.\n")
+    planned = run_process(root, "plan", "--date", "2026-11-25", "--json")
+    assert planned.code == 0 and len(json.loads(planned.out)) == 8
 
 
 def test_findings_exit_1_with_a_count(repo) -> None:

@@ -63,7 +63,34 @@ def cli() -> None:
     """
 
 
+# Reading commands: no thread, pool or temporary file outlives them and every file they write is closed, so their
+# process may end without freeing what they loaded (`hard_exit`).
+READING = {"check", "verify", "plan", "status"}
+
+
 def main() -> None:
+    try:
+        _main()
+    except SystemExit as end:
+        if sys.argv[1:2] and sys.argv[1] in READING and (end.code is None or isinstance(end.code, int)):
+            hard_exit(end.code or 0)
+        raise
+
+
+def hard_exit(code: int) -> None:
+    """End the process at once, as mypy does: tearing down the heap of a loaded repo frees every object one by
+    one (~20 ms CPU at 1,000 projects, ~45 ms at 10,000) for a process that is gone a moment later. Output is
+    flushed first; when that fails (a closed pipe), the normal exit reports it as before."""
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # (None: started with the stream closed)
+                stream.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)
+
+
+def _main() -> None:
     gcpolicy.short_lived()  # what a command loads lives until it exits (billed/gcpolicy.py)
     try:
         cli.main(standalone_mode=False)
