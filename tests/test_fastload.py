@@ -5,6 +5,7 @@ several documents, deep nesting, unicode, and random edits that break the syntax
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from typing import Any
 
@@ -211,3 +212,93 @@ def test_lean_docs_build_their_places_on_first_use() -> None:
     assert doc.where(("milestones", 0, "amount")) == (4, 13)
     assert doc.where(("milestones", 0, "amount"), key=True) == (4, 5)
     assert load.load_text("a: 1\n", "f.yaml", places=True).tables == ({("a",): (1, 4), (): (1, 1)}, {("a",): (1, 1)})
+
+
+LINE_VALUES = ["x", "Design 1", "0.10", "-5", "-.5", "-a", "-", "- x", "--", "~", "null", "true", "2026-03-01", "café",
+               "a:b", "a: b", "a:", "x #c", "x#c", "#c", "'q'", "'it''s'", "'a' #c", "'a'x", "''", '"d"', '"a\\"b"',
+               '"a" #c', '""', "[a, b]", "[]", "[ ]", "[a,]", "[a: b]", "[a, [b]]", "[a] #c", "[a]x", "{a: b}",
+               "&x a", "*x", "!t a", "|", ">", "? x", "?x", ": x", "@x", "`x", "%x", "x?", "a{b", "1e999", ".nan",
+               "9" * 41, "a  b", "x ", "=x", "(x)", "/x", "+1", ".", "...", "---", "é:", "<<"]
+LINE_KEYS = ["a", "b", "id", "x-y", "_k", "1", "a b", "'a'", "é", "<<", "a:"]
+
+
+GOOD_VALUES = ["x", "Design 1", "0.10", "-5", "~", "true", "2026-03-01", "café", "a:b", "x #c", "'q'", '"d"',
+               "[a, b]", "[]", "12%", "rest", "+1", "a  b"]
+GOOD_KEYS = ["a", "b", "id", "x-y", "_k", "title"]
+
+
+@st.composite
+def block_tree(draw: st.DrawFn, pad: str, depth: int) -> list[str]:
+    """The lines of a block mapping or list at `pad`, mostly as the line reader takes them: nested collections,
+    `- key:` items, lists at their key's indentation, comments and blank lines anywhere, comments after values."""
+    mapping = depth == 0 or draw(st.booleans())
+    out: list[str] = []
+    keys = draw(st.lists(st.sampled_from(GOOD_KEYS), min_size=1, max_size=4, unique=True))
+    for key in keys if mapping else range(len(keys)):
+        lead = f"{pad}{key}:" if mapping else f"{pad}-"
+        if depth < 3 and draw(st.integers(0, 3)) == 0:
+            inner = draw(st.sampled_from(["  ", "    ", " ", ""] if mapping else ["  ", "   "]))
+            kids = draw(block_tree(pad + inner, depth + 1))
+            if not mapping and inner and draw(st.booleans()) and not kids[0].lstrip().startswith("-"):
+                out.append(f"{pad}-{' ' * (len(inner) - 1)}{kids[0].lstrip()}")  # `- key: value`
+                out.extend(kids[1:])
+            else:
+                out.append(lead + draw(st.sampled_from(["", "", " # c", "  "])))
+                out.extend(kids)
+        else:
+            word = draw(st.sampled_from(GOOD_VALUES * 3 + LINE_VALUES))
+            out.append(f"{lead} {word}" + draw(st.sampled_from(["", "", "", " ", " # c"])))
+        if draw(st.integers(0, 7)) == 0:
+            out.append(" " * draw(st.integers(0, 6)) + draw(st.sampled_from(["# note", "", "#"])))
+    return out
+
+
+@st.composite
+def block_lines(draw: st.DrawFn) -> str:
+    """Block YAML near the line reader's border: mostly what it takes, with values of every kind it takes or
+    refuses, and now and then a line moved, a character inserted or deleted, a line ending it refuses."""
+    text = "\n".join(draw(block_tree("", 0))) + draw(st.sampled_from(["\n"] * 8 + ["", "\n\n", "\r\n", "\t\n"]))
+    for op, at, blob in draw(st.lists(st.tuples(st.sampled_from(["ins", "del"]), st.integers(0, 10**4),
+                                                st.sampled_from(list(" -:#'\"[],\n\t&*!|>{}?") + ["\n  ", "  "])),
+                                      max_size=draw(st.sampled_from([0, 0, 0, 1, 2])))):
+        at %= len(text) + 1
+        text = text[:at] + blob + text[at:] if op == "ins" else text[:at] + text[at + 1:]
+    return text
+
+
+@settings(max_examples=int(os.environ.get('BILLED_LINE_EXAMPLES', '600')), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(block_lines())
+@example("a: 1\nb:\n- x\n- y: 2\n  z: [p, q]\nc: 'it''s' # note\n")
+@example("a:\n  b:\n    - x\n  c: 1\n")
+@example("- x\n")
+@example("a: 1\n  b: 2\n")
+@example("a" * 128 + ": 1\n" + "b" * 129 + ": 2\n")
+@example("a" * 1100 + ": 1\n")  # libyaml refuses a plain key past 1024 characters
+@example("a: x\n  # c\nb: y\n")
+@example("- a:\n  - x\n  b: 1\n")
+def test_line_reader_answers_only_as_the_event_composer_does(text: str) -> None:
+    """fastload.lines reads the plainest block YAML line by line; where it answers, libyaml's events composed by
+    fastload._compose give the same data (and the full composer finds nothing: `check`)."""
+    answer = fastload.lines(text)
+    if answer is not fastload.UNSURE:
+        import yaml
+        from yaml._yaml import CParser
+
+        try:
+            events = fastload._compose(CParser(text).get_event)
+        except yaml.YAMLError:
+            events = "a YAML error"
+        assert events is not fastload.UNSURE and same(answer, events)
+    check(text)
+
+
+def test_line_reader_reads_a_billing_file() -> None:
+    """It answers for the shape of the files it is for (else it would only cost time)."""
+    text = ("title: Site\nstart: 2026-01-05\ntotal: 1000.00  # net\nmilestones:\n  - id: a\n    title: 'A: one'\n"
+            "    amount: 40%\n    deliverables: [Plan, Review 2]\n  - id: b\n    title: \"B\"\n    amount: rest\n"
+            "    done: ~\n")
+    assert same(fastload.lines(text), {"title": "Site", "start": "2026-01-05", "total": Decimal("1000.00"),
+                                       "milestones": [{"id": "a", "title": "A: one", "amount": "40%",
+                                                       "deliverables": ["Plan", "Review 2"]},
+                                                      {"id": "b", "title": "B", "amount": "rest", "done": None}]})
