@@ -15,20 +15,49 @@ query the seller makes (art. 18 of Implementing Regulation 282/2011), which Bill
 from __future__ import annotations
 
 import functools
+import importlib
+import sys
 from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
 from billed.errors import Finding
 from billed.model import Client, Settings
 
 
+class _OnUse(ModuleType):
+    """Stands in for a module not imported yet; the first attribute asked of it imports the real one."""
+
+    def __getattr__(self, attr: str) -> Any:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
+@functools.cache
+def stdnum_vat() -> ModuleType:
+    """python-stdnum's EU VAT module, imported on first use: a warm `check` takes its clients from the cache and
+    needs none of it.
+
+    stdnum.util imports ssl, pydoc and pkgutil at its top for what Billed never calls (VIES lookups over SOAP,
+    module listings and descriptions): ~10 ms of every run that checks a client. Those not imported yet are
+    stood in for while it loads (`_OnUse`) and leave sys.modules right after, so the rest of the process imports
+    the real ones as usual."""
+    stand_ins = {name: _OnUse(name) for name in ("ssl", "pydoc", "pkgutil") if name not in sys.modules}
+    sys.modules.update(stand_ins)
+    try:
+        return importlib.import_module("stdnum.eu.vat")
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+
+
 @functools.cache
 def eu() -> frozenset[str]:
     """The 27 member states (ISO 3166 codes). stdnum also knows XI, Northern Ireland, which is in the EU VAT area
-    for goods only: services to it are not reverse charge from the EU. (python-stdnum is imported on first use:
-    a warm `check` takes its clients from the cache and needs none of it.)"""
-    from stdnum.eu import vat as eu_vat
-
-    return frozenset(code.upper() for code in eu_vat.MEMBER_STATES) - {"XI"}
+    for goods only: services to it are not reverse charge from the EU."""
+    return frozenset(code.upper() for code in stdnum_vat().MEMBER_STATES) - {"XI"}
 
 
 PREFIX_COUNTRY = {"EL": "GR"}  # Greece's VAT ids start with EL
@@ -36,7 +65,7 @@ PREFIX_COUNTRY = {"EL": "GR"}  # Greece's VAT ids start with EL
 
 def vat_problem(number: str) -> str | None:
     """Why `number` is not a valid EU VAT id, or None."""
-    from stdnum.eu import vat as eu_vat
+    eu_vat = stdnum_vat()
     from stdnum.exceptions import InvalidChecksum, ValidationError
 
     try:
@@ -49,9 +78,7 @@ def vat_problem(number: str) -> str | None:
 
 
 def vat_country(number: str) -> str:
-    from stdnum.eu import vat as eu_vat
-
-    prefix = eu_vat.compact(number)[:2].upper()
+    prefix = stdnum_vat().compact(number)[:2].upper()
     return PREFIX_COUNTRY.get(prefix, prefix)
 
 
