@@ -11,10 +11,12 @@ import datetime as dt
 import functools
 import logging
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.util
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -218,13 +220,58 @@ def _render_one(args: tuple[str, str, str | None]) -> bytes:
     return render_pdf(html, Path(templates), variant)
 
 
+def _worker_start() -> None:
+    """A pool worker ends with the process that forked it. The pool lives across a whole run, so a parent that dies
+    while writing (a crash, a kill, BILLED_FAULT_AFTER_WRITES) would otherwise leave its workers waiting forever
+    for work: each holds the task pipe's write end itself, so it never sees it close."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    for (pid, _), (_, config) in list(_FONTS.items()):  # os._exit skips the finalizers that would remove them
+        if pid == os.getpid():
+            _drop_fonts(config)
+    os._exit(1)
+
+
+class PdfPool:
+    """PDFs on every core for a whole run: weasyprint is single-threaded and CPU-bound. The workers are forked once,
+    at the first batch of two or more, and serve every batch after it, so a run of many batches pays once for the
+    fork, for each worker's font configuration and first-document warm-up, and for copying the parent's memory
+    pages it writes to (a worker forked from a loaded repo faults in ~9 MB a document at first). `start` hands a
+    batch to the workers and returns the function that waits for its PDFs: a caller can write one batch while the
+    next one renders, and the workers never wait for it (api.write_documents)."""
+
+    def __init__(self, templates: Path, variant: str | None = None, workers: int | None = None) -> None:
+        self.templates, self.variant = templates, variant
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self, htmls: list[str]) -> Callable[[], list[bytes]]:
+        if self._pool is None and (len(htmls) < 2 or self.workers == 1):
+            pdfs = [render_pdf(h, self.templates, self.variant) for h in htmls]
+            return lambda: pdfs
+        if self._pool is None:
+            import weasyprint  # noqa: F401 - imported before the pool forks, so no worker pays the ~1 s import again
+
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_worker_start)
+        jobs = [self._pool.submit(_render_one, (h, str(self.templates), self.variant)) for h in htmls]
+        return lambda: [job.result() for job in jobs]
+
+    def __enter__(self) -> PdfPool:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=kind is not None)
+            self._pool = None
+
+
 def render_pdfs(htmls: list[str], templates: Path, workers: int | None = None,
                 variant: str | None = None) -> list[bytes]:
-    """PDFs for many documents, on every core: weasyprint is single-threaded and CPU-bound."""
-    workers = workers or os.cpu_count() or 1
-    if len(htmls) < 2 or workers == 1:
-        return [render_pdf(h, templates, variant) for h in htmls]
-    import weasyprint  # noqa: F401 - imported before the pool forks, so no worker pays the ~1 s import again
-
-    with ProcessPoolExecutor(max_workers=min(workers, len(htmls))) as pool:
-        return list(pool.map(_render_one, [(h, str(templates), variant) for h in htmls], chunksize=1))
+    """PDFs for many documents, on every core (one batch of a PdfPool)."""
+    with PdfPool(templates, variant, min(workers or os.cpu_count() or 1, max(len(htmls), 1))) as pool:
+        return pool.start(htmls)()

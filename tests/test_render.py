@@ -3,6 +3,7 @@ EU invoice must carry, and the attacks: templates or fields naming host files or
 
 from __future__ import annotations
 
+import functools
 import http.server
 import io
 import json
@@ -11,12 +12,13 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
-from billed.render import BlockedFetch, _fetcher, render_html, render_pdf, render_pdfs
+from billed.render import BlockedFetch, PdfPool, _fetcher, render_html, render_pdf, render_pdfs
 from tests.conftest import CLIENT, run, run_process, write
 
 SITE = """\
@@ -148,6 +150,72 @@ def test_a_rendering_process_leaves_no_font_copies(issued, tmp_path):
               "h = Path(sys.argv[1]).read_text(); t = Path(sys.argv[2]); render_pdf(h, t); render_pdfs([h] * 3, t)")
     subprocess.run([sys.executable, "-c", script, str(html), str(issued / "templates")], check=True, timeout=120,
                    env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert not list(tmp_path.glob("weasyprint-*"))
+
+
+def test_a_pool_renders_batches_ahead_on_the_same_workers_with_the_serial_bytes(issued):
+    """PdfPool forks its workers once and keeps them across batches; a batch handed over before the last one was
+    waited for comes back in its own order, with the bytes render_pdf gives one by one."""
+    templates = issued / "templates"
+    html = (issued / "invoices/2026/INV-2026-0001.html").read_text(encoding="utf-8")
+    htmls = [html.replace("INV-2026-0001", f"INV-2026-000{i}") for i in range(1, 6)]
+    with PdfPool(templates, workers=2) as pool:
+        first = pool.start(htmls[:2])
+        workers = set(pool._pool._processes)
+        later = [pool.start(htmls[2:3]), pool.start(htmls[3:])]
+        got = first() + later[0]() + later[1]()
+        assert set(pool._pool._processes) == workers and len(workers) == 2
+    assert got == [render_pdf(h, templates) for h in htmls]
+    assert len(set(got)) == 5
+
+
+def test_issuing_in_several_batches_writes_what_one_batch_writes(repo, tmp_path, monkeypatch):
+    """write_documents hands batch n+1 to the workers before it writes batch n: same files as a single batch."""
+    from billed.api import issuing
+
+    site = SITE + "".join(f"""\
+  - id: phase{i}
+    title: Phase {i}
+    amount: {i}00
+    status: done
+    done: 2026-02-0{i + 1}
+""" for i in range(1, 5))
+    one = repo({"projects/nordlicht/site.yaml": site})
+    batched = shutil.copytree(one, tmp_path / "batched")
+    assert run(one, "issue", "--date", "2026-02-10").code == 0
+    monkeypatch.setattr(issuing, "write_documents", functools.partial(issuing.write_documents, batch=2))
+    assert run(batched, "issue", "--date", "2026-02-10").code == 0
+    names = sorted(p.name for p in (one / "invoices/2026").iterdir())
+    assert len([n for n in names if n.endswith(".pdf")]) == 5
+    assert names == sorted(p.name for p in (batched / "invoices/2026").iterdir())
+    for name in names:
+        assert (one / "invoices/2026" / name).read_bytes() == (batched / "invoices/2026" / name).read_bytes(), name
+    assert run(batched, "check").code == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+def test_pool_workers_end_when_their_parent_dies(issued, tmp_path):
+    """A crash while the documents are written (the pool lives across the run) leaves no worker behind waiting
+    forever, and no font copies."""
+    script = ("import os, sys; from pathlib import Path; from billed.render import PdfPool; "
+              "h = Path(sys.argv[1]).read_text(); pool = PdfPool(Path(sys.argv[2]), workers=2); pool.start([h, h])(); "
+              "print(*pool._pool._processes, flush=True); os._exit(75)")
+    out = subprocess.run([sys.executable, "-c", script, str(issued / "invoices/2026/INV-2026-0001.html"),
+                          str(issued / "templates")], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert out.returncode == 75, out.stderr
+    workers = [int(pid) for pid in out.stdout.split()]
+    assert len(workers) == 2
+    deadline = time.monotonic() + 30
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(map(_alive, workers))
     assert not list(tmp_path.glob("weasyprint-*"))
 
 

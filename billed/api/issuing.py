@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,18 +117,17 @@ def write_documents(state: State, docs: list[dict[str, Any]], pdf: bool, progres
                     batch: int = 32) -> list[dict[str, Any]]:
     """Render and write documents in plan order; each record is written last, chained to the one before."""
     from billed import einvoice
-    from billed.render import render_html, render_pdfs, templates_for
+    from billed.render import PdfPool, render_html, templates_for
 
     templates = templates_for(state.repo.root)
     heads = {s: (r["hash"] if (r := state.ledger.last(s)) else None) for s in ledger_mod.SERIES}
     invoices = state.repo.invoices
     written: list[dict[str, Any]] = []
     dates = {**issue_dates(state), **{d["number"]: d["issue_date"] for d in docs}}  # for e-invoice references
-    for start in range(0, len(docs), batch):
-        chunk = docs[start:start + batch]
-        htmls = [render_html(d, templates, extra=extras(d)) for d in chunk]
-        pdfs = render_pdfs(htmls, templates, variant=pdf_variant(state)) if pdf else [None] * len(chunk)
-        if pdf and pdf_variant(state):  # the hash below is of these final bytes: the PDF/A-3 with its XML
+
+    def write(chunk: list[dict[str, Any]], htmls: list[str], wait: Callable[[], list[bytes]] | None) -> None:
+        pdfs: list[bytes | None] = list(wait()) if wait else [None] * len(chunk)
+        if wait and pdf_variant(state):  # the hash below is of these final bytes: the PDF/A-3 with its XML
             pdfs = [einvoice.embed(data, d, dates) for data, d in zip(pdfs, chunk, strict=True)]
         for doc, html, data in zip(chunk, htmls, pdfs, strict=True):
             files = {}
@@ -144,6 +144,18 @@ def write_documents(state: State, docs: list[dict[str, Any]], pdf: bool, progres
             written.append(record)
             if progress:
                 progress(len(written), len(docs), doc["number"])
+
+    with PdfPool(templates, pdf_variant(state)) as pool:  # one set of workers for every batch
+        ahead = None
+        for start in range(0, len(docs), batch):  # batch n+1 renders while batch n is written
+            chunk = docs[start:start + batch]
+            htmls = [render_html(d, templates, extra=extras(d)) for d in chunk]
+            job = (chunk, htmls, pool.start(htmls) if pdf else None)
+            if ahead:
+                write(*ahead)
+            ahead = job
+        if ahead:
+            write(*ahead)
     return written
 
 
