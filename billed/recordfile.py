@@ -144,7 +144,8 @@ def _read_bytes(path: str, size: int) -> bytes:
 def _read_fd(fd: int, size: int) -> bytes:
     parts, total = [], 0
     while True:  # one read when the file is as its stat said; else on to the end (it grew, or a short read)
-        chunk = os.read(fd, max(size + 1 - total, 1 << 16))
+        want = size + 1 - total
+        chunk = os.read(fd, want if want > 1 << 16 else 1 << 16)
         if not chunk:
             break
         parts.append(chunk)
