@@ -63,12 +63,15 @@ def read_history(root: Path) -> History | None:
     Kept in the cache folder (billed/cache.py) under the HEAD it was read at: a later run at the same HEAD asks git
     nothing more, and one whose HEAD descends from it reads only the new commits (`old..HEAD`). The full `git log`
     was ~0.7 s of CPU at 11,000 records."""
-    if git_mod.git_dir(root) is None:
+    try:  # one git for what three asked: is this git, where is its shallow file, and which commit is HEAD
+        proc = git_mod.git(root, "rev-parse", "--absolute-git-dir", "--git-path", "shallow", "--verify", "--quiet",
+                           "HEAD", check=False)
+    except git_mod.GitError:  # no git binary: no history
         return None
-    proc = git_mod.git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False)
-    if proc.returncode != 0:
+    lines = proc.stdout.decode().splitlines()
+    if proc.returncode != 0 or len(lines) != 3:  # outside git (128), or no commit yet (1)
         return None
-    head, shallow = proc.stdout.decode().strip(), _shallow(root)
+    head, shallow = lines[2], _shallow(root, lines[1])
     old = cache.load_blob(root, "witness")
     if isinstance(old, History) and old.format == FORMAT and old.shallow == shallow:
         if old.head == head:
@@ -91,20 +94,25 @@ def _log(root: Path, revisions: str, shallow: set[str]) -> History:
     fmt = f"{mark}%H%x00%(trailers:key={git_mod.TRAILER},valueonly,separator=%x2C)%x00%s%x00"
     raw = git_mod.git(root, "log", "--no-renames", "--raw", "--no-abbrev", "-z", "--diff-filter=AM", f"--format={fmt}",
                       "--relative", revisions, "--", ":(glob)invoices/*/*.json").stdout
+    introduced, issued, issued_paths = history.introduced, history.issued, history.issued_paths
     for chunk in raw.decode("utf-8", errors="replace").split(mark)[1:]:
         sha, trailers, subject, rest = chunk.split("\0", 3)
-        numbers = {n.strip() for n in trailers.split(",") if n.strip()}
+        numbers = set(map(str.strip, trailers.split(",")))
+        numbers.discard("")
         history.subjects[sha] = subject
         items = rest.lstrip("\0\n").split("\0")
         for meta, path in zip(items[0::2], items[1::2], strict=False):
-            if not meta.startswith(":") or not path.endswith(".json"):
+            if meta[:1] != ":" or path[-5:] != ".json":
                 continue
-            blob = meta.split()[3]
-            history.introduced.setdefault((path, blob), []).append(sha)
-            number = os.path.basename(path)[:-len(".json")]
-            if number in numbers and meta.split()[4] == "A":
-                history.issued.setdefault((path, blob), sha)
-                history.issued_paths.setdefault(path, sha)
+            fields = meta.split()  # :<old mode> <new mode> <old blob> <new blob> <status>
+            key = (path, fields[3])
+            if key in introduced:
+                introduced[key].append(sha)
+            else:
+                introduced[key] = [sha]
+            if fields[4] == "A" and path[path.rfind("/") + 1:-5] in numbers:
+                issued.setdefault(key, sha)
+                issued_paths.setdefault(path, sha)
     return history
 
 
@@ -123,15 +131,14 @@ def _tree(root: Path) -> dict[str, str]:
     listing = git_mod.git(root, "ls-tree", "-r", "-z", "HEAD", "--", "invoices").stdout.decode("utf-8", "replace")
     out = {}
     for entry in listing.split("\0"):
-        meta, _, path = entry.partition("\t")
-        if path.endswith(".json"):
+        if entry[-5:] == ".json":  # <mode> <type> <blob>\t<path>
+            meta, _, path = entry.partition("\t")
             out[path] = meta.split()[2]
     return out
 
 
-def _shallow(root: Path) -> set[str]:
-    proc = git_mod.git(root, "rev-parse", "--git-path", "shallow", check=False)
-    path = Path(proc.stdout.decode().strip())
+def _shallow(root: Path, where: str) -> set[str]:
+    path = Path(where)
     path = path if path.is_absolute() else root / path
     try:
         return set(path.read_text().split())
@@ -146,15 +153,16 @@ def findings(root: Path, records: list[Record]) -> tuple[list[Finding], list[Fin
     if history is None:
         return [], []
     out = changed(root)
-    present = set()
     unseen = 0  # records that entered history before a shallow clone's cut
-    inside = os.path.join(os.path.abspath(root), "")  # a record's path in the repo is what follows (no relpath:
-    for rec in records:                                # ~a third of this function at 6,000 records)
-        rel = (rec.file[len(inside):] if rec.file.startswith(inside) else os.path.relpath(rec.file, root)).replace(
-            os.sep, "/")
-        present.add(rel)
-        blob = history.at_head.get(rel)
-        if blob is None or (rel, blob) in history.issued:
+    # a record's path in the repo is what follows `inside` (no relpath: ~a third of this function at 6,000 records)
+    inside = os.path.join(os.path.abspath(root), "")
+    cut = len(inside)
+    rels = [(file[cut:] if file.startswith(inside) else os.path.relpath(file, root)).replace(os.sep, "/")
+            for file in [rec.file for rec in records]]
+    at_head, issued = history.at_head, history.issued
+    for rel, rec in zip(rels, records, strict=True):
+        blob = at_head.get(rel)
+        if blob is None or (rel, blob) in issued:
             continue  # not committed yet, or committed by the issuing run
         by = history.introduced.get((rel, blob), [])
         if (by and all(sha in history.shallow for sha in by)) or (not by and history.shallow):
@@ -164,8 +172,9 @@ def findings(root: Path, records: list[Record]) -> tuple[list[Finding], list[Fin
                  if by else "outside any issuing commit")
         out.append(Finding(_shown(root / rel), 1, 1, CODE, f"{rec.number} entered git history {where}: it was "
                            f"added or rewritten by hand, not issued by Billed", _HINT_ADDED))
-    for rel, sha in sorted(history.issued_paths.items()):
-        if rel not in present and not os.path.lexists(root / rel):
+    for rel in sorted(history.issued_paths.keys() - set(rels)):
+        sha = history.issued_paths[rel]
+        if not os.path.lexists(root / rel):
             number = os.path.basename(rel)[:-len(".json")]
             out.append(Finding(_shown(root / rel), 1, 1, CODE, f"{number} was issued in commit {sha[:12]} and its "
                                "record is gone (deleted or renamed)",
