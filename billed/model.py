@@ -292,18 +292,25 @@ def build_client(doc: Doc, cid: str, valid: bool = True) -> tuple[Client | None,
     return client, out
 
 
+_SHARES: dict[str, tuple[str, Decimal | None]] = {}  # '25%' or 'rest' -> (spec, value): they repeat as dates do
+
+
 def _amount_spec(doc: Doc, path: PathKey, raw: Any, currency: str | None,
                  out: list[Finding]) -> tuple[str, Decimal | None]:
     """(spec, value) for '25%', 'rest' or an exact number; findings for bad decimals or percentages."""
     if _usable(doc, path, raw, str):
         if raw.strip() == "rest":
-            return "rest", None
-        pct = money.parse_percent(raw)
-        if pct is None or pct <= 0 or pct > 100:
-            out.append(doc.finding(path, "E023", f"'{raw}' is not a percentage above 0% and up to 100%",
-                                   "write a percentage of the total like 25% or 12.5%"))
-            return "percent", money.ZERO
-        return "percent", pct
+            share: tuple[str, Decimal | None] = ("rest", None)
+        else:
+            pct = money.parse_percent(raw)
+            if pct is None or pct <= 0 or pct > 100:
+                out.append(doc.finding(path, "E023", f"'{raw}' is not a percentage above 0% and up to 100%",
+                                       "write a percentage of the total like 25% or 12.5%"))
+                return "percent", money.ZERO
+            share = ("percent", pct)
+        if len(_SHARES) < 10_000:
+            _SHARES[raw] = share  # (only good ones, as _DATES: a bad one is reported at its own place each time)
+        return share
     value = money.to_decimal(raw) if path not in doc.invalid else None
     if value is None:
         return "fixed", None
@@ -319,27 +326,29 @@ def _amount_spec(doc: Doc, path: PathKey, raw: Any, currency: str | None,
 def _milestone_fields(doc: Doc, data: dict[str, Any], currency: str | None,
                       out: list[Finding]) -> list[tuple[dict[str, Any], int, str, Decimal | None, Any, Any]]:
     """Field checks of every milestone that is a mapping, tolerant of schema errors elsewhere in the file: (its
-    data, index, spec, value, due, done) each. A plain exact amount and a date seen before take a short way (the
-    100,000 milestones of a 10,000-project load): the same answer `_amount_spec` and `_date` give, with no finding
-    possible (tests/test_checks.py compares both ways)."""
+    data, index, spec, value, due, done) each. A plain exact amount, a share ('25%', 'rest') and a date seen
+    before take a short way (the 100,000 milestones of a 10,000-project load): the same answer `_amount_spec` and
+    `_date` give, with no finding possible (tests/test_checks.py compares both ways)."""
     items = data.get("milestones")
     fields: list[tuple[dict[str, Any], int, str, Decimal | None, Any, Any]] = []
     if not isinstance(items, list):
         return fields
     plain = not doc.invalid  # nothing rejected by the schema: no value needs its path looked up
     fits = money.fits_minor_units
-    dates = _DATES
+    dates, shares = _DATES, _SHARES
     for i, m in enumerate(items):
         if not isinstance(m, dict):
             continue
         raw, due, done = m.get("amount"), m.get("due"), m.get("done")
-        if not (plain and type(raw) is Decimal and raw.is_finite() and raw < money.MAX_AMOUNT
-                and (not currency or fits(raw, currency))
-                and (due is None or (type(due) is str and due in dates))
-                and (done is None or (type(done) is str and done in dates))):
+        kind = type(raw)
+        if not (plain and (due is None or (type(due) is str and due in dates))
+                and (done is None or (type(done) is str and done in dates))
+                and ((kind is Decimal and raw.is_finite() and raw < money.MAX_AMOUNT
+                      and (not currency or fits(raw, currency))) or (kind is str and raw in shares))):
             fields.append(_milestone_slow(doc, m, i, currency, out))
             continue
-        fields.append((m, i, "fixed", raw, due if due is None else dates[due], done if done is None else dates[done]))
+        spec, value = ("fixed", raw) if kind is Decimal else shares[raw]
+        fields.append((m, i, spec, value, due if due is None else dates[due], done if done is None else dates[done]))
     return fields
 
 

@@ -177,6 +177,7 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None
     # what its projects are built with, hashed once here rather than in every project's cache key
     built_with = cache.key("built with", repr(repo.settings), repr(client))
     rel_folder = os.path.join("projects", cid)  # (the folder is root/projects/<cid>: load_repo lists it so)
+    stores = (cache.store(repo.root, "projects"), cache.store(repo.root, "stamps")) if pins is not None else None
     for name in names:
         if name == "client.yaml":
             continue
@@ -186,7 +187,7 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None
                                "lowercase letters, digits, - and _ (it is used in file names)"))
             continue
         out.extend(_project(repo, folder / name, name if base == "." else os.path.join(base, name), client, pins,
-                            built_with, (os.path.join(rel_folder, name), cid, stem)))
+                            built_with, (os.path.join(rel_folder, name), cid, stem), stores))
 
 
 def _client(repo: Repo, path: Path, cid: str) -> tuple[Client | None, list[Finding]]:
@@ -223,31 +224,33 @@ def _client(repo: Repo, path: Path, cid: str) -> tuple[Client | None, list[Findi
 
 
 def _project(repo: Repo, path: Path, where: str, client: Client | None, pins: Pins | None,
-             built_with: bytes, place: tuple[str, str, str]) -> list[Finding]:
+             built_with: bytes, place: tuple[str, str, str],
+             stores: tuple[cache.Store | None, cache.Store | None] | None) -> list[Finding]:
     """One project file: parsed, validated, built, checked and resolved (kept in `repo.projects` when clean);
     its findings. From the cache when this exact text was built before with the same settings and client (the
     digest of their reprs, `built_with`) and pins: a warm `check` at 10,000 projects spent ~1.5 s building and
     checking projects that had not changed. An unchanged file is found by its stat, without reading it
     (`_vouched`). `place` is its path in the repo, its client folder and its name without suffix; `where` is
     where it is shown from: run from inside a client folder, two clients' identical project files are both shown
-    by their name alone (and must not share an entry)."""
+    by their name alone (and must not share an entry). `stores`: the projects' and the stamps' (None with no
+    pins), looked up once per folder."""
     rel, cid, stem = place
-    store = cache.store(repo.root, "projects") if pins is not None else None
-    if store is None or pins is None:
+    store, stamps = stores or (None, None)
+    if store is None or stamps is None or pins is None:
         text, unreadable = read_text(path, where)
         if text is None:
             return unreadable
         kept, found, _ = _build_project(repo, path, where, text, client, pins, cid, stem)
     else:
         context = (rel, where, built_with, pins.signature(f"{cid}/{stem}"))
-        digest, stamp = _vouched(repo.root, path, rel)
+        digest, stamp = _vouched(stamps, path, rel)
         hit = store.get(cache.key("project", digest, *context)) if digest is not None else None
         text = None
         if hit is None:  # changed, new, or not settled yet: read it, and build it unless this text was built
             text, unreadable = read_text(path, where)
             if text is None:
                 return unreadable
-            key = cache.key("project", _content(repo.root, stamp, text), *context)
+            key = cache.key("project", _content(stamps, stamp, text), *context)
             hit = store.get(key)
             if hit is None:
                 hit = _build_project(repo, path, where, text, client, pins, cid, stem)
@@ -276,7 +279,7 @@ def _build_project(repo: Repo, path: Path, where: str, text: str, client: Client
     return kept, found, doc
 
 
-def _vouched(root: Path, path: Path, rel: str) -> tuple[bytes | None, bytes | None]:
+def _vouched(stamps: cache.Store, path: Path, rel: str) -> tuple[bytes | None, bytes | None]:
     """(the digest of a project file's text without reading it, its stamp's key): the digest when its stat is
     exactly what it was when that text was read, the key when the file is settled (its times older than
     ledger.RACY_NS, so that a same-size rewrite in the same clock tick cannot hide) and its text may be remembered
@@ -289,14 +292,14 @@ def _vouched(root: Path, path: Path, rel: str) -> tuple[bytes | None, bytes | No
         return None, None
     stamp = cache.key("stamp", rel, _stamp_of(st))
     settled = max(st.st_mtime_ns, st.st_ctime_ns) < time.time_ns() - ledger_mod.RACY_NS
-    return cache.store(root, "stamps").get(stamp), stamp if settled else None  # type: ignore[union-attr]
+    return stamps.get(stamp), stamp if settled else None
 
 
-def _content(root: Path, stamp: bytes | None, text: str) -> bytes:
+def _content(stamps: cache.Store, stamp: bytes | None, text: str) -> bytes:
     """The digest of a project file's text, remembered under its stamp once the file is settled (see _vouched)."""
     digest = cache.key("text", text)
     if stamp is not None:
-        cache.store(root, "stamps").put(stamp, digest)  # type: ignore[union-attr]
+        stamps.put(stamp, digest)
     return digest
 
 

@@ -197,13 +197,15 @@ def test_milestones_built_for_speed_have_every_field_the_constructor_wants(tmp_p
 
 @pytest.mark.parametrize("currency", ["EUR", "JPY", "KWD", None])
 def test_milestone_fields_take_the_short_way_only_where_the_long_one_agrees(currency, monkeypatch):
-    """model._milestone_fields answers plain amounts and known dates without `_amount_spec` and `_date`: every
+    """model._milestone_fields answers plain amounts, known shares and dates without `_amount_spec` and `_date`: every
     milestone must come out as the long way builds it, with the same findings at the same places, whatever the
     amount, the dates, the currency and the schema's verdicts."""
     from billed import model
 
     slow_way = model._milestone_slow
     model._DATES.pop("2026-02-03", None)  # a date not seen yet, twice: the first time takes the long way
+    for share in ("25%", "0%", " rest "):  # so are shares ('0%' is never remembered: E023 at each place)
+        model._SHARES.pop(share, None)
     text = textwrap.dedent("""\
         milestones:
           - {id: a, title: A, amount: 100.00, due: 2026-02-03, done: 2026-02-03}
@@ -216,6 +218,10 @@ def test_milestone_fields_take_the_short_way_only_where_the_long_one_agrees(curr
           - {id: h, title: H, amount: -5.00, due: null, done: 5}
           - just text
           - {id: i, title: I}
+          - {id: j, title: J, amount: '25%', due: 2026-02-03}
+          - {id: k, title: K, amount: '0%'}
+          - {id: l, title: L, amount: '0%'}
+          - {id: m, title: M, amount: ' rest '}
         """)
     for invalid in (set(), {("milestones", 0, "amount")}, {("milestones", 6, "due")}):
         doc = load_text(text, "p.yaml")
@@ -234,3 +240,5 @@ def test_milestone_fields_take_the_short_way_only_where_the_long_one_agrees(curr
             assert len(long_way) == len(fast)
         else:  # 'g' (its date seen by then) the short way, unless 100.1 has too many decimals (JPY)
             assert (6 in long_way) == (currency == "JPY") and 0 in long_way
+            assert 10 not in long_way and 11 in long_way and 12 in long_way
+        assert sum(f.code == "E023" for f in fast_out) == 2
