@@ -116,6 +116,8 @@ def _unchanged(before: Fingerprint, at: int, after: Fingerprint) -> bool:
 def write_documents(state: State, docs: list[dict[str, Any]], pdf: bool, progress: Progress | None,
                     batch: int = 32) -> list[dict[str, Any]]:
     """Render and write documents in plan order; each record is written last, chained to the one before."""
+    if not docs:  # most runs on main issue nothing: no template engine, e-invoice or PDF library is loaded for it
+        return []
     from billed import einvoice
     from billed.render import PdfPool, render_html, templates_for
 
