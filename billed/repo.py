@@ -127,12 +127,13 @@ def load_repo(root: Path, pins: Pins | None = None) -> tuple[Repo, list[Finding]
             repo.settings = None if found or doc.findings else settings
         doc.release()
     projects_dir = root / "projects"
+    built_by = repr(repo.settings)  # (part of every client's and project's cache key: printed once, not per file)
     if projects_dir.is_dir() and projects_dir not in links:
         for entry in sorted(projects_dir.iterdir()):
             if entry.name.startswith(".") or entry in links:
                 continue
             if entry.is_dir():
-                _load_client(repo, entry, out, pins, links)
+                _load_client(repo, entry, out, pins, links, built_by)
             elif entry.suffix in (".yaml", ".yml"):
                 out.append(Finding(shown(entry), 1, 1, "E040", "project file is not inside a client folder",
                                    "move it to projects/<client>/ next to a client.yaml"))
@@ -150,7 +151,9 @@ def _nested(folder: Path, subs: list[Path]) -> list[Finding]:
     return out
 
 
-def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None, links: set[Path]) -> None:
+def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None, links: set[Path],
+                 built_by: str) -> None:
+    """A client folder: its client.yaml and project files. `built_by`: repr(repo.settings)."""
     cid = folder.name
     with os.scandir(folder) as listing:  # each entry's type comes with the listing: no stat per file
         entries = [(e.name, e.is_dir()) for e in listing]
@@ -165,18 +168,19 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None
                            "lowercase letters, digits, - and _ (it is used in file names)"))
         return
     client = None
+    base = shown(folder)  # one relpath per folder, not per file (it was ~3% of `check` at 10,000 projects)
+    rel_folder = os.path.join("projects", cid)  # (the folder is root/projects/<cid>: load_repo lists it so)
     if not client_file.exists() and client_file not in links:
         out.append(Finding(shown(folder), 1, 1, "E040", f"client folder '{cid}' has no client.yaml",
                            "add projects/<client>/client.yaml with the client's name, address and email"))
     elif client_file not in links:
-        client, found = _client(repo, client_file, cid)
+        client, found = _client(repo, client_file, cid, _shown_in(base, folder, "client.yaml"),
+                                (os.path.join(rel_folder, "client.yaml"), built_by))
         out.extend(found)
         if client:
             repo.clients[cid] = client
-    base = shown(folder)  # one relpath per folder, not per file (it was ~3% of `check` at 10,000 projects)
     # what its projects are built with, hashed once here rather than in every project's cache key
-    built_with = cache.key("built with", repr(repo.settings), repr(client))
-    rel_folder = os.path.join("projects", cid)  # (the folder is root/projects/<cid>: load_repo lists it so)
+    built_with = cache.key("built with", built_by, repr(client))
     stores = (cache.store(repo.root, "projects"), cache.store(repo.root, "stamps")) if pins is not None else None
     for name in names:
         if name == "client.yaml":
@@ -186,22 +190,34 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None
             out.append(Finding(shown(folder / name), 1, 1, "E041", f"project file name '{stem}' is not allowed",
                                "lowercase letters, digits, - and _ (it is used in file names)"))
             continue
-        out.extend(_project(repo, folder / name, name if base == "." else os.path.join(base, name), client, pins,
+        out.extend(_project(repo, folder / name, _shown_in(base, folder, name), client, pins,
                             built_with, (os.path.join(rel_folder, name), cid, stem), stores))
 
 
-def _client(repo: Repo, path: Path, cid: str) -> tuple[Client | None, list[Finding]]:
+def _shown_in(base: str, folder: Path, name: str) -> str:
+    """shown(folder / name), given `base` = shown(folder), without a relpath per file (~3% of `check` at 10,000
+    projects): the same text unless the working directory is below the folder (`base` all '..'), where `name` could
+    be the very folder it is run from."""
+    if base == ".":
+        return name
+    if set(base.split(os.sep)) == {".."}:
+        return shown(folder / name)
+    return os.path.join(base, name)
+
+
+def _client(repo: Repo, path: Path, cid: str, where: str, context: tuple[str, str]) -> tuple[Client | None,
+                                                                                               list[Finding]]:
     """A client file: the client (None unless clean) and its findings, from the cache when this exact text was
     built with the same settings before (checking its VAT ID and email address was ~0.2 s of a warm `check` at
-    2,000 clients)."""
-    where = shown(path)
+    2,000 clients). `where` it is shown; `context`: its place in the repo and repr(repo.settings)."""
     text, unreadable = read_text(path, where)
     if text is None:
         return None, unreadable
     store = cache.store(repo.root, "clients")
     # the file's place in the repo as well as where it is shown from: run from inside a client folder, two
     # clients' identical client.yaml are both shown as "client.yaml" (and must not share an entry)
-    key = cache.key("client", str(path.relative_to(repo.root)), where, text, repr(repo.settings)) if store else b""
+    rel, built_by = context
+    key = cache.key("client", rel, where, text, built_by) if store else b""
     hit = store.get(key) if store is not None else None
     if hit is not None and (hit[0] is None or hit[0].id == cid):
         if hit[0] is not None:
