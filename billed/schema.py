@@ -10,7 +10,6 @@ on first use: a repo without a schema error never loads it.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from decimal import Decimal
@@ -107,7 +106,9 @@ def _homes(name: str) -> dict[str, str]:
 def _unknown_key_tip(key: str, known: list[str], name: str) -> str:
     if key in _homes(name):
         return f"'{key}' belongs {_homes(name)[key]}; check the indentation"
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    from difflib import get_close_matches  # (only for a finding: not imported by a clean run)
+
+    close = get_close_matches(key, known, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
     return f"known keys here: {', '.join(known)}"
@@ -142,7 +143,9 @@ def _translate(doc: Doc, error: Any, name: str) -> list[Finding]:
                             hint or ("put the text in quotes" if "string" in expected else None))]
     if v == "enum":
         options = [str(o) for o in error.validator_value]
-        close = difflib.get_close_matches(str(error.instance), options, n=1, cutoff=0.5)
+        from difflib import get_close_matches
+
+        close = get_close_matches(str(error.instance), options, n=1, cutoff=0.5)
         tip = f"did you mean '{close[0]}'?" if close else f"one of: {', '.join(options)}"
         return [doc.finding(path, "E013", f"{where}: '{error.instance}' is not allowed", tip)]
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,7 +89,7 @@ def read_history(root: Path) -> History | None:
 def _log(root: Path, revisions: str, shallow: set[str]) -> History:
     """Who brought each record blob into history over `revisions`: one `git log` over the record files."""
     history = History(shallow=shallow)
-    mark = f"BILLED-{secrets.token_hex(12)}"  # commit messages are user text: an unguessable record separator
+    mark = f"BILLED-{os.urandom(12).hex()}"  # commit messages are user text: an unguessable record separator
     fmt = f"{mark}%H%x00%(trailers:key={git_mod.TRAILER},valueonly,separator=%x2C)%x00%s%x00"
     raw = git_mod.git(root, "log", "--no-renames", "--raw", "--no-abbrev", "-z", "--diff-filter=AM", f"--format={fmt}",
                       "--relative", revisions, "--", ":(glob)invoices/*/*.json").stdout

@@ -58,7 +58,8 @@ NOT_AT_START = {"billed.cli.export", "billed.cli.history", "billed.cli.init", "b
                 "billed.cli.pay", "billed.cli.share", "billed.cli.statement", "billed.cli.sync", "billed.cli.watch",
                 "billed.render", "billed.einvoice", "billed.qr", "billed.mail", "billed.office", "billed.portal",
                 "billed.views", "billed.stripe_sync", "billed.banks", "billed.reconcile", "weasyprint", "jinja2",
-                "lxml", "segno", "streamlit", "smtplib", "jsonschema", "importlib.metadata"}
+                "lxml", "segno", "streamlit", "smtplib", "jsonschema", "importlib.metadata", "difflib",
+                "secrets"}
 
 
 @pytest.mark.parametrize("args", [("check",), ("plan", "--date", "2026-11-25"), ("status",), ("verify",),

@@ -14,7 +14,6 @@ from typing import Any
 
 from billed import engine, gcpolicy, i18n, money, witness
 from billed import git as git_mod
-from billed import history as history_mod
 from billed import ledger as ledger_mod
 from billed import payments as payments_mod
 from billed.api import guards
@@ -261,6 +260,8 @@ def check_base(state: State, base: str, on: dt.date) -> tuple[list[Finding], lis
                              f"(since {base})", f"issued documents never change: restore it (`git checkout {base} "
                              f"-- {path}`) and correct it with a credit note instead"))
     found += witness.log_rewrites(root, base)
+    from billed import history as history_mod  # (git provenance: not needed by check without --base)
+
     docs = plan(state, on, history_mod.source(root)) if state.ok else []
     return sorted(found), docs
 
@@ -275,6 +276,8 @@ def history(root: Path | None, project: str) -> list[dict[str, Any]]:
     client, sep, pid = key.partition("/")
     if not sep:
         raise BilledError(f"no project '{project}'; write it as client/project (see `billed status`)")
+    from billed import history as history_mod
+
     return history_mod.project_history(state.repo.root, client, pid, state.repo.settings,
                                        state.repo.clients.get(client))
 
