@@ -16,8 +16,10 @@ from billed import cache, checks, untrusted, vat
 from billed import ledger as ledger_mod
 from billed.errors import BilledError, Finding
 from billed.load import Doc, load_text, read_text
-from billed.model import Client, Project, Settings, build_client, build_project, build_settings
+from billed.model import Client, Loc, Milestone, Party, Project, Settings, build_client, build_project, build_settings
 from billed.schema import validate
+
+cache.plain_state(Project, Milestone, Loc, Client, Party, Finding)  # (the values stored in the projects' cache)
 
 CONFIG = "billed.yaml"  # (untrusted.outside_links reports any symlink out of the repo among the files below)
 

@@ -397,3 +397,29 @@ def test_an_unchanged_project_file_is_not_read_again_and_still_has_its_places(ca
     again = api.load(cached)
     assert reads.count("web.yaml") == 1 and again.ok
     assert again.repo.projects["nordlicht/web"].milestones[0].amount == Decimal("1000.50")
+
+
+def test_stored_values_are_the_bytes_pickle_dumps_makes(cached: Path) -> None:
+    """cache.plain_state's reducers (the model's frozen dataclasses, Finding) change how fast, not what: every
+    entry a load stores, clean or with findings, is byte for byte what pickle.dumps makes of it, and loads back."""
+    import pickle
+
+    from billed import cache
+    from billed.repo import Repo, _build_project, _client, load_settings
+
+    (cached / "projects/nordlicht/bad.yaml").write_text(PROJECT.replace("amount: 1000.00", "amount: 1000.001")
+                                                        + "deposit: 120%\n", encoding="utf-8")
+    assert cache._PLAIN  # registered by billed.repo
+    repo = Repo(cached, load_settings(cached))
+    client, _ = _client(repo, cached / "projects/nordlicht/client.yaml", "nordlicht", "client.yaml",
+                        ("projects/nordlicht/client.yaml", ""))
+    values = [(client, [])]
+    for name in ("web", "bad"):
+        path = cached / f"projects/nordlicht/{name}.yaml"
+        values.append(_build_project(repo, path, name, path.read_text(), client, None, "nordlicht", name))
+    assert values[1][0] is not None and values[2][1]  # a clean built project, and findings
+    store = cache.Store(cached / "nowhere.pickle")
+    for i, value in enumerate(values):
+        store.put(b"%d" % i, value)
+        assert store.used[b"%d" % i] == pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        assert pickle.loads(store.used[b"%d" % i]) == value
