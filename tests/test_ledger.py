@@ -463,13 +463,18 @@ def test_the_index_keeps_every_head_as_it_was_and_shrugs_off_a_damaged_store(tmp
     for i, name in enumerate(("2026/N-1.json", "2026/N-2.json")):
         again = ledger.head_of(json.loads(json.dumps(odd)))  # (its texts interned again, so the same objects)
         index.records[name] = (bytes(32), *(again if i else (head, amounts)), bytes([i]) * 32)
+    index.good_file("2026/N-1.html", bytes(32), "ab")
     index.new_records = True
     index.save_records()
+    index.save_files()
     back = ledger.Index(root).old_records
     assert back == index.records and ledger.ABSENT in head
+    assert ledger.Index(root).old_files == {"2026/N-1.html": (bytes(32), "ab")}
     first, second = (back[k][1] for k in ("2026/N-1.json", "2026/N-2.json"))
     assert [type(v) for v in first] == [type(v) for v in head] and first[ledger._AT["due_date"]] is ledger.ABSENT
     assert first[ledger._AT["client"]] is second[ledger._AT["client"]]  # one text for both, as when read
     for damaged in (b"", b"\x00garbage", [1, 2], {"a": 1}):
-        cache.save_blob(root, "ledger-records", damaged)
-        assert ledger.Index(root).old_records == {}  # (a dict: the pickled index of before)
+        for kind in ("ledger-records", "ledger-files"):
+            cache.save_blob(root, kind, damaged)
+        assert ledger.Index(root).old_records == ledger.Index(root).old_files == {}  # ({"a": 1}: the pickled
+        # index of before)
