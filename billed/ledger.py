@@ -322,8 +322,9 @@ def read_ledger(root: Path) -> Ledger:
             ledger.findings.append(Finding(_shown(year_dir), 1, 1, "E060", f"the folder of issued documents "
                                            f"cannot be read ({exc.strerror or exc})", "check its permissions"))
             continue
+        year = f"{year_dir.name}/"  # (not a pathlib property per record)
         for name in names:
-            rec = _read_record(ledger, base + name, f"{year_dir.name}/{name}", hashes)
+            rec = _read_record(ledger, base + name, year + name, hashes)
             if rec is not None:
                 ledger.records.append(rec)
     if ledger.index is not None:
