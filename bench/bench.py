@@ -54,13 +54,14 @@ board = views.load(Path(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]))
 print(len(board.projects))
 """
 
-# Both PDF children write the seconds their rendering took (after imports and reading the HTML) to
-# $BENCH_RENDER_SECONDS: starting Python and importing weasyprint (~1 s) is not rendering, and counting it
-# would charge the parallel side a whole import against half of one in the ideal.
+# Each PDF child writes when its rendering started and ended (time.monotonic, one clock for every process; after
+# imports and reading the HTML) to $BENCH_RENDER_SECONDS: starting Python and importing weasyprint (~1 s) is not
+# rendering, and counting it would charge the parallel side a whole import against half of one in the ideal.
 # WEASYPRINT_ALONE runs as a user would call weasyprint (a font configuration per document) or, with "shared" as
 # its first argument, with one FontConfiguration for every document, as Billed does: the strict baseline, so the
 # ratio measures the parallel overhead, not the font saving. That configuration is made inside the clock, as
-# Billed's are (one per worker, in render_pdfs): ~10 ms, once.
+# Billed's are (one per worker, in render_pdfs): ~10 ms, once. With $BENCH_GO set, it says it is ready (a file
+# next to its figures) and starts only once that file exists: pdf_bench starts one per core together.
 WEASYPRINT_ALONE = """
 import os, sys, time, logging
 from pathlib import Path
@@ -70,11 +71,15 @@ from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 templates = Path(sys.argv[2]).resolve().as_uri() + "/"
 htmls = [Path(p).read_text(encoding="utf-8") for p in sys.argv[3:]]
-start = time.perf_counter()
+if os.environ.get("BENCH_GO"):
+    Path(os.environ["BENCH_RENDER_SECONDS"] + ".ready").touch()
+    while not os.path.exists(os.environ["BENCH_GO"]):
+        time.sleep(0.001)
+start = time.monotonic()
 fonts = FontConfiguration() if sys.argv[1] == "shared" else None  # in the clock, as Billed makes its own
 for html in htmls:
     HTML(string=html, base_url=templates).write_pdf(font_config=fonts)
-Path(os.environ["BENCH_RENDER_SECONDS"]).write_text(str(time.perf_counter() - start))
+Path(os.environ["BENCH_RENDER_SECONDS"]).write_text(f"{start} {time.monotonic()}")
 """
 
 BILLED_PDFS = """
@@ -83,9 +88,9 @@ from pathlib import Path
 import weasyprint  # as on the other side: imports are not rendering
 from billed.render import render_pdfs
 htmls = [Path(p).read_text(encoding="utf-8") for p in sys.argv[2:]]
-start = time.perf_counter()
+start = time.monotonic()
 pdfs = render_pdfs(htmls, Path(sys.argv[1]))
-Path(os.environ["BENCH_RENDER_SECONDS"]).write_text(str(time.perf_counter() - start))
+Path(os.environ["BENCH_RENDER_SECONDS"]).write_text(f"{start} {time.monotonic()}")
 assert all(p.startswith(b"%PDF") for p in pdfs)
 """
 
@@ -246,11 +251,20 @@ def issue_with_pdfs(root: Path, copy: Path, on: str) -> dict[str, Any]:
 def pdf_bench(root: Path, count: int, repeat: int = 3) -> dict[str, Any]:
     """Bare weasyprint on the same HTML, one after another (as a user calls it, and with one shared font
     configuration), vs Billed's parallel rendering (every core). Each side runs `repeat` times, interleaved, best
-    taken: the cores are shared, and a neighbour's burst should not decide the ratio."""
+    taken: the cores are shared, and a neighbour's burst should not decide the ratio.
+
+    The ideal of `ratio` divides weasyprint's one-after-another time by the core count, as if two processes ran
+    each at the speed of one alone. They do not on this machine (two busy cores share caches and memory, and a
+    neighbour on either slows the pair), so weasyprint alone is also run on every core: one process per core with
+    its share of the documents (every n-th), started together once each has imported and read its HTML, timed
+    from the first start to the last end. `ratio_split` is Billed against that: what Billed's pool, forks and
+    balancing cost over the simplest parallel use of the same cores."""
     htmls = sorted((root / "invoices").glob("*/*.html"))[-count:]
     templates = str(root / "templates")
     py = sys.executable
-    runs: dict[str, list[float]] = {"alone": [], "shared": [], "billed": [], "alone_wall": [], "billed_wall": []}
+    cores = os.cpu_count() or 1
+    runs: dict[str, list[float]] = {"alone": [], "shared": [], "split": [], "billed": [], "alone_wall": [],
+                                    "billed_wall": []}
     mem = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         timing = Path(tmp) / "seconds"
@@ -258,19 +272,49 @@ def pdf_bench(root: Path, count: int, repeat: int = 3) -> dict[str, Any]:
         for _ in range(repeat):
             for side in ("alone", "shared"):
                 wall, _, _ = measure([py, "-c", WEASYPRINT_ALONE, side, templates, *map(str, htmls)], env=env)
-                runs[side].append(float(timing.read_text()))
+                runs[side].append(_span([timing]))
                 if side == "alone":
                     runs["alone_wall"].append(wall)
+            runs["split"].append(_split(py, templates, htmls, cores, Path(tmp)))
             wall, peak, _ = measure([py, "-c", BILLED_PDFS, templates, *map(str, htmls)], env=env)
-            runs["billed"].append(float(timing.read_text()))
+            runs["billed"].append(_span([timing]))
             runs["billed_wall"].append(wall)
             mem = max(mem, peak)
-    cores = os.cpu_count() or 1
-    a, shared, b = min(runs["alone"]), min(runs["shared"]), min(runs["billed"])
+    a, shared, split, b = min(runs["alone"]), min(runs["shared"]), min(runs["split"]), min(runs["billed"])
     return {"documents": len(htmls), "weasyprint_sequential": a, "per_document": a / len(htmls),
             "weasyprint_shared_fonts": shared, "billed_parallel": b, "ideal_parallel": shared / cores,
             "ratio": b / (shared / cores), "ratio_plain": b / (a / cores), "speedup": shared / b, "cores": cores,
+            "weasyprint_split": split, "ratio_split": b / split, "runs": runs,
             "peak_mb": mem, "weasyprint_process": min(runs["alone_wall"]), "billed_process": min(runs["billed_wall"])}
+
+
+def _span(files: list[Path]) -> float:
+    """Seconds from the first child's start to the last one's end (each wrote "start end", time.monotonic)."""
+    spans = [tuple(map(float, f.read_text().split())) for f in files]
+    return max(end for _, end in spans) - min(start for start, _ in spans)
+
+
+def _split(py: str, templates: str, htmls: list[Path], cores: int, tmp: Path) -> float:
+    """weasyprint alone on every core: one process per core, every n-th document, started together."""
+    go = tmp / "go"
+    go.unlink(missing_ok=True)
+    files = [tmp / f"split-{i}" for i in range(cores)]
+    procs = [subprocess.Popen([py, "-c", WEASYPRINT_ALONE, "shared", templates, *map(str, htmls[i::cores])],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env={**os.environ, "BENCH_RENDER_SECONDS": str(f), "BENCH_GO": str(go)})
+             for i, f in enumerate(files)]
+    while not all(f.with_name(f.name + ".ready").exists() for f in files):
+        if any(p.poll() is not None for p in procs):
+            break
+        time.sleep(0.001)
+    go.touch()
+    for proc in procs:
+        err = proc.communicate()[1].decode(errors="replace")
+        if proc.returncode:
+            raise SystemExit(f"bench: weasyprint alone on every core exited {proc.returncode}:\n{err[-2000:]}")
+    for f in files:
+        f.with_name(f.name + ".ready").unlink()
+    return _span(files)
 
 
 def fmt_t(value: float) -> str:

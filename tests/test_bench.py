@@ -44,3 +44,4 @@ def test_bench_smoke(tmp_path: Path) -> None:
     size = figures["sizes"][0]
     assert size["projects"] == 20 and size["issued_new"] > 0 and size["check_git"][2] > 0
     assert figures["pdf"]["documents"] == 2
+    assert figures["pdf"]["weasyprint_split"] > 0 and figures["pdf"]["ratio_split"] > 0  # weasyprint on every core
