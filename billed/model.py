@@ -389,12 +389,17 @@ def build_project(doc: Doc, cid: str, pid: str, settings: Settings | None, clien
     if terms is None:
         terms = settings.payment_terms if settings else 14
     milestones = tuple(_milestone(doc, *f) for f in fields)
-    return Project(client=cid, id=pid, title=data["title"], currency=currency, total_given=total,
-                   tax_rate=tax_rate, start=start, deposit_spec=deposit_spec, deposit_value=deposit_value,
-                   payment_terms=terms, milestones=milestones, loc=Loc(doc),
-                   description=data.get("description", ""), example=data.get("example") is True,
-                   buyer_reference=data.get("buyer_reference") or (client.buyer_reference if client else None),
-                   purchase_order=data.get("purchase_order") or (client.purchase_order if client else None)), out
+    loc = object.__new__(Loc)
+    loc.__dict__.update(doc=doc, path=())
+    project = object.__new__(Project)  # (as _milestone: every field given; tests/test_checks.py proves it)
+    project.__dict__.update(
+        client=cid, id=pid, title=data["title"], currency=currency, total_given=total, tax_rate=tax_rate,
+        start=start, deposit_spec=deposit_spec, deposit_value=deposit_value, payment_terms=terms,
+        milestones=milestones, loc=loc, description=data.get("description", ""), deposit=money.ZERO,
+        buyer_reference=data.get("buyer_reference") or (client.buyer_reference if client else None),
+        purchase_order=data.get("purchase_order") or (client.purchase_order if client else None),
+        example=data.get("example") is True)
+    return project, out
 
 
 def _milestone(doc: Doc, m: dict[str, Any], i: int, spec: str, value: Decimal | None, due: dt.date | None,

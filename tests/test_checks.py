@@ -182,17 +182,24 @@ def test_percentages_with_many_decimals_that_add_up_are_not_a_mismatch(tmp_path)
 
 
 def test_milestones_built_for_speed_have_every_field_the_constructor_wants(tmp_path):
-    """model._milestone skips the dataclass constructor: rebuilding each loaded milestone with the real one must give an
-    equal milestone (a field it forgot would make the constructor raise)."""
+    """model.build_project and model._milestone skip the dataclass constructor: rebuilding each loaded project,
+    milestone and place with the real one must give an equal value (a field they forgot would make the constructor
+    raise, or leave the instance without it)."""
     import dataclasses
 
     from billed import api
     from tests.conftest import copy_example
 
-    state = api.load(copy_example(tmp_path / "ex"))
-    milestones = [m for p in state.repo.projects.values() for m in p.milestones]
-    assert milestones and all(type(m)(**{f.name: getattr(m, f.name) for f in dataclasses.fields(m)}) == m
-                              and vars(m).keys() == {f.name for f in dataclasses.fields(m)} for m in milestones)
+    root = copy_example(tmp_path / "ex")
+    state = api.load(root)
+    built = [build_project(load_text(path.read_text(), "p.yaml"), path.parent.name, path.stem, state.repo.settings,
+                           state.repo.clients[path.parent.name])[0]
+             for path in sorted(root.glob("projects/*/*.yaml")) if path.name != "client.yaml"]
+    projects = [*state.repo.projects.values(), *built]  # as loaded (resolved), and as built
+    values = [*projects, *(p.loc for p in projects), *(m for p in projects for m in p.milestones),
+              *(m.loc for p in projects for m in p.milestones)]
+    assert projects and all(type(v)(**{f.name: getattr(v, f.name) for f in dataclasses.fields(v)}) == v
+                            and vars(v).keys() == {f.name for f in dataclasses.fields(v)} for v in values)
 
 
 @pytest.mark.parametrize("currency", ["EUR", "JPY", "KWD", None])
