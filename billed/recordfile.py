@@ -83,7 +83,7 @@ _FIELDS = operator.itemgetter(*HEAD)
 _POOLED = tuple(_AT[k] for k in ("series", "client", "project", "project_title", "kind", "type_code", "currency",
                                  "issue_date", "due_date", "supply_date"))
 _HASH, _PREV, _FILES = _AT["hash"], _AT["prev"], _AT["files"]
-_CLIENT, _PROJECT = _AT["client"], _AT["project"]
+_CLIENT, _PROJECT, _KIND, _CURRENCY = _AT["client"], _AT["project"], _AT["kind"], _AT["currency"]
 
 
 def head_of(data: dict[str, Any], hashes: dict[str, str] | None = None) -> tuple[tuple[Any, ...], tuple[Line, ...]]:
@@ -235,6 +235,8 @@ def _well_formed(head: tuple[Any, ...], amounts: tuple[Line, ...]) -> None:
     if type(head[1]) is not str or type(head[_SERIES]) is not str or type(head[_CLIENT]) is not str \
             or type(head[_PROJECT]) is not str or type(head[_ISSUED]) is not str:
         raise TypeError("number, series, client, project and issue_date must be text")
+    if type(head[_KIND]) is not str or type(head[_CURRENCY]) is not str:  # (billed_state orders and sums by them)
+        raise TypeError("kind and currency must be text")
     files = head[_FILES]
     if not (files is ABSENT or files is None or type(files) is dict):
         raise TypeError("files must be a mapping of rendered files to their SHA-256")

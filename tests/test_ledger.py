@@ -251,6 +251,11 @@ TAMPERING = {
         "INV-2026-0003.json", "not valid Unicode"),
     "resealed with a text seq": (lambda f: reseal(f, "INV-2026-0003", {"seq": "3"}), "INV-2026-0003.json",
                                  "seq must be whole numbers"),
+    "resealed without a kind": (lambda f: (f / "INV-2026-0003.json").write_bytes(ledger.pretty(ledger.seal({
+        k: v for k, v in json.loads((f / "INV-2026-0003.json").read_text(encoding="utf-8")).items()
+        if k not in ("kind", "hash")}))), "INV-2026-0003.json", "kind and currency must be text"),
+    "resealed with a number for currency": (lambda f: reseal(f, "INV-2026-0003", {"currency": 978}),
+                                            "INV-2026-0003.json", "kind and currency must be text"),
     "resealed with a null amount": (lambda f: reseal(f, "INV-2026-0003", {"lines": [
         {**json.loads((f / "INV-2026-0003.json").read_text(encoding="utf-8"))["lines"][0], "net": None}]}),
         "INV-2026-0003.json", "unreadable"),

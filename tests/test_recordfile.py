@@ -52,6 +52,8 @@ def _reference_well_formed(head, amounts) -> None:
         raise TypeError("year and seq must be whole numbers")
     if not all(isinstance(head[at[k]], str) for k in ("number", "series", "client", "project", "issue_date")):
         raise TypeError("number, series, client, project and issue_date must be text")
+    if not all(isinstance(head[at[k]], str) for k in ("kind", "currency")):  # (added with the fast check)
+        raise TypeError("kind and currency must be text")
     files = head[at["files"]]
     if not (files is recordfile.ABSENT or files is None or isinstance(files, dict)):
         raise TypeError("files must be a mapping of rendered files to their SHA-256")
@@ -95,7 +97,7 @@ def test_a_head_is_well_formed_exactly_when_the_plain_check_says_so(values, amou
     at = recordfile._AT
     if plain:  # mostly well-formed heads, so the later checks are reached too
         head[at["year"]], head[at["seq"]] = 2026, 3
-        for k in ("number", "series", "client", "project", "issue_date"):
+        for k in ("number", "series", "client", "project", "issue_date", "kind", "currency"):
             head[at[k]] = "t"
         if plain > 1:
             head[at["files"]] = [{}, None, recordfile.ABSENT][plain - 2]
