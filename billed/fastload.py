@@ -9,6 +9,10 @@ take, any YAML error. Then load.py's composer reads the file from the start, exa
 there, and reports every finding at its place. When `compose` does answer, the full composer would have found
 nothing and built the same data: that is tested on generated YAML (tests/test_fastload.py).
 
+Before libyaml's events, `lines` tries the file line by line (see "The line reader" below): most billing files are
+nothing but plain `key: value` lines and lists, and reading those needs no event objects. It too answers only
+what the event composer would, and hands anything else on to it.
+
 `plain` is the one resolver of plain scalars (YAML 1.2 core schema, exact numbers) both composers use.
 """
 
