@@ -47,7 +47,9 @@ class History:
     """What git says about the record files: who brought each blob in, and which numbers were issued where."""
 
     shallow: set[str] = field(default_factory=set)  # commits at the cut of a shallow clone
-    introduced: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (path, blob) -> commits
+    # (path, blob) -> the commits that brought it in without issuing it: read only for a blob not in `issued`, so
+    # the issuing adds (every record, normally) are not kept twice
+    introduced: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     issued: dict[tuple[str, str], str] = field(default_factory=dict)  # (path, blob) -> issuing commit
     issued_paths: dict[str, str] = field(default_factory=dict)  # path -> issuing commit
     subjects: dict[str, str] = field(default_factory=dict)
@@ -105,13 +107,13 @@ def _log(root: Path, revisions: str, shallow: set[str]) -> History:
                 continue
             fields = meta.split()  # :<old mode> <new mode> <old blob> <new blob> <status>
             key = (path, fields[3])
-            if key in introduced:
-                introduced[key].append(sha)
-            else:
-                introduced[key] = [sha]
             if fields[4] == "A" and path[path.rfind("/") + 1:-5] in numbers:
                 issued.setdefault(key, sha)
                 issued_paths.setdefault(path, sha)
+            elif key in introduced:
+                introduced[key].append(sha)
+            else:
+                introduced[key] = [sha]
     return history
 
 
