@@ -137,3 +137,15 @@ def test_a_file_that_opens_with_content_is_never_one_the_full_emptiness_test_cal
             said += 1
             assert not empty(text), repr(text)
     assert said > 300  # (the short answer was given often enough to be tested)
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 4097, 70_000])
+def test_files_are_read_as_a_buffered_read_reads_them(tmp_path: Path, size: int) -> None:
+    """load._read_bytes reads with os.read, not a buffered file: the same bytes up to the limit, whatever the size."""
+    path = tmp_path / "f.yaml"
+    path.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+    for limit in (1, 4096, 65_537, 100_000):
+        with path.open("rb") as handle:
+            assert load._read_bytes(path, limit) == handle.read(limit)
+    with pytest.raises(FileNotFoundError):
+        load._read_bytes(tmp_path / "nope.yaml", 10)
