@@ -8,6 +8,7 @@ json's own encoder, which words what is wrong (`_content_problems`).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import operator
@@ -84,6 +85,7 @@ _POOLED = tuple(_AT[k] for k in ("series", "client", "project", "project_title",
                                  "issue_date", "due_date", "supply_date"))
 _HASH, _PREV, _FILES = _AT["hash"], _AT["prev"], _AT["files"]
 _CLIENT, _PROJECT, _KIND, _CURRENCY = _AT["client"], _AT["project"], _AT["kind"], _AT["currency"]
+_DUE, _SUPPLY = _AT["due_date"], _AT["supply_date"]
 
 
 def head_of(data: dict[str, Any], hashes: dict[str, str] | None = None) -> tuple[tuple[Any, ...], tuple[Line, ...]]:
@@ -226,6 +228,24 @@ _PLAIN = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float)  # on
 # with arguments builds a decoder on every call: ~0.1 s of an empty-cache check at 10,000 projects)
 
 
+_DAYS: set[str] = set()  # day texts already proven to be dates as Billed writes them (a few hundred distinct)
+
+
+def _is_day(value: Any) -> bool:
+    """A date as Billed writes it (date.isoformat: YYYY-MM-DD), not merely one date.fromisoformat reads."""
+    if type(value) is not str:
+        return False
+    if value in _DAYS:
+        return True
+    try:
+        good = dt.date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
+    if good:
+        _DAYS.add(value)
+    return good
+
+
 def _well_formed(head: tuple[Any, ...], amounts: tuple[Line, ...]) -> None:
     """What numbering, the chain and reconciliation compute with must have its type: a record resealed with,
     say, a text `seq` or a null net is unreadable (E060), not a crash further on. (Exact types: a decoder gives
@@ -237,6 +257,11 @@ def _well_formed(head: tuple[Any, ...], amounts: tuple[Line, ...]) -> None:
         raise TypeError("number, series, client, project and issue_date must be text")
     if type(head[_KIND]) is not str or type(head[_CURRENCY]) is not str:  # (billed_state orders and sums by them)
         raise TypeError("kind and currency must be text")
+    if not _is_day(head[_ISSUED]):  # (sorted as text, read back with date.fromisoformat by status, dunning...)
+        raise ValueError("issue_date must be a date written YYYY-MM-DD")
+    for day in (head[_DUE], head[_SUPPLY]):
+        if day is not ABSENT and day is not None and not _is_day(day):
+            raise ValueError("due_date and supply_date must be dates written YYYY-MM-DD, or null")
     files = head[_FILES]
     if not (files is ABSENT or files is None or type(files) is dict):
         raise TypeError("files must be a mapping of rendered files to their SHA-256")

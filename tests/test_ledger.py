@@ -256,6 +256,12 @@ TAMPERING = {
         if k not in ("kind", "hash")}))), "INV-2026-0003.json", "kind and currency must be text"),
     "resealed with a number for currency": (lambda f: reseal(f, "INV-2026-0003", {"currency": 978}),
                                             "INV-2026-0003.json", "kind and currency must be text"),
+    "resealed with a day that is not a date": (lambda f: reseal(f, "INV-2026-0003", {"issue_date": "someday"}),
+                                               "INV-2026-0003.json", "issue_date must be a date"),
+    "resealed with a week date": (lambda f: reseal(f, "INV-2026-0003", {"due_date": "2026-W09-1"}),
+                                  "INV-2026-0003.json", "due_date and supply_date must be dates"),
+    "resealed with a number for a date": (lambda f: reseal(f, "INV-2026-0003", {"supply_date": 5}),
+                                          "INV-2026-0003.json", "due_date and supply_date must be dates"),
     "resealed with a null amount": (lambda f: reseal(f, "INV-2026-0003", {"lines": [
         {**json.loads((f / "INV-2026-0003.json").read_text(encoding="utf-8"))["lines"][0], "net": None}]}),
         "INV-2026-0003.json", "unreadable"),

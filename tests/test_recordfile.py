@@ -6,8 +6,10 @@ type and words of its errors (they become the E060 message), must be what the fa
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import shutil
 import sys
 from decimal import Decimal
@@ -46,6 +48,19 @@ def _reference_lines(data) -> tuple:
     return tuple(_reference_line(line) for line in data["lines"])
 
 
+def _reference_day(value) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value) is not None and \
+        _valid_date(value)
+
+
+def _valid_date(value: str) -> bool:
+    try:
+        dt.date(int(value[:4]), int(value[5:7]), int(value[8:]))
+    except ValueError:
+        return False
+    return True
+
+
 def _reference_well_formed(head, amounts) -> None:
     at = recordfile._AT
     if not all(isinstance(head[at[k]], int) and not isinstance(head[at[k]], bool) for k in ("year", "seq")):
@@ -54,6 +69,11 @@ def _reference_well_formed(head, amounts) -> None:
         raise TypeError("number, series, client, project and issue_date must be text")
     if not all(isinstance(head[at[k]], str) for k in ("kind", "currency")):  # (added with the fast check)
         raise TypeError("kind and currency must be text")
+    if not _reference_day(head[at["issue_date"]]):  # (added with the fast check, as the two lines above)
+        raise ValueError("issue_date must be a date written YYYY-MM-DD")
+    for day in (head[at["due_date"]], head[at["supply_date"]]):
+        if day is not recordfile.ABSENT and day is not None and not _reference_day(day):
+            raise ValueError("due_date and supply_date must be dates written YYYY-MM-DD, or null")
     files = head[at["files"]]
     if not (files is recordfile.ABSENT or files is None or isinstance(files, dict)):
         raise TypeError("files must be a mapping of rendered files to their SHA-256")
@@ -84,7 +104,9 @@ def test_the_lines_of_a_head_are_what_the_plain_code_gives_whatever_they_hold(li
         assert all(type(f) is str for line in got[1] for f in line)
 
 
-_HEAD_VALUE = st.one_of(_VALUE, st.just(recordfile.ABSENT), st.floats(allow_nan=False))
+_DAY = st.one_of(st.dates().map(str), st.sampled_from(["2026-02-30", "20260301", "2026-W09-1", "2026-3-1",
+                                                     "2026-03-01T00:00", " 2026-03-01", "0000-01-01"]))
+_HEAD_VALUE = st.one_of(_VALUE, st.just(recordfile.ABSENT), st.floats(allow_nan=False), _DAY)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -97,8 +119,9 @@ def test_a_head_is_well_formed_exactly_when_the_plain_check_says_so(values, amou
     at = recordfile._AT
     if plain:  # mostly well-formed heads, so the later checks are reached too
         head[at["year"]], head[at["seq"]] = 2026, 3
-        for k in ("number", "series", "client", "project", "issue_date", "kind", "currency"):
+        for k in ("number", "series", "client", "project", "kind", "currency"):
             head[at[k]] = "t"
+        head[at["issue_date"]] = "2026-03-01"
         if plain > 1:
             head[at["files"]] = [{}, None, recordfile.ABSENT][plain - 2]
     head, amounts = tuple(head), tuple(amounts)
