@@ -324,6 +324,19 @@ def test_removing_an_invoiced_project_file_is_an_error_at_its_invoice(repo):
     assert result.code == 1 and "[E050]" in result.err and "invoices/2026/INV-2026-0001.json" in result.err
 
 
+@pytest.mark.parametrize("name", ["site.yaml", "site.yml"])
+def test_an_invoiced_project_file_that_is_there_but_broken_is_not_called_gone(repo, name):
+    """E050 is for a file that is gone; a broken one (not loaded) gets its own findings, not E050 too."""
+    root = repo({"projects/nordlicht/site.yaml": SCOPE})
+    issue(root, "2026-02-10")
+    (root / "projects/nordlicht/site.yaml").unlink()
+    (root / "projects/nordlicht" / name).write_text(SCOPE.replace("start: ", "start: not a date "), encoding="utf-8")
+    result = run(root, "check")
+    assert result.code == 1 and "[E050]" not in result.err and name in result.err, result.err
+    (root / "projects/nordlicht" / name).rename(root / "projects/nordlicht/site.txt")
+    assert "[E050]" in run(root, "check").err
+
+
 def test_unbilled_milestones_change_freely(repo):
     root = repo({"projects/nordlicht/site.yaml": SCOPE + "  - {id: c, title: Gamma, amount: 10.00}\n"})
     issue(root, "2026-02-10")
