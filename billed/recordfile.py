@@ -246,6 +246,9 @@ def _is_day(value: Any) -> bool:
     return good
 
 
+_RENDERINGS = frozenset({"html", "pdf"})  # what `files` may name: billed/api/issuing.py writes these two
+
+
 def _well_formed(head: tuple[Any, ...], amounts: tuple[Line, ...]) -> None:
     """What numbering, the chain and reconciliation compute with must have its type: a record resealed with,
     say, a text `seq` or a null net is unreadable (E060), not a crash further on. (Exact types: a decoder gives
@@ -265,6 +268,8 @@ def _well_formed(head: tuple[Any, ...], amounts: tuple[Line, ...]) -> None:
     files = head[_FILES]
     if not (files is ABSENT or files is None or type(files) is dict):
         raise TypeError("files must be a mapping of rendered files to their SHA-256")
+    if files and files is not ABSENT and not _RENDERINGS.issuperset(files):  # (each is read beside the record:
+        raise ValueError("files may name the html and pdf renderings only")  # a made-up name is a path to follow)
     for line in amounts:
         Decimal(line[2])
         Decimal(line[3])

@@ -270,6 +270,9 @@ TAMPERING = {
     "float in another spelling": (float_spelt_short, "INV-2026-0003.json", "hash does not match"),
     "resealed with files as a list": (lambda f: reseal(f, "INV-2026-0003", {"files": ["html"]}), "INV-2026-0003.json",
                                       "files must be a mapping"),
+    # a record's files are read beside it: a name with a path in it would have verify read a file elsewhere
+    "resealed with a file that is not a rendering": (lambda f: reseal(f, "INV-2026-0003", {"files": {
+        "html/../../../../billed.yaml": "0" * 64}}), "INV-2026-0003.json", "html and pdf renderings only"),
     "a null hash": (lambda f: (f / "INV-2026-0003.json").write_bytes(ledger.pretty({**json.loads(
         (f / "INV-2026-0003.json").read_text(encoding="utf-8")), "hash": None})), "INV-2026-0003.json",
         "hash does not match"),
