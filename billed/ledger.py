@@ -15,8 +15,10 @@ import hashlib
 import marshal
 import os
 import re
+import stat
 import struct
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -289,14 +291,17 @@ def _save(root: Path, kind: str, entries: dict[str, Any]) -> None:
         stored = marshal.dumps(entries)
     except ValueError:  # (nested beyond marshal's depth: cannot be, a record that deep is unreadable)
         return
-    cache.save_blob(root, kind, stored)
+    cache.save_blob(root, kind, (zlib.crc32(stored), stored))
 
 
 def _load(root: Path, kind: str) -> dict[str, Any]:
-    """What `_save` stored; anything else (an index of an earlier layout, damage) is no index at all."""
+    """What `_save` stored; anything else (an index of an earlier layout, damage) is no index at all. The bytes
+    carry their CRC-32: marshal loads a damaged blob without complaint, and a flipped byte in a head would be a
+    false finding or a crash (review of issue 16). (Damage, not an attack: the cache folder is the user's own.)"""
     stored = cache.load_blob(root, kind)
     try:
-        value = marshal.loads(stored) if isinstance(stored, bytes) else None
+        crc, blob = stored if isinstance(stored, tuple) and len(stored) == 2 else (None, None)
+        value = marshal.loads(blob) if isinstance(blob, bytes) else None
     except (EOFError, ValueError, TypeError):
         value = None
     return value if isinstance(value, dict) else {}
@@ -350,14 +355,14 @@ def _read_record(ledger: Ledger, path: str, rel: str, hashes: dict[str, str]) ->
             if hit is not None:
                 return Record(path, *hit)
             ledger.files_read += 1
-            raw = _read_bytes(path, st.st_size)
+            raw = _read_bytes(path, _regular_size(path, st))
             same = index.same_bytes(rel, stamp, raw, _settled(st))
             if same is not None:
                 return Record(path, *same)
         else:  # nothing can vouch for it: read at once, its stat from the open file (see _open_read)
             ledger.files_read += 1
             st, read = _open_read(path)
-            raw = _read_bytes(path, st.st_size) if read is None else read  # (not a file: fails as it always did)
+            raw = _read_bytes(path, _regular_size(path, st)) if read is None else read
             stamp = _stamp(st)
         _, fields, amounts, problems = _parse(raw, hashes)
     except _UNREADABLE as exc:
@@ -368,6 +373,15 @@ def _read_record(ledger: Ledger, path: str, rel: str, hashes: dict[str, str]) ->
     if not rec.problems and ledger.index is not None and _settled(st):
         ledger.index.good_record(rel, stamp, rec, raw)
     return rec
+
+
+def _regular_size(path: str, st: os.stat_result) -> int:
+    """The size to read of a record file, which must be a regular file: a folder fails on reading as it always
+    did ("Is a directory"); anything else (a FIFO, which would block the read forever, a device such as a link to
+    /dev/zero, which would never end) is refused before it is read."""
+    if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+        raise OSError(f"{_shown(Path(path))} is not a regular file")
+    return st.st_size
 
 
 _RESTORE = "issued documents never change; restore the file from git and issue a credit note to correct it"

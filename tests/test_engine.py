@@ -337,6 +337,21 @@ def test_an_invoiced_project_file_that_is_there_but_broken_is_not_called_gone(re
     assert "[E050]" in run(root, "check").err
 
 
+@pytest.mark.parametrize("client, project", [("..", "billed"), ("x" * 300, "site")])
+def test_an_invoiced_project_named_by_a_resealed_record_is_never_a_path(repo, client, project):
+    """Whether an invoiced project's file is still there is asked of the listing of its client folder, never of a
+    path made of a record's text: `../billed` would find billed.yaml, a 300-character name fail the lookup."""
+    from billed import ledger
+
+    root = repo({"projects/nordlicht/site.yaml": SCOPE})
+    [*_, last] = issue(root, "2026-02-10")
+    path = root / f"invoices/2026/{last['number']}.json"
+    data = {**json.loads(path.read_text(encoding="utf-8")), "client": client, "project": project}
+    path.write_bytes(ledger.pretty(ledger.seal({k: v for k, v in data.items() if k != "hash"})))
+    result = run(root, "check")
+    assert result.code == 1 and "[E050]" in result.err and "internal error" not in result.err, result.err
+
+
 def test_unbilled_milestones_change_freely(repo):
     root = repo({"projects/nordlicht/site.yaml": SCOPE + "  - {id: c, title: Gamma, amount: 10.00}\n"})
     issue(root, "2026-02-10")

@@ -6,14 +6,15 @@ Every function returns findings as values; a command that writes (issue) writes 
 from __future__ import annotations
 
 import datetime as dt
-import glob
+import fnmatch
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from billed import engine, gcpolicy, i18n, money, witness
+from billed import checks, engine, gcpolicy, i18n, money, witness
 from billed import git as git_mod
 from billed import ledger as ledger_mod
 from billed import payments as payments_mod
@@ -73,11 +74,18 @@ def _project_files(root: Path, ledger: Ledger, repo: Repo) -> dict[str, str]:
     """The invoiced projects not loaded whose file is still there (`<client>/<project>.y*ml`, as a glob of every
     project file would find it): E050 is for the others. Only those are looked for; listing every file again was
     ~50 ms at 10,000 projects for the one or two that are usually missing."""
-    out = {}
+    out, listed = {}, {}
     for key in ledger.by_project:
         client, _, pid = key.partition("/")
-        if key not in repo.projects and any(d.stem == pid for d in (root / "projects" / client).glob(
-                glob.escape(pid) + ".y*ml")):
+        if key in repo.projects or not (checks.NAME.match(client) and checks.NAME.match(pid)):
+            continue  # (a record's text never becomes a path: `..` or a 300-character name is simply not a file)
+        if client not in listed:
+            try:
+                listed[client] = os.listdir(root / "projects" / client)
+            except OSError:
+                listed[client] = []
+        if any(stem == pid and fnmatch.fnmatchcase(ext, ".y*ml") for stem, ext in map(os.path.splitext,
+                                                                                         listed[client])):
             out[key] = key
     return out
 
