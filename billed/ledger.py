@@ -301,7 +301,7 @@ def _load(root: Path, kind: str) -> dict[str, Any]:
     stored = cache.load_blob(root, kind)
     try:
         crc, blob = stored if isinstance(stored, tuple) and len(stored) == 2 else (None, None)
-        value = marshal.loads(blob) if isinstance(blob, bytes) else None
+        value = marshal.loads(blob) if isinstance(blob, bytes) and zlib.crc32(blob) == crc else None
     except (EOFError, ValueError, TypeError):
         value = None
     return value if isinstance(value, dict) else {}

@@ -86,6 +86,7 @@ _POOLED = tuple(_AT[k] for k in ("series", "client", "project", "project_title",
 _HASH, _PREV, _FILES = _AT["hash"], _AT["prev"], _AT["files"]
 _CLIENT, _PROJECT, _KIND, _CURRENCY = _AT["client"], _AT["project"], _AT["kind"], _AT["currency"]
 _DUE, _SUPPLY = _AT["due_date"], _AT["supply_date"]
+_NET, _TOTAL = _AT["net"], _AT["total"]
 
 
 def head_of(data: dict[str, Any], hashes: dict[str, str] | None = None) -> tuple[tuple[Any, ...], tuple[Line, ...]]:
@@ -270,6 +271,14 @@ def _well_formed(head: tuple[Any, ...], amounts: tuple[Line, ...]) -> None:
         raise TypeError("files must be a mapping of rendered files to their SHA-256")
     if files and files is not ABSENT and not _RENDERINGS.issuperset(files):  # (each is read beside the record:
         raise ValueError("files may name the html and pdf renderings only")  # a made-up name is a path to follow)
+    if type(head[_NET]) is not str or type(head[_TOTAL]) is not str:  # (status, payments and exports sum them)
+        raise TypeError("net and total must be amounts written as text")
+    try:
+        finite = Decimal(head[_NET]).is_finite() and Decimal(head[_TOTAL]).is_finite()
+    except ArithmeticError:
+        finite = False
+    if not finite:
+        raise ValueError("net and total must be amounts")
     for line in amounts:
         Decimal(line[2])
         Decimal(line[3])

@@ -53,6 +53,22 @@ def test_a_corrupt_cache_is_ignored(cached: Path, tmp_path: Path) -> None:
     assert run(cached, "check").code == 0
 
 
+def test_a_damaged_ledger_index_is_no_index(cached: Path) -> None:
+    """marshal loads damaged bytes without complaint: the index carries its CRC-32, and a blob that does not match
+    it is ignored. Here a record number in it is changed as a flipped byte would, keeping marshal's format."""
+    from billed import cache
+
+    crc, blob = cache.load_blob(cached, "ledger-records")
+    number = next((cached / "invoices").glob("*/*.json")).stem.encode()
+    alone = bytes([len(number)]) + number  # the number as a head holds it (marshal: its length, then it)
+    assert alone in blob
+    damaged = blob.replace(alone, alone[:-1] + b"9", 1)
+    cache.save_blob(cached, "ledger-records", (crc, damaged))
+    assert run(cached, "check").code == 0  # read from the files again, as on an empty cache
+    cache.save_blob(cached, "ledger-records", (crc, blob))
+    assert run(cached, "check").code == 0
+
+
 def test_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BILLED_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("BILLED_CACHE", "0")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -270,6 +271,16 @@ TAMPERING = {
     "float in another spelling": (float_spelt_short, "INV-2026-0003.json", "hash does not match"),
     "resealed with files as a list": (lambda f: reseal(f, "INV-2026-0003", {"files": ["html"]}), "INV-2026-0003.json",
                                       "files must be a mapping"),
+    "resealed with a word for a total": (lambda f: reseal(f, "INV-2026-0003", {"total": "lots"}),
+                                         "INV-2026-0003.json", "net and total must be amounts"),
+    "resealed without a net": (lambda f: (f / "INV-2026-0003.json").write_bytes(ledger.pretty(ledger.seal({
+        k: v for k, v in json.loads((f / "INV-2026-0003.json").read_text(encoding="utf-8")).items()
+        if k not in ("net", "hash")}))), "INV-2026-0003.json", "net and total must be amounts written as text"),
+    # a FIFO would block the read forever, a link to /dev/zero never end: neither is read
+    "a fifo for a record": (lambda f: os.mkfifo(f / "INV-2026-0009.json"), "INV-2026-0009.json",
+                            "is not a regular file"),
+    "a link to a device for a record": (lambda f: (f / "INV-2026-0009.json").symlink_to("/dev/zero"),
+                                        "INV-2026-0009.json", "is not a regular file"),
     # a record's files are read beside it: a name with a path in it would have verify read a file elsewhere
     "resealed with a file that is not a rendering": (lambda f: reseal(f, "INV-2026-0003", {"files": {
         "html/../../../../billed.yaml": "0" * 64}}), "INV-2026-0003.json", "html and pdf renderings only"),

@@ -77,6 +77,16 @@ def _reference_well_formed(head, amounts) -> None:
     files = head[at["files"]]
     if not (files is recordfile.ABSENT or files is None or isinstance(files, dict)):
         raise TypeError("files must be a mapping of rendered files to their SHA-256")
+    if files and files is not recordfile.ABSENT and not set(files) <= {"html", "pdf"}:  # (added after review)
+        raise ValueError("files may name the html and pdf renderings only")
+    if not all(isinstance(head[at[k]], str) for k in ("net", "total")):  # (added after review, as the line above)
+        raise TypeError("net and total must be amounts written as text")
+    try:
+        finite = all(Decimal(head[at[k]]).is_finite() for k in ("net", "total"))
+    except ArithmeticError:
+        finite = False
+    if not finite:
+        raise ValueError("net and total must be amounts")
     for _role, _ref, net, rate, _category in amounts:
         Decimal(net)
         Decimal(rate)
@@ -122,6 +132,8 @@ def test_a_head_is_well_formed_exactly_when_the_plain_check_says_so(values, amou
         for k in ("number", "series", "client", "project", "kind", "currency"):
             head[at[k]] = "t"
         head[at["issue_date"]] = "2026-03-01"
+        if plain > 2:  # amounts in most of these, so the lines are reached too
+            head[at["net"]], head[at["total"]] = "100.00", "119.00"
         if plain > 1:
             head[at["files"]] = [{}, None, recordfile.ABSENT][plain - 2]
     head, amounts = tuple(head), tuple(amounts)
