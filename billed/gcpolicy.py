@@ -13,8 +13,13 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _short_lived = False
+_keep = False
+_kept: list[Any] = []
 
 
 def short_lived() -> None:
@@ -27,6 +32,22 @@ def long_lived() -> None:
     """This command keeps running (`billed watch`): nothing it loads is frozen."""
     global _short_lived
     _short_lived = False
+
+
+def keep_loaded() -> None:
+    """This process ends with os._exit once its command returns (billed.cli.hard_exit, the reading commands):
+    what it loads is kept until then (`loaded`). Freed when the command function returned, a loaded repo was
+    deallocated object by object first: ~0.13 s CPU of a warm `plan` at 10,000 projects, which `check`, ending in
+    sys.exit with its state still referenced, never paid."""
+    global _keep
+    _keep = True
+
+
+def loaded(value: T) -> T:
+    """`value`, kept alive until the process ends when `keep_loaded` was said; else just `value`."""
+    if _keep:
+        _kept.append(value)
+    return value
 
 
 @contextlib.contextmanager

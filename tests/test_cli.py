@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -96,6 +98,23 @@ def test_clean_repo_exits_0_with_a_summary(tmp_path: Path) -> None:
     assert result.out.startswith("OK: 4 projects, 3 clients, 0 issued documents verified.")
     as_json = run(root, "check", "--json")
     assert as_json.code == 0 and json.loads(as_json.out) == []
+
+
+def test_a_reading_command_keeps_what_it_loaded_until_its_hard_exit(tmp_path: Path) -> None:
+    """plan returns from its command function before the process ends: the repo it loaded must not be freed
+    object by object on the way (gcpolicy.keep_loaded), as check's, ended by sys.exit, never was. Asked in a
+    fresh interpreter, as the console script runs it; a writing command keeps nothing."""
+    root = copy_example(tmp_path / "repo")
+    script = ("import os, sys; from billed import gcpolicy; end = os._exit\n"
+              "os._exit = lambda code: (print(len(gcpolicy._kept), file=sys.stderr), end(code))\n"
+              "sys.argv = ['billed', *sys.argv[1:]]; from billed.cli import main; main()")
+    for args, kept in ((["plan", "--date", "2026-11-25"], "1"), (["status"], "1"), (["check"], "1")):
+        proc = subprocess.run([sys.executable, "-c", script, *args], cwd=root, capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "BILLED_CACHE_DIR": str(tmp_path / "cache")})
+        assert proc.returncode == 0 and proc.stderr.split()[-1:] == [kept], (args, proc.stderr)
+    from billed import api, gcpolicy
+
+    assert not gcpolicy._keep and api.load(root) is not None and gcpolicy._kept == []  # (this process: no)
 
 
 def test_a_reading_command_ends_with_its_output_complete(tmp_path: Path) -> None:

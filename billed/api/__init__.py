@@ -50,7 +50,7 @@ class State:
 def load(root: Path | None = None, verify: bool = True) -> State:
     """The repo, its ledger and every finding, with the cyclic garbage collector paused (billed/gcpolicy.py)."""
     with gcpolicy.paused():
-        return _load(find_root(root), verify)
+        return gcpolicy.loaded(_load(find_root(root), verify))
 
 
 def _load(root: Path, verify: bool) -> State:

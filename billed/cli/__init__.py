@@ -69,6 +69,8 @@ READING = {"check", "verify", "plan", "status"}
 
 
 def main() -> None:
+    if sys.argv[1:2] and sys.argv[1] in READING:
+        gcpolicy.keep_loaded()  # it ends in hard_exit: what it loads is not freed on the way there either
     try:
         _main()
     except SystemExit as end:
