@@ -71,7 +71,7 @@ def read(root: Path, stamp: Stamp, on: dt.date, client: str | None) -> Any:
 def write(root: Path, stamp: Stamp, on: dt.date, client: str | None, board: Any) -> None:
     """Store the board (replacing the audience's board of another day or fingerprint) once its files settled.
     Never fails the page: a board that cannot be stored is built again next time."""
-    if cache.enabled() and stamp.newest < time.time_ns() - ledger_mod.RACY_NS:
+    if cache.on(root) and stamp.newest < time.time_ns() - ledger_mod.RACY_NS:
         try:
             packed = _pack(board)
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError):

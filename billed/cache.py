@@ -41,6 +41,34 @@ def enabled() -> bool:
     return os.environ.get("BILLED_CACHE", "1") != "0"
 
 
+# Cache folders of repos seen for the first time by this process's latest load: nothing is read or written there
+# during that load (see `begin`).
+_first: set[Path] = set()
+
+
+def begin(root: Path) -> None:
+    """Called as a load starts (api.load). A repo whose cache folder does not exist yet is being loaded for the
+    first time with this cache: the folder is made, and nothing else is written in this load, exactly as with
+    BILLED_CACHE=0; entries are written from the next load on (admission on second sight). A CI job on a fresh
+    clone runs `check` or `issue` once on a cache nobody reads again (the office's workflows do not restore it:
+    docs/office.md), and writing it was ~15% of its time (bench/README.md). A developer's second run builds and
+    writes the cache, the third reads it."""
+    if not enabled():
+        return
+    folder = _folder(root)
+    if folder.is_dir():
+        _first.discard(folder)
+        return
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+    _first.add(folder)
+
+
+def on(root: Path) -> bool:
+    """Whether this load may read and write the repo's cache: enabled, and not its first sight (`begin`)."""
+    return enabled() and (not _first or _folder(root) not in _first)
+
+
 @cache
 def _code_stamp() -> bytes:
     """What the cached values were computed by: Billed's own modules (projects are cached as built and checked,
@@ -163,7 +191,7 @@ def _stores() -> dict[tuple[Path, str], Store]:
 
 
 def store(root: Path, kind: str) -> Store | None:
-    if not enabled():
+    if not on(root):
         return None
     stores = _stores()
     key = (root, kind)
@@ -185,7 +213,7 @@ def flush(root: Path) -> None:
 
 def load_blob(root: Path, kind: str) -> Any:
     """One whole pickled value (the ledger index), or None when there is none this code can trust."""
-    if not enabled():
+    if not on(root):
         return None
     try:
         with open(_folder(root) / f"{kind}.pickle", "rb") as handle:
@@ -200,7 +228,7 @@ OBSOLETE = ("verified.pickle", "ledger.pickle")  # files of earlier cache layout
 
 def save_blob(root: Path, kind: str, value: Any) -> None:
     """Replace the value atomically (two processes saving at once leave one complete file); never fail."""
-    if not enabled():
+    if not on(root):
         return
     folder = _folder(root)
     tmp = None

@@ -312,7 +312,7 @@ def read_ledger(root: Path) -> Ledger:
 
     A record is read from its file unless the index vouches for it; one that is read is checked at once (its
     hash, its exact bytes), and `verify` reports what that found."""
-    ledger = Ledger(root, index=Index(root) if cache.enabled() else None)
+    ledger = Ledger(root, index=Index(root) if cache.on(root) else None)
     hashes: dict[str, str] = {}  # see head_of
     folder = root / "invoices"
     if not folder.is_dir():
@@ -397,7 +397,7 @@ def verify(ledger: Ledger, yearly: bool) -> list[Finding]:
     """
     out = list(ledger.findings)
     index = ledger.index
-    if index is None and cache.enabled():  # the ledger was read by a caller that let its index go (api.load)
+    if index is None and cache.on(ledger.root):  # the ledger was read by a caller that let its index go (api.load)
         index = Index(ledger.root)
     chains: dict[str, list[Record]] = defaultdict(list)
     for rec in ledger.records:

@@ -69,6 +69,29 @@ def test_a_damaged_ledger_index_is_no_index(cached: Path) -> None:
     assert run(cached, "check").code == 0
 
 
+def test_the_first_load_of_a_repo_writes_nothing_but_the_cache_folder(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Admission on second sight (cache.begin): a CI job on a fresh clone checks once, on a cache nobody reads
+    again, so the first load of a repo in a cache only makes its folder; the second writes, the third reads."""
+    from billed import api, cache, ledger
+
+    monkeypatch.setattr(ledger, "RACY_NS", 0)
+    monkeypatch.setenv("BILLED_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BILLED_CACHE", raising=False)
+    root = make_repo(tmp_path / "repo", {"projects/nordlicht/web.yaml": PROJECT})
+    assert run(root, "issue", "--no-pdf", "--date", "2026-03-01").code == 0
+    for path in (tmp_path / "cache").rglob("*"):  # (issue loaded it already: start this cache afresh)
+        if path.is_file():
+            path.unlink()
+    for folder in sorted((tmp_path / "cache").rglob("*"), reverse=True):
+        folder.rmdir()
+    first = run(root, "check")
+    assert first.code == 0 and [p.name for p in (tmp_path / "cache").rglob("*")] == [cache._folder(root).name]
+    assert run(root, "check").out == first.out and list((tmp_path / "cache").rglob("*.pickle"))
+    state = api.load(root)  # the third: the records come from the index, not from their files
+    assert state.ok and state.ledger.files_read == 0
+
+
 def test_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BILLED_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("BILLED_CACHE", "0")

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from billed import checks, engine, gcpolicy, i18n, money, witness
+from billed import cache, checks, engine, gcpolicy, i18n, money, witness
 from billed import git as git_mod
 from billed import ledger as ledger_mod
 from billed import payments as payments_mod
@@ -49,8 +49,10 @@ class State:
 
 def load(root: Path | None = None, verify: bool = True) -> State:
     """The repo, its ledger and every finding, with the cyclic garbage collector paused (billed/gcpolicy.py)."""
+    root = find_root(root)
+    cache.begin(root)  # a repo this cache has never seen: nothing written in this load (cache.begin)
     with gcpolicy.paused():
-        return gcpolicy.loaded(_load(find_root(root), verify))
+        return gcpolicy.loaded(_load(root, verify))
 
 
 def _load(root: Path, verify: bool) -> State:
