@@ -13,7 +13,9 @@ git's index is) is kept here as whole values (`load_blob`, `save_blob`).
 
 The cache lives outside the repo (`$XDG_CACHE_HOME/billed/`, or BILLED_CACHE_DIR), one folder per repo, so
 Billed still writes nothing inside a repo it only reads. It is only ever an accelerator: unreadable, stale or
-foreign cache files are ignored, a failed write is ignored, and BILLED_CACHE=0 turns it off.
+foreign cache files are ignored, a failed write is ignored, and BILLED_CACHE=0 turns it off. Entries are admitted
+on second sight: the first load of a repo by a cache only makes its folder (`begin`), so a CI job on a fresh
+clone, which never reads what it would write, writes nothing.
 """
 
 from __future__ import annotations
