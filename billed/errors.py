@@ -7,7 +7,9 @@ are generated from / checked against it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # code -> one-line description (the catalogue). Tests assert each code has at least one broken-repo example.
 CATALOGUE: dict[str, str] = {
@@ -100,3 +102,12 @@ class Finding:
 
 class BilledError(Exception):
     """A user-facing failure outside the data (e.g. no billing repo found, git refused a push)."""
+
+
+def shown(path: Path | str) -> str:
+    """A path as the user should see it in a finding or message: relative to the working directory, so editors can
+    jump to it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # pragma: no cover - other drive on Windows
+        return str(path)

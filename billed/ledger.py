@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from billed import cache, storage
-from billed.errors import BilledError, Finding
+from billed.errors import BilledError, Finding, shown
 from billed.recordfile import (  # noqa: F401 - also re-exported: callers and tests name them as ledger.X
     _AT,
     _FILES,
@@ -94,13 +94,13 @@ class Record:
         as `verify` checks it: its bytes must be exactly what was issued and match the head this run holds. An
         index hit vouched for the file when the run started, not for what it holds by the time it is read."""
         if self._full is None:
-            shown = _shown(Path(self.file))
+            where = shown(self.file)
             try:
                 data, head, amounts, problems = _parse(Path(self.file).read_bytes())
             except _UNREADABLE as exc:
-                raise BilledError(f"{shown} can no longer be read ({exc}); run `billed check`") from None
+                raise BilledError(f"{where} can no longer be read ({exc}); run `billed check`") from None
             if problems or (head, amounts) != (self.head, self.amounts):
-                raise BilledError(f"{shown} changed while Billed was running; run `billed check`")
+                raise BilledError(f"{where} changed while Billed was running; run `billed check`")
             self._full = data
         return self._full
 
@@ -178,12 +178,6 @@ class Ledger:
         """The document with the latest issue date (the highest number on that day)."""
         return max(self.records, key=lambda r: (r.head[_ISSUED], r.head[_YEAR], r.head[_SEQ]), default=None)
 
-
-def _shown(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # pragma: no cover
-        return str(path)
 
 
 Stamp = bytes
@@ -324,7 +318,7 @@ def read_ledger(root: Path) -> Ledger:
         try:
             names = sorted(n for n in os.listdir(year_dir) if n.endswith(".json"))
         except OSError as exc:
-            ledger.findings.append(Finding(_shown(year_dir), 1, 1, "E060", f"the folder of issued documents "
+            ledger.findings.append(Finding(shown(year_dir), 1, 1, "E060", f"the folder of issued documents "
                                            f"cannot be read ({exc.strerror or exc})", "check its permissions"))
             continue
         year = f"{year_dir.name}/"  # (not a pathlib property per record)
@@ -366,7 +360,7 @@ def _read_record(ledger: Ledger, path: str, rel: str, hashes: dict[str, str]) ->
             stamp = _stamp(st)
         _, fields, amounts, problems = _parse(raw, hashes)
     except _UNREADABLE as exc:
-        ledger.findings.append(Finding(_shown(Path(path)), 1, 1, "E060", f"issued record is unreadable ({exc})",
+        ledger.findings.append(Finding(shown(Path(path)), 1, 1, "E060", f"issued record is unreadable ({exc})",
                                        "restore it from git: `git checkout -- invoices/`"))
         return None
     rec = Record(path, fields, amounts, problems)
@@ -380,7 +374,7 @@ def _regular_size(path: str, st: os.stat_result) -> int:
     did ("Is a directory"); anything else (a FIFO, which would block the read forever, a device such as a link to
     /dev/zero, which would never end) is refused before it is read."""
     if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
-        raise OSError(f"{_shown(Path(path))} is not a regular file")
+        raise OSError(f"{shown(Path(path))} is not a regular file")
     return st.st_size
 
 
@@ -424,7 +418,7 @@ def verify(ledger: Ledger, yearly: bool) -> list[Finding]:
                                 "changed)")
             prev_hash = head[_HASH]
             if problems:
-                out += [Finding(_shown(rec.path), 1, 1, "E060", p, _RESTORE) for p in problems]
+                out += [Finding(shown(rec.path), 1, 1, "E060", p, _RESTORE) for p in problems]
             out += _file_findings(rec, index)
     if index is not None:
         index.save_files()
@@ -454,7 +448,7 @@ def _file_findings(rec: Record, index: Index | None) -> list[Finding]:
             except OSError:
                 st = None
             if st is None or (st.st_mode & 0o170000) != 0o100000:  # missing, or not a regular file
-                out.append(Finding(_shown(rec.path), 1, 1, "E060", f"{rec.number}.{kind} was deleted",
+                out.append(Finding(shown(rec.path), 1, 1, "E060", f"{rec.number}.{kind} was deleted",
                                    "restore it from git"))
                 continue
             if index is not None and index.file_ok(rel, _stamp(st), sha):
@@ -467,7 +461,7 @@ def _file_findings(rec: Record, index: Index | None) -> list[Finding]:
             if index is not None and _settled(st):
                 index.good_file(rel, _stamp(st), sha)
         else:
-            out.append(Finding(_shown(rec.path), 1, 1, "E060", f"{rec.number}.{kind} was changed after it was "
+            out.append(Finding(shown(rec.path), 1, 1, "E060", f"{rec.number}.{kind} was changed after it was "
                                "issued", "restore it from git"))
     return out
 
@@ -519,10 +513,10 @@ def _link_new(tmp: Path, path: Path) -> None:
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise BilledError(f"{_shown(path)} already exists: an issued record is never overwritten") from None
+        raise BilledError(f"{shown(path)} already exists: an issued record is never overwritten") from None
     except OSError:  # a filesystem without hard links: check, then rename (we hold the issuing lock)
         if path.exists():
-            raise BilledError(f"{_shown(path)} already exists: an issued record is never overwritten") from None
+            raise BilledError(f"{shown(path)} already exists: an issued record is never overwritten") from None
         os.replace(tmp, path)
 
 

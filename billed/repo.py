@@ -14,7 +14,7 @@ from pathlib import Path
 
 from billed import cache, checks, untrusted, vat
 from billed import ledger as ledger_mod
-from billed.errors import BilledError, Finding
+from billed.errors import BilledError, Finding, shown
 from billed.load import Doc, load_text, read_text
 from billed.model import Client, Loc, Milestone, Party, Project, Settings, build_client, build_project, build_settings
 from billed.schema import validate
@@ -46,12 +46,6 @@ def find_root(start: Path | None = None) -> Path:
                       "billing repo, or pass --repo DIR")
 
 
-def shown(path: Path) -> str:
-    """The path as the user should see it: relative to the working directory, so editors can jump to it."""
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # pragma: no cover - other drive on Windows
-        return str(path)
 
 
 def _read(path: Path, schema: str, out: list[Finding], root: Path | None = None,

@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from billed.errors import BilledError
+from billed.errors import BilledError, shown
 
 FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
@@ -31,8 +31,8 @@ def full(exc: OSError, path: Path | str | None = None) -> DiskFull | None:
            errno.EFBIG: "the file size limit was reached"}[exc.errno]
     name = path or exc.filename
     if name:
-        folder = _shown(Path(name).parent)
-        where = f"cannot write {_shown(Path(name))} (on the filesystem holding {folder}/, `df -h {folder}` shows it)"
+        folder = shown(Path(name).parent)
+        where = f"cannot write {shown(Path(name))} (on the filesystem holding {folder}/, `df -h {folder}` shows it)"
     else:  # a library's own temp file (weasyprint writes fonts there)
         tmp = tempfile.gettempdir()
         where = f"a file could not be written (perhaps a temporary one in {tmp}; `df -h {tmp} .` shows both)"
@@ -57,8 +57,3 @@ def append_exactly(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _shown(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # pragma: no cover
-        return str(path)

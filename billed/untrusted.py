@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-from billed.errors import Finding
+from billed.errors import Finding, shown
 from billed.load import Doc
 
 # C0 and C1 controls (CR, LF, tab, NUL, ESC, NEL, …) and the Unicode line and paragraph separators: none belongs
@@ -129,7 +129,7 @@ def outside_links(root: Path) -> tuple[set[Path], list[Finding]]:
                 continue
             links.add(path)
             where = "points to nothing" if not target.exists() else f"points outside the repo, to {target}"
-            out.append(Finding(_shown(path), 1, 1, "E047", f"{_shown(path)} is a symlink that {where}",
+            out.append(Finding(shown(path), 1, 1, "E047", f"{shown(path)} is a symlink that {where}",
                                "what is billed must be in git: replace the link with the file itself, committed"))
     return links, out
 
@@ -155,8 +155,3 @@ def _links(start: Path) -> Iterable[Path]:
                     folders.append(entry.path)
 
 
-def _shown(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # pragma: no cover
-        return str(path)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from billed import cache
 from billed import git as git_mod
-from billed.errors import Finding
+from billed.errors import Finding, shown
 from billed.ledger import Record
 
 CODE = "E062"
@@ -171,19 +171,19 @@ def findings(root: Path, records: list[Record]) -> tuple[list[Finding], list[Fin
             continue
         where = (f"in commit {by[-1][:12]} ({history.subjects.get(by[-1], '')!r}), which is not an issuing commit"
                  if by else "outside any issuing commit")
-        out.append(Finding(_shown(root / rel), 1, 1, CODE, f"{rec.number} entered git history {where}: it was "
+        out.append(Finding(shown(root / rel), 1, 1, CODE, f"{rec.number} entered git history {where}: it was "
                            f"added or rewritten by hand, not issued by Billed", _HINT_ADDED))
     for rel in sorted(history.issued_paths.keys() - set(rels)):
         sha = history.issued_paths[rel]
         if not os.path.lexists(root / rel):
             number = os.path.basename(rel)[:-len(".json")]
-            out.append(Finding(_shown(root / rel), 1, 1, CODE, f"{number} was issued in commit {sha[:12]} and its "
+            out.append(Finding(shown(root / rel), 1, 1, CODE, f"{number} was issued in commit {sha[:12]} and its "
                                "record is gone (deleted or renamed)",
                                _HINT_DELETED.format(commit=sha[:12], path=rel)))
     if not unseen:
         return out, []
     noun = "record" if unseen == 1 else "records"
-    return out, [Finding(_shown(root / "invoices"), 1, 1, "W004", f"{unseen} issued {noun} entered git history "
+    return out, [Finding(shown(root / "invoices"), 1, 1, "W004", f"{unseen} issued {noun} entered git history "
                          "before this shallow clone's cut: git cannot vouch for them here (E062)",
                          "fetch the whole history (actions/checkout with `fetch-depth: 0`, as the billing office's "
                          "workflows do)")]
@@ -199,7 +199,7 @@ def changed(root: Path) -> list[Finding]:
     rendering by ledger.verify, E060)."""
     raw = git_mod.git(root, "diff", "--relative", "--name-only", "-z", "--no-renames", "--diff-filter=MT", "HEAD", "--",
                       ":(glob)invoices/*/*").stdout.decode("utf-8", "replace")
-    return [Finding(_shown(root / rel), 1, 1, CODE, f"{rel} differs from its committed copy at HEAD: an issued "
+    return [Finding(shown(root / rel), 1, 1, CODE, f"{rel} differs from its committed copy at HEAD: an issued "
                     "document never changes after it is committed", _HINT_CHANGED.format(path=rel))
             for rel in sorted(filter(None, raw.split("\0")))]
 
@@ -233,7 +233,7 @@ def log_rewrites(root: Path, base: str) -> list[Finding]:
             same = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), len(new))
             line = old[:same].count(b"\n") + 1
             what = f"changes or removes line {line} of {rel}"
-        out.append(Finding(_shown(path), line, 1, "E063", f"this change {what} (since {base}); the send log only "
+        out.append(Finding(shown(path), line, 1, "E063", f"this change {what} (since {base}); the send log only "
                            "grows, and documents whose lines are gone would be mailed again",
                            _HINT_LOG.format(base=base, path=rel)))
     return out
@@ -257,14 +257,8 @@ def _appended_problems(path: Path, rel: str, old: bytes, new: bytes, base: str) 
         if problem is None and "status" not in entry:
             problem = "a send log entry without status"
         if problem:
-            out.append(Finding(_shown(path), i, 1, "E063", f"this change appends a line `billed send` did not "
+            out.append(Finding(shown(path), i, 1, "E063", f"this change appends a line `billed send` did not "
                                f"write to {rel} ({problem}; since {base})", _HINT_LOG.format(base=base, path=rel)))
     return out
 
-
-def _shown(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # pragma: no cover
-        return str(path)
 
