@@ -86,7 +86,7 @@ _POOLED = tuple(_AT[k] for k in ("series", "client", "project", "project_title",
 _HASH, _PREV, _FILES = _AT["hash"], _AT["prev"], _AT["files"]
 _CLIENT, _PROJECT, _KIND, _CURRENCY = _AT["client"], _AT["project"], _AT["kind"], _AT["currency"]
 _DUE, _SUPPLY = _AT["due_date"], _AT["supply_date"]
-_NET, _TOTAL = _AT["net"], _AT["total"]
+_NET, _TOTAL, _CORRECTS = _AT["net"], _AT["total"], _AT["corrects"]
 
 
 def head_of(data: dict[str, Any], hashes: dict[str, str] | None = None) -> tuple[tuple[Any, ...], tuple[Line, ...]]:
@@ -271,6 +271,9 @@ def _well_formed(head: tuple[Any, ...], amounts: tuple[Line, ...]) -> None:
         raise TypeError("files must be a mapping of rendered files to their SHA-256")
     if files and files is not ABSENT and not _RENDERINGS.issuperset(files):  # (each is read beside the record:
         raise ValueError("files may name the html and pdf renderings only")  # a made-up name is a path to follow)
+    corrects = head[_CORRECTS]  # (status, payments and plan look it up among the document numbers)
+    if not (corrects is ABSENT or corrects is None or type(corrects) is str):
+        raise TypeError("corrects must be the number of a document, or null")
     if type(head[_NET]) is not str or type(head[_TOTAL]) is not str:  # (status, payments and exports sum them)
         raise TypeError("net and total must be amounts written as text")
     try:

@@ -271,6 +271,9 @@ TAMPERING = {
     "float in another spelling": (float_spelt_short, "INV-2026-0003.json", "hash does not match"),
     "resealed with files as a list": (lambda f: reseal(f, "INV-2026-0003", {"files": ["html"]}), "INV-2026-0003.json",
                                       "files must be a mapping"),
+    # status and plan look `corrects` up among document numbers: a list there was an internal error, not a finding
+    "resealed with a list for corrects": (lambda f: reseal(f, "CN-2026-0001", {"corrects": ["INV-2026-0002"]}),
+                                          "CN-2026-0001.json", "corrects must be the number of a document"),
     "resealed with a word for a total": (lambda f: reseal(f, "INV-2026-0003", {"total": "lots"}),
                                          "INV-2026-0003.json", "net and total must be amounts"),
     "resealed without a net": (lambda f: (f / "INV-2026-0003.json").write_bytes(ledger.pretty(ledger.seal({
@@ -503,3 +506,23 @@ def test_the_index_keeps_every_head_as_it_was_and_shrugs_off_a_damaged_store(tmp
             cache.save_blob(root, kind, damaged)
         assert ledger.Index(root).old_records == ledger.Index(root).old_files == {}  # ({"a": 1}: the pickled
         # index of before)
+
+
+def _headed(number: str, series: str, seq: int, issued: str) -> ledger.Record:
+    values = {"number": number, "series": series, "year": int(issued[:4]), "seq": seq, "issue_date": issued}
+    head = tuple(values.get(name, ledger.ABSENT) for name in ledger.HEAD)
+    return ledger.Record(f"invoices/{issued[:4]}/{number}.json", head, ())
+
+
+def test_latest_is_the_latest_issue_date_then_the_highest_number_then_the_first_read():
+    """What `plan` refuses to go back before (engine.backdated): by issue date, then year and number; of two
+    documents alike in all three (two series), the first read, as max() keeps it."""
+    records = [_headed("INV-2026-0009", "invoice", 9, "2026-01-01"), _headed("INV-2026-0005", "invoice", 5,
+                                                                             "2026-03-01"),
+               _headed("CN-2026-0002", "credit_note", 2, "2026-03-02"), _headed("INV-2026-0007", "invoice", 7,
+                                                                                "2026-03-02"),
+               _headed("CN-2026-0007", "credit_note", 7, "2026-03-02"), _headed("INV-2025-0011", "invoice", 11,
+                                                                                "2025-12-31")]
+    assert ledger.Ledger(Path("."), records).latest().number == "INV-2026-0007"
+    assert ledger.Ledger(Path("."), records[:3]).latest().number == "CN-2026-0002"
+    assert ledger.Ledger(Path("."), []).latest() is None

@@ -79,6 +79,9 @@ def _reference_well_formed(head, amounts) -> None:
         raise TypeError("files must be a mapping of rendered files to their SHA-256")
     if files and files is not recordfile.ABSENT and not set(files) <= {"html", "pdf"}:  # (added after review)
         raise ValueError("files may name the html and pdf renderings only")
+    corrects = head[at["corrects"]]  # (added when a list there crashed status)
+    if not (corrects is recordfile.ABSENT or corrects is None or isinstance(corrects, str)):
+        raise TypeError("corrects must be the number of a document, or null")
     if not all(isinstance(head[at[k]], str) for k in ("net", "total")):  # (added after review, as the line above)
         raise TypeError("net and total must be amounts written as text")
     try:
