@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -353,40 +353,62 @@ def backdated(ledger: Ledger, on: dt.date) -> str | None:
 
 
 def plan(projects: dict[str, Project], clients: dict[str, Client], settings: Settings, ledger: Ledger,
-         on: dt.date, source: Source | None = None, paid: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
-    """The documents to issue on `on`, fully numbered and chained, in a deterministic order. `paid`: the
-    documents fully paid on `on` (a final invoice says a deducted deposit was paid only when it was)."""
-    planner = Planner(settings, clients, ledger, on, source, paid=paid)
-    state = settled(ledger)
+         on: dt.date, source: Source | None = None, paid: Callable[[set[str]], frozenset[str]] | None = None,
+         known: Mapping[str, dt.date | None] | None = None) -> list[dict[str, Any]]:
+    """The documents to issue on `on`, fully numbered and chained, in a deterministic order. `paid`: which of the
+    given deposit invoices are fully paid on `on` (a final invoice says a deducted deposit was paid only when it
+    was); it is asked about the deposits of the projects that have something due, never about the others.
+    `known`: `due_from` of projects against this ledger, as the project cache kept it (Repo.due_from)."""
+    state, known, due = settled(ledger), known or {}, []
     for key in sorted(projects):
-        held = state.get(key)
-        if _due(projects[key], held or _NOTHING, on):  # (a fork copies every table of the project's state)
-            planner.project(projects[key], held.fork() if held is not None else Billed())
+        p, first = projects[key], known.get(key, _UNKNOWN)
+        # (most projects of a large repo: no deposit, and nothing their milestones will ever bill as they stand)
+        if (first is not None or p.deposit) and _due(p, state.get(key) or _NOTHING, on, first):
+            due.append(key)
+    if not due:  # (most runs: numbering the next document would scan every record for nothing)
+        return []
+    deducted = {d["number"] for key in due if key in state for d in state[key].deposits}
+    planner = Planner(settings, clients, ledger, on, source,
+                      paid=paid(deducted) if paid is not None and deducted else frozenset())
+    for key in due:
+        held = state.get(key)  # (a fork copies every table of the project's state)
+        planner.project(projects[key], held.fork() if held is not None else Billed())
     return planner.docs
 
 
 _NOTHING = Billed()  # what a project never billed has: read by `_due`, never written
+_UNKNOWN: Any = object()  # no `due_from` was kept for the project: `_due` works it out
 
 
-def _due(p: Project, state: Billed, on: dt.date) -> bool:
+def _due(p: Project, state: Billed, on: dt.date, first: dt.date | None = _UNKNOWN) -> bool:
     """Whether Planner.project would issue anything for `p` (what it checks, read without changing `state`): a
-    deposit not yet invoiced, or a milestone whose target differs from what it was charged. Most projects of a
-    large repo have nothing due on a given day; planning each on a copy of its state was ~0.4 s at 10,000."""
+    deposit not yet invoiced, or a milestone whose target differs from what it was charged (`due_from`, given as
+    `first` when the project cache kept it). Most projects of a large repo have nothing due on a given day;
+    planning each on a copy of its state was ~0.4 s at 10,000."""
     if p.deposit > 0 and p.start <= on and not state.deposits:
         final = p.final  # (a property that walks the milestones: read only for the few with a deposit)
         if final is None or not state.invoices.get(final.id):
             return True
-    charged, zero = state.charged.get, money.ZERO  # (`target` inlined: this runs for every project on each plan)
+    if first is _UNKNOWN:
+        first = due_from(p, state.charged)
+    return first is not None and first <= on
+
+
+def due_from(p: Project, charged: Mapping[str, Decimal]) -> dt.date | None:
+    """The first day on which a milestone of `p` has a target (`target`) other than what it was `charged`: a done
+    milestone billed other than its amount from the day it was done, a cancelled one still charged at once
+    (date.min); None when no day will, until the project or its documents change. (`target` inlined: this runs
+    for every project on each plan that the project cache cannot answer.)"""
+    get, zero, first = charged.get, money.ZERO, None
     for m in p.milestones:
         status = m.status
         if status == "done":  # its amount once done
             done = m.done
-            if done is not None and done <= on and m.amount != charged(m.id, zero):
-                return True
-        elif status == "cancelled" and charged(m.id, zero) != zero:  # nothing once cancelled
-            return True
-    return False
-
+            if done is not None and m.amount != get(m.id, zero) and (first is None or done < first):
+                first = done
+        elif status == "cancelled" and get(m.id, zero) != zero:  # nothing once cancelled
+            return dt.date.min
+    return first
 
 
 def ledger_findings(projects: dict[str, Project], ledger: Ledger, project_files: dict[str, str]) -> list[Finding]:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +31,9 @@ class Repo:
     settings: Settings | None = None
     clients: dict[str, Client] = field(default_factory=dict)
     projects: dict[str, Project] = field(default_factory=dict)
+    # per project key, the first day its milestones have something to bill (engine.due_from) as the project cache
+    # kept it with the project; a project missing here (read without a cache) has it worked out when planned
+    due_from: dict[str, dt.date | None] = field(default_factory=dict)
 
     @property
     def invoices(self) -> Path:
@@ -102,10 +106,14 @@ def load_settings(root: Path) -> Settings | None:
 @dataclass(frozen=True)
 class Pins:
     """Per project, what its invoiced percentage milestones were billed at (see checks.resolve): `of` a project,
-    and a `signature` of everything `of` reads for a client/project key (it keys the project cache)."""
+    and a `signature` of everything `of` and `due_from` read for a client/project key (it keys the project cache).
+    `due_from`: the first day the project's milestones have something to bill against what they were charged
+    (engine.due_from), kept in the cache with the project, so that a warm `plan` does not go through every
+    milestone of the repo again (~50 ms at 10,000 projects: the most of planning when nothing is due)."""
 
     of: Callable[[Project], Mapping[str, Decimal]]
     signature: Callable[[str], str]
+    due_from: Callable[[Project], dt.date | None]
 
 
 def load_repo(root: Path, pins: Pins | None = None) -> tuple[Repo, list[Finding]]:
@@ -266,11 +274,14 @@ def _project(repo: Repo, path: Path, where: str, client: Client | None, pins: Pi
             key = cache.key("project", _content(stamps, stamp, text), *context)
             hit = store.get(key)
             if hit is None:
-                hit = _build_project(repo, path, where, text, client, pins, cid, stem)
+                kept, found, doc = _build_project(repo, path, where, text, client, pins, cid, stem)
+                hit = kept, found, doc, pins.due_from(kept) if kept is not None else None
                 store.put(key, hit)
-        kept, found, doc = hit
+        kept, found, doc, due = hit
         if doc is not None:  # its position tables are rebuilt from the text (read now if not yet) if needed
             doc.text, doc.source = text, str(path)
+        if kept is not None:
+            repo.due_from[kept.key] = due
     if kept is not None:
         repo.projects[kept.key] = kept
     return found

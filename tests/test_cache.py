@@ -292,11 +292,11 @@ def test_a_project_is_built_again_when_its_invoiced_shares_change(cached: Path,
     from billed import repo
 
     built = _counting_builds(monkeypatch)
-    pins = repo.Pins(lambda project: {}, lambda key: "")
+    pins = repo.Pins(lambda project: {}, lambda key: "", lambda project: None)
     repo.load_repo(cached, pins)
     repo.load_repo(cached, pins)
     assert built == ["web"]  # built with these (no) shares once, then from the cache
-    repo.load_repo(cached, repo.Pins(lambda project: {}, lambda key: "design: 500.00"))
+    repo.load_repo(cached, repo.Pins(lambda project: {}, lambda key: "design: 500.00", lambda project: None))
     assert built == ["web", "web"]
 
 
@@ -462,3 +462,39 @@ def test_stored_values_are_the_bytes_pickle_dumps_makes(cached: Path) -> None:
         store.put(b"%d" % i, value)
         assert store.used[b"%d" % i] == pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         assert pickle.loads(store.used[b"%d" % i]) == value
+
+
+def test_the_day_a_project_falls_due_is_kept_with_it_and_plans_as_worked_out(cached: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The project cache keeps, with each project, the first day its milestones have something to bill against
+    what the ledger charged them (engine.due_from). A plan from a warm cache must be the plan worked out afresh,
+    before, on and after that day, after an edit and after an issue (which changes what was charged)."""
+    from billed import api
+
+    path = cached / "projects/nordlicht/web.yaml"
+    lowered = PROJECT.replace("1000.00", "800.00") + ("  - id: build\n    title: Build\n    amount: 500.00\n"
+                                                      "    status: done\n    done: 2026-04-01\n")
+    days = [dt.date(2026, 3, 1), dt.date(2026, 3, 31), dt.date(2026, 4, 1), dt.date(2026, 5, 1)]
+
+    def plans(since: dt.date) -> list[list[tuple[str, str]]]:
+        state = api.load(cached)
+        return [[(d["kind"], d["total"]) for d in api.plan(state, on)] for on in days if on >= since]
+
+    # by hand, at 19% VAT: design lowered 1000.00 -> 800.00 is a credit of 200.00 + 38.00; build is 500.00 + 95.00
+    credit, build = ("credit", "238.00"), ("milestone", "595.00")
+    stages = ((lowered, dt.date(2026, 2, 1), [[credit], [credit], [credit, build], [credit, build]], "2026-03-01"),
+              (None, dt.date(2026, 4, 1), [[], [], [build], [build]], "2026-04-01"),
+              (None, None, [[], []], None))
+    since = dt.date(2026, 3, 1)  # (the fixture issued on that day: a plan may not go back before it)
+    for text, due, expected, issue_on in stages:
+        if text is not None:
+            path.write_text(text, encoding="utf-8")
+        assert plans(since) == expected  # (read and built: the entry is written)
+        assert api.load(cached).repo.due_from == {"nordlicht/web": due}  # from the entry
+        monkeypatch.setenv("BILLED_CACHE", "0")
+        assert api.load(cached).repo.due_from == {} and plans(since) == expected  # no cache: worked out when planned
+        monkeypatch.delenv("BILLED_CACHE")
+        assert plans(since) == expected
+        if issue_on:
+            assert run(cached, "issue", "--no-pdf", "--date", issue_on).code == 0
+            since = dt.date.fromisoformat(issue_on)
