@@ -123,8 +123,22 @@ def measure(cmd: list[str], cwd: Path | None = None, ok: tuple[int, ...] = (0,),
 
 def best(cmd: list[str], repeat: int, cwd: Path | None = None, env: dict[str, str] | None = None) -> Figure:
     """Best wall and best CPU of `repeat` runs (each its own minimum), highest peak."""
-    runs = [measure(cmd, cwd, env=env) for _ in range(repeat)]
+    return _best_of([measure(cmd, cwd, env=env) for _ in range(repeat)])
+
+
+def _best_of(runs: list[Figure]) -> Figure:
     return min(r[0] for r in runs), max(r[1] for r in runs), min(r[2] for r in runs)
+
+
+def side_by_side(cmds: list[list[str]], repeat: int, env: dict[str, str] | None = None) -> list[Figure]:
+    """`best` of each command, their runs taken in turn (A, B, A, B, ...): two commands a target compares meet the
+    same spells of this shared machine's load. Run one block after the other, a burst of other work during one
+    block moved a ratio by 10-25% (bench/README.md, third and fourth passes)."""
+    runs: list[list[Figure]] = [[] for _ in cmds]
+    for _ in range(repeat):
+        for cmd, figures in zip(cmds, runs, strict=True):
+            figures.append(measure(cmd, env=env))
+    return [_best_of(figures) for figures in runs]
 
 
 EMPTY = {"BILLED_CACHE_DIR": "fresh"}  # an empty cache for each run, as on a fresh clone
@@ -176,16 +190,15 @@ def one_size(work: Path, size: int, seed: int, repeat: int, issue_pdf_size: int 
     out.update(bean_check(ledger, repeat))
     check = [BILLED, "check", "--repo", str(root)]
     out["check_nocache"] = measure(check, env={"BILLED_CACHE": "0"})
-    # a fresh clone: empty cache, every file read; best of 2 even at 10,000, as the warm pair below, since a target
-    # compares these two, and one run of either on this shared machine moved by ~25% (bench/README.md, third pass)
-    out["check_empty"] = best(check, max(2, repeat), env=EMPTY)
+    plan_old = [BILLED, "plan", "--repo", str(root), "--date", old]  # nothing new to issue on the ledger's date
+    # a fresh clone: empty cache, every file read. A target compares `plan` with `check`: best of 3 each even at
+    # 10,000, taken in turn (`side_by_side`), here and warm below
+    out["check_empty"], out["plan_empty"] = side_by_side([check, plan_old], max(3, repeat), env=EMPTY)
     out["check_git"] = in_git(root, work / f"repo-{size}-git", repeat)
-    out["plan_empty"] = best([BILLED, "plan", "--repo", str(root), "--date", old], max(2, repeat), env=EMPTY)
     out["check_sight"] = measure(check)  # a cache's first sight of the repo: it only makes its folder (cache.begin)
     out["check_first"] = measure(check)  # the second: fills billed/cache.py's cache
-    out["check"] = best(check, max(2, repeat))
+    out["check"], out["plan_nochange"] = side_by_side([check, plan_old], max(3, repeat))
     out["check_checkout"] = new_checkout(root, check)
-    out["plan_nochange"] = best([BILLED, "plan", "--repo", str(root), "--date", old], max(2, repeat))  # as check
     out["plan"] = best([BILLED, "plan", "--repo", str(root), "--date", new, "--json"], repeat)
     out["status"] = best([BILLED, "status", "--repo", str(root), "--date", old, "--json"], repeat)
     if (HERE.parent / "billed" / "views.py").exists():

@@ -45,3 +45,13 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert size["projects"] == 20 and size["issued_new"] > 0 and size["check_git"][2] > 0
     assert figures["pdf"]["documents"] == 2
     assert figures["pdf"]["weasyprint_split"] > 0 and figures["pdf"]["ratio_split"] > 0  # weasyprint on every core
+
+
+def test_the_two_sides_of_a_target_are_run_in_turn(tmp_path: Path) -> None:
+    """side_by_side: A, B, A, B, ... so that a burst of other load cannot fall on one side only; each side its best."""
+    import bench
+
+    log = tmp_path / "order"
+    [a, b] = bench.side_by_side([["sh", "-c", f"echo a >> {log}"], ["sh", "-c", f"echo b >> {log}"]], 3)
+    assert log.read_text().split() == ["a", "b"] * 3
+    assert all(len(figure) == 3 and figure[0] > 0 for figure in (a, b))
