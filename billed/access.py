@@ -9,6 +9,7 @@ without stopping at the first match, so the response time says nothing about whi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -185,13 +186,34 @@ class Throttle:
     def wait(self, caller: str) -> float:
         """Seconds until `caller` may try again; 0 when a try is allowed now."""
         with self._lock:
+            return self._wait(caller, self.clock())
+
+    def _wait(self, caller: str, now: float) -> float:
+        waits = [0.0]
+        for key, limit in ((f"caller:{caller}", self.per_caller), ("*", self.overall)):
+            times = self._recent(key, now)
+            if len(times) >= limit:
+                waits.append(times[len(times) - limit] + self.window - now)
+        return max(waits)
+
+    def admit(self, caller: str) -> tuple[float, float]:
+        """(seconds until `caller` may try again, when this try was counted). When the wait is 0 the try is counted
+        at once, as a failure until `forget` takes it back: with `wait` then `failed`, tries sent at the same moment
+        all passed `wait` before any was counted, and a burst was compared far beyond the limit."""
+        with self._lock:
             now = self.clock()
-            waits = [0.0]
-            for key, limit in ((f"caller:{caller}", self.per_caller), ("*", self.overall)):
-                times = self._recent(key, now)
-                if len(times) >= limit:
-                    waits.append(times[len(times) - limit] + self.window - now)
-            return max(waits)
+            wait = self._wait(caller, now)
+            if wait == 0:
+                self._failures[f"caller:{caller}"].append(now)
+                self._failures["*"].append(now)
+            return wait, now
+
+    def forget(self, caller: str, at: float) -> None:
+        """Take back the try `admit` counted at `at`: it was the right password."""
+        with self._lock:
+            for key in (f"caller:{caller}", "*"):
+                with contextlib.suppress(ValueError):  # (already out of the window)
+                    self._failures[key].remove(at)
 
     def failed(self, caller: str) -> None:
         with self._lock:
@@ -209,12 +231,14 @@ OWNER_THROTTLE = Throttle()  # one per server process: Streamlit re-runs dashboa
 
 def try_owner_password(secret: str | None, presented: str | None, caller: str,
                        throttle: Throttle = OWNER_THROTTLE) -> tuple[bool, float]:
-    """(accepted, seconds to wait). A limited caller's password is not compared at all; a wrong one counts."""
-    wait = throttle.wait(caller)
+    """(accepted, seconds to wait). A limited caller's password is not compared at all; a wrong one counts, and
+    is counted before it is compared (`Throttle.admit`); an empty one is no try."""
+    if not presented:
+        return False, throttle.wait(caller)
+    wait, at = throttle.admit(caller)
     if wait > 0:
         return False, wait
     if owner_ok(secret, presented):
+        throttle.forget(caller, at)
         return True, 0.0
-    if presented:
-        throttle.failed(caller)
     return False, 0.0

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 from conftest import run
 
 from billed import access
@@ -138,3 +139,40 @@ def test_a_limited_caller_is_refused_even_with_the_right_password() -> None:
     assert access.try_owner_password("pw-long-enough", "pw-long-enough", "other", throttle) == (True, 0.0)
     now[0] = 61
     assert access.try_owner_password("pw-long-enough", "pw-long-enough", "ip", throttle) == (True, 0.0)
+
+
+def test_a_burst_of_guesses_at_the_same_moment_is_compared_no_more_than_the_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An attacker's script sends its guesses at once, from many connections. Each try is counted before its
+    password is compared, so however they interleave, no more than `per_caller` are compared in a window. (The
+    real comparison, slowed down so that every guess is in flight at the same time.)"""
+    import threading
+    import time
+
+    real, compared = access.owner_ok, []
+
+    def slow(secret: str | None, presented: str | None) -> bool:
+        compared.append(presented)
+        time.sleep(0.2)
+        return real(secret, presented)
+
+    monkeypatch.setattr(access, "owner_ok", slow)
+    throttle = access.Throttle(per_caller=3, overall=100, window=60)
+    answers: list[tuple[bool, float]] = []
+    start = threading.Barrier(12)
+
+    def guess(n: int) -> None:
+        start.wait()
+        answers.append(access.try_owner_password("pw-long-enough", f"guess {n}", "203.0.113.9", throttle))
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(compared) == 3 and sorted(a for a, _ in answers) == [False] * 12
+    assert sum(1 for _, wait in answers if wait > 0) == 9
+    assert access.try_owner_password("pw-long-enough", "pw-long-enough", "203.0.113.9", throttle)[0] is False
+    ok, wait = access.try_owner_password("pw-long-enough", "pw-long-enough", "198.51.100.7", throttle)
+    assert (ok, wait) == (True, 0.0)  # another caller, within the overall limit: the right password is taken back
+    assert [len(throttle._recent(key, time.monotonic())) for key in ("caller:198.51.100.7", "*")] == [0, 3]
