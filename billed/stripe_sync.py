@@ -79,13 +79,30 @@ def major(units: int, currency: str) -> Decimal:
     return money.quantize(Decimal(units).scaleb(-money.minor_units(currency)), currency)
 
 
+# The languages Stripe Checkout speaks (docs.stripe.com/js/appendix/supported_locales, the Checkout column):
+# the Checkout page a document's pay link opens is in the document's language where Stripe has it.
+CHECKOUT_LOCALES = {tag.lower(): tag for tag in (
+    "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-419", "et", "fi", "fil", "fr", "fr-CA", "hr", "hu", "id",
+    "it", "ja", "ko", "lt", "lv", "ms", "mt", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl", "sv", "th",
+    "tr", "vi", "zh", "zh-HK", "zh-TW")}
+
+
+def checkout_locale(language: str) -> str:
+    """Stripe Checkout's `locale` for a document's language: 'de_AT' -> 'de', 'en_GB' -> 'en-GB', 'pt_BR' ->
+    'pt-BR'; 'auto' (the browser's language) for one Stripe does not speak."""
+    tag = language.replace("_", "-").lower()
+    return CHECKOUT_LOCALES.get(tag) or CHECKOUT_LOCALES.get(tag.split("-")[0]) or "auto"
+
+
 def checkout(stripe_client: Any, row: DocState, title: str, email: str | None, success_url: str,
-             cancel_url: str) -> str:
-    """The URL of a Checkout Session for what is still due on `row` (created, or the same one again)."""
+             cancel_url: str, language: str = "en") -> str:
+    """The URL of a Checkout Session for what is still due on `row` (created, or the same one again), its page in
+    the document's `language` (`checkout_locale`); `title` is the document's, in that language too."""
     cur = row.currency
     due = money.plain(row.balance, cur)
     params: dict[str, Any] = {
         "mode": "payment", "client_reference_id": row.number, "success_url": success_url, "cancel_url": cancel_url,
+        "locale": checkout_locale(language),
         "line_items": [{"quantity": 1, "price_data": {"currency": cur.lower(), "unit_amount": minor(row.balance, cur),
                                                       "product_data": {"name": f"{title} {row.number}"}}}],
         "metadata": {"billed_number": row.number, "billed_amount_due": due},

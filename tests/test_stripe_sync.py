@@ -143,3 +143,26 @@ def test_checkout_for_the_balance_is_idempotent_and_follows_the_balance(issued, 
     assert run(issued, "pay", "INV-2026-0002", "3760.00", "--date", "2026-01-25").code == 0
     assert api.pay_redirect(api.load(issued), "INV-2026-0002", on) is None  # nothing due: nothing to pay
     assert api.pay_redirect(api.load(issued), "INV-2026-0099", on) is None
+
+
+def test_the_checkout_page_speaks_the_documents_language(tmp_path, fake):
+    """A client billed in German pays on a German Checkout page, for a "Rechnung", not an English "Invoice"."""
+    from tests.conftest import CLIENT, WEBSITE, make_repo
+
+    root = make_repo(tmp_path / "repo", {"billed.yaml": SETTINGS + "pay_url: https://billing.example.com/?pay={number}\n",
+                                         "projects/nordlicht/client.yaml": CLIENT + "language: de_AT\n",
+                                         "projects/nordlicht/web.yaml": WEBSITE})
+    assert run(root, "issue", "--no-pdf", "--date", "2026-02-02").code == 0
+    assert api.pay_redirect(api.load(root), "INV-2026-0001", dt.date(2026, 2, 3)).startswith("https://checkout.")
+    form = fake.requests[-1][3]
+    assert form["locale"] == ["de"]  # Stripe has no de-AT: German
+    assert form["line_items[0][price_data][product_data][name]"] == ["Rechnung INV-2026-0001"]
+    assert form["line_items[0][price_data][unit_amount]"] == ["119000"]  # 1000.00 + 19% VAT, in cents
+
+
+def test_checkout_locale_is_stripes_nearest_language() -> None:
+    from billed.stripe_sync import checkout_locale
+
+    assert [checkout_locale(x) for x in ("de_AT", "de", "en_GB", "en", "pt_BR", "pt_PT", "fr_CA", "zh_TW", "pl",
+                                         "ga", "haw")] == ["de", "de", "en-GB", "en", "pt-BR", "pt", "fr-CA", "zh-TW",
+                                                           "pl", "auto", "auto"]

@@ -6,12 +6,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from billed import i18n, stripe_sync
 from billed import payments as payments_mod
-from billed import stripe_sync
 from billed.api import State, document_states, load
 from billed.api.pay import doc_state, pay_url
 from billed.errors import BilledError, Finding
-from billed.render import title
+from billed.titles import title
 
 
 def pay_redirect(state: State, number: str, on: dt.date | None = None, env: dict[str, str] | None = None) -> str | None:
@@ -36,8 +36,10 @@ def pay_redirect(state: State, number: str, on: dt.date | None = None, env: dict
     if not success or not cancel:
         raise BilledError("Stripe Checkout needs somewhere to send the client back: set pay_url (or "
                           "stripe.success_url and stripe.cancel_url) in billed.yaml")
-    return stripe_sync.checkout(client, row, title(rec.data), rec["buyer"].get("email"),
-                                success.replace("{number}", number), cancel.replace("{number}", number))
+    language = i18n.language_of(rec.data)  # the document's words on Stripe's page too, not English
+    words = i18n.translations(language, state.repo.root / "templates")
+    return stripe_sync.checkout(client, row, title(rec.data, words), rec["buyer"].get("email"),
+                                success.replace("{number}", number), cancel.replace("{number}", number), language)
 
 
 def sync_stripe(root: Path | None, dry_run: bool = False, env: dict[str, str] | None = None,
