@@ -61,7 +61,7 @@ NOT_AT_START = {"billed.cli.export", "billed.cli.history", "billed.cli.init", "b
                 "billed.render", "billed.einvoice", "billed.qr", "billed.mail", "billed.office", "billed.portal",
                 "billed.views", "billed.stripe_sync", "billed.banks", "billed.reconcile", "weasyprint", "jinja2",
                 "lxml", "segno", "streamlit", "smtplib", "jsonschema", "importlib.metadata", "difflib",
-                "secrets"}
+                "secrets", "_strptime"}
 
 
 @pytest.mark.parametrize("args", [("check",), ("plan", "--date", "2026-11-25"), ("status",), ("verify",),
@@ -83,6 +83,16 @@ def test_a_command_imports_only_what_it_needs(args: tuple[str, ...], tmp_path: P
     modules = set(seen.read_text(encoding="utf-8").split())
     assert f"billed.cli.{WHERE[args[0]]}" in modules and "billed.api" in modules  # (it did run)
     assert modules & NOT_AT_START == set()
+
+
+@pytest.mark.parametrize("written", ["2026-02-30", "26-02-01", "20260201", "2026-W05-1", "2026-02-01T10:00", "",
+                                     "\uff12\uff10\uff12\uff16-02-01"])
+def test_a_date_is_written_yyyy_mm_dd_or_refused_as_a_usage_error(written: str, tmp_path: Path) -> None:
+    root = copy_example(tmp_path / "repo")
+    result = run_process(root, "plan", "--date", written)
+    assert result.code == 2 and f"Invalid value for '--date': {written!r} is not a date written YYYY-MM-DD" in \
+        result.err and "Traceback" not in result.err
+    assert run_process(root, "status", "--date", "2026-02-28", "--json").code == 0
 
 
 def test_group_help_and_version(tmp_path: Path) -> None:

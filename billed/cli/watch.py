@@ -37,7 +37,7 @@ def watch(repo: Path | None, on: Any, delay: float, preview: Path | None) -> Non
     gcpolicy.long_lived()  # it reloads on every save until stopped: nothing loaded may be frozen
     root = find_root(repo)
     click.echo(f"watching {root} (Ctrl-C to stop)")
-    run_watch(root, on.date() if on else None, lambda line: click.echo(line), delay, preview)
+    run_watch(root, on, lambda line: click.echo(line), delay, preview)
 
 
 @click.command()
