@@ -35,7 +35,8 @@ def test_beancount_baseline_checks(tmp_path: Path) -> None:
 def test_bench_smoke(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     proc = subprocess.run([sys.executable, TOOLKIT / "bench" / "bench.py", "--sizes", "20", "--repeat", "1",
-                           "--pdf-docs", "2", "--json", out], capture_output=True, text=True, timeout=300)
+                           "--pairs", "1", "--pdf-docs", "2", "--json", out], capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode in (0, 4), proc.stderr  # 4: a target missed, which a 20-project run may well do
     for label in ("billed check", "billed plan (no change)", "billed issue --no-pdf", "check / floor", "targets",
                   "check, empty cache, git clone"):
