@@ -1,9 +1,11 @@
-"""Bank statements in: ISO 20022 camt.053 (statement) and camt.054 (notification), version 08, and SWIFT MT940.
+"""Bank statements in: ISO 20022 camt.053 (statement) and camt.054 (notification), versions 02, 04 and 08, and
+SWIFT MT940.
 
 Reading only: a statement becomes a list of `Entry` (one per booked credit or debit; a batch booking with several
 transaction details gives one per detail, or one for the whole batch when a detail lacks its amount), or findings
 with the place of every problem, and nothing else. A camt file is parsed without entity expansion or network
-access and validated against the official XSD (schemas/iso20022/) before a single value is read from it. MT940
+access and validated against the official XSD of its exact version (schemas/iso20022/) before a single value is
+read from it; what differs between the versions is read through `_Dialect` (the rest has the same path in all). MT940
 is parsed by the maintained `mt-940` library, after a line check of its own (the library is lenient: it skips
 what it does not understand). Matching entries to documents is billed/reconcile.py.
 """
@@ -21,8 +23,22 @@ from pathlib import Path
 from billed.errors import Finding
 from billed.resources import toolkit_dir
 
-CAMT = {"urn:iso:std:iso:20022:tech:xsd:camt.053.001.08": "camt.053.001.08",
-        "urn:iso:std:iso:20022:tech:xsd:camt.054.001.08": "camt.054.001.08"}
+
+@dataclass(frozen=True)
+class _Dialect:
+    """The paths that differ between the camt versions read (checked against the XSDs in schemas/iso20022/)."""
+
+    status: str  # the entry's Sts: a plain code in 02/04 (EntryStatus2Code), a choice of Cd|Prtry in 08
+    party: str  # below RltdPties/Dbtr|Cdtr: PartyIdentification32 (02) / 43 (04) have Nm, Party40Choice (08) Pty/Nm
+
+
+_PLAIN = _Dialect(status="c:Sts", party="c:Nm")
+_DIALECTS = {"02": _PLAIN, "04": _PLAIN, "08": _Dialect(status="c:Sts/c:Cd | c:Sts/c:Prtry", party="c:Pty/c:Nm")}
+# namespace -> message name; camt.053.001.02 is what most banks delivered for years (DK before November 2023, the
+# Dutch and Belgian banks), camt.053.001.04 the Swiss Payment Standards 2019-2024 (schemas/iso20022/README.md)
+CAMT = {f"urn:iso:std:iso:20022:tech:xsd:{kind}.001.{v}": f"{kind}.001.{v}"
+        for kind in ("camt.053", "camt.054") for v in _DIALECTS}
+_VERSIONS = ", ".join(CAMT.values())
 MAX_BYTES = 50 * 1024 * 1024
 _MT_TAG = re.compile(r"^:(\d{2}[A-Z]?):")
 _MT_61 = re.compile(r"^:61:\d{6}(\d{4})?R?[CD][A-Z]?\d{1,12},\d{0,2}[A-Z0-9]{4}")
@@ -69,7 +85,7 @@ def read(path: Path, shown: str) -> tuple[list[Entry], list[Finding]]:
         entries, found = (read_camt if head == b"<" else read_mt940)(data, shown)
         return _numbered(entries), found
     return [], [Finding(shown, 1, 1, "E072", "not a bank statement Billed can read",
-                        "export camt.053 / camt.054 (XML, version 08) or MT940 from your online banking")]
+                        "export camt.053 / camt.054 (XML, version 02, 04 or 08) or MT940 from your online banking")]
 
 
 def _numbered(entries: list[Entry]) -> list[Entry]:
@@ -107,7 +123,7 @@ def read_camt(data: bytes, shown: str) -> tuple[list[Entry], list[Finding]]:
     if ns not in CAMT:
         version = ns.rpartition(":")[2] or "no namespace"
         return [], [Finding(shown, root.sourceline or 1, 1, "E072", f"unsupported statement format ({version})",
-                            "Billed reads camt.053.001.08, camt.054.001.08 and MT940; ask your bank for one of them")]
+                            f"Billed reads {_VERSIONS} and MT940; ask your bank for one of them")]
     schema = _schema(CAMT[ns])
     if not schema.validate(root):
         return [], [Finding(shown, e.line or 1, max(e.column, 0) + 1, "E072",
@@ -115,16 +131,18 @@ def read_camt(data: bytes, shown: str) -> tuple[list[Entry], list[Finding]]:
                             "schema: ask your bank, or export it again")
                     for e in schema.error_log]
     x = {"c": ns}
+    dialect = _DIALECTS[CAMT[ns].rpartition(".")[2]]
     out: list[Entry] = []
     for report in root.xpath("/c:Document/*/c:Stmt | /c:Document/*/c:Ntfctn", namespaces=x):
         account = _text(report, "c:Acct/c:Id/c:IBAN", x) or _text(report, "c:Acct/c:Id/c:Othr/c:Id", x) or "?"
         for ntry in report.xpath("c:Ntry", namespaces=x):
-            out += _camt_entries(ntry, account, x)
+            out += _camt_entries(ntry, account, x, dialect)
     return out, []
 
 
 def _short(message: str) -> str:
-    return re.sub(r"\{urn:iso:std:iso:20022:tech:xsd:camt\.05[34]\.001\.08\}", "", message)
+    """The schema's message without the namespace lxml puts before each element name (of every version read)."""
+    return re.sub("|".join(re.escape(f"{{{ns}}}") for ns in CAMT), "", message)
 
 
 def _text(node, path: str, x: dict[str, str]) -> str | None:  # noqa: ANN001
@@ -140,8 +158,8 @@ def _day(node, x: dict[str, str]) -> dt.date:  # noqa: ANN001
     return dt.date.min
 
 
-def _camt_entries(ntry, account: str, x: dict[str, str]) -> list[Entry]:  # noqa: ANN001
-    status = _text(ntry, "c:Sts/c:Cd", x) or _text(ntry, "c:Sts/c:Prtry", x)
+def _camt_entries(ntry, account: str, x: dict[str, str], dialect: _Dialect) -> list[Entry]:  # noqa: ANN001
+    status = _text(ntry, dialect.status, x)
     if status not in (None, "BOOK"):
         return []  # pending or informational: booked later, in another statement
     debit = _text(ntry, "c:CdtDbtInd", x) == "DBIT"
@@ -155,7 +173,7 @@ def _camt_entries(ntry, account: str, x: dict[str, str]) -> list[Entry]:  # noqa
     if len(details) > 1 and not all(_tx_amount(tx, x) for tx in details):
         # a batch without the amount of each transaction: one entry of the entry's amount (not the whole amount
         # once per detail, booked N times), listed for booking by hand since no one knows how it splits
-        payers = {_payer(tx, party, x) for tx in details}
+        payers = {_payer(tx, party, x, dialect) for tx in details}
         ends = {_ref(_text(tx, "c:Refs/c:EndToEndId", x)) for tx in details}
         return [Entry(ref=ref, account=account, amount=amount, currency=currency, day=day, debit=debit,
                       reversal=reversal or any(tx.xpath("c:RtrInf", namespaces=x) for tx in details),
@@ -171,13 +189,14 @@ def _camt_entries(ntry, account: str, x: dict[str, str]) -> list[Entry]:  # noqa
             amount=Decimal(tx_amount) if tx_amount and len(details) > 1 else amount, currency=currency, day=day,
             debit=debit, reversal=reversal or (tx is not None and bool(tx.xpath("c:RtrInf", namespaces=x))),
             text=_remittance(tx, ntry, x),
-            payer=_payer(tx, party, x) if tx is not None else None,
+            payer=_payer(tx, party, x, dialect) if tx is not None else None,
             end_to_end=_ref(_text(tx, "c:Refs/c:EndToEndId", x)) if tx is not None else None,
             line=(tx if len(details) > 1 else ntry).sourceline or 1))
     return out
 
 
 def _tx_amount(tx, x: dict[str, str]) -> str | None:  # noqa: ANN001
+    # TxDtls/Amt exists from version 04 on; AmtDtls/TxAmt/Amt in every version (the only one in 02)
     return _text(tx, "c:Amt", x) or _text(tx, "c:AmtDtls/c:TxAmt/c:Amt", x)
 
 
@@ -188,8 +207,8 @@ def _remittance(tx, ntry, x: dict[str, str]) -> str:  # noqa: ANN001
     return " ".join(pieces)
 
 
-def _payer(tx, party: str, x: dict[str, str]) -> str | None:  # noqa: ANN001
-    return _text(tx, f"c:RltdPties/c:{party}/c:Pty/c:Nm", x) or _text(tx, f"c:RltdPties/c:{party}/c:Nm", x)
+def _payer(tx, party: str, x: dict[str, str], dialect: _Dialect) -> str | None:  # noqa: ANN001
+    return _text(tx, f"c:RltdPties/c:{party}/{dialect.party}", x)
 
 
 def _ref(text: str | None) -> str | None:

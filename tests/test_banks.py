@@ -1,12 +1,14 @@
-"""`billed import`: camt.053, camt.054 and MT940 statements (tests/statements/, written to the official XSD in
-several banks' styles) booked against the three invoices of test_payments' fixture: INV-2026-0001 2380.00 and
-INV-2026-0002 4760.00 (issued 2026-01-20), INV-2026-0003 4760.00 (issued 2026-02-10)."""
+"""`billed import`: camt.053, camt.054 (versions 02, 04, 08) and MT940 statements (tests/statements/, written to
+the official XSD in several banks' styles) booked against the three invoices of test_payments' fixture:
+INV-2026-0001 2380.00 and INV-2026-0002 4760.00 (issued 2026-01-20), INV-2026-0003 4760.00 (issued 2026-02-10)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import shutil
 from pathlib import Path
+
+import pytest
 
 from billed import api, banks
 from tests.conftest import run, snapshot
@@ -103,7 +105,7 @@ def test_malformed_statements_are_placed_and_write_nothing(issued):  # noqa: F81
         "cut.xml": good[:good.index("<AcctSvcrRef>2026020400007")],
         "invalid.xml": good.replace("<CdtDbtInd>DBIT</CdtDbtInd>", "<CdtDbtInd>DEBIT</CdtDbtInd>").replace(
             "<AcctSvcrRef>2026012200001</AcctSvcrRef>", "<AcctSvcrRef>2026012200001</AcctSvcrRef><Foo/>"),
-        "old.xml": good.replace("camt.053.001.08", "camt.053.001.02"),
+        "old.xml": good.replace("camt.053.001.08", "camt.053.001.06"),
         "bad.mt940": (STATEMENTS / "volksbank.mt940").read_text().replace("CR1000,00NTRF", "CR1000.00NTRF"),
         "notes.txt": "hello\n",
     }
@@ -120,7 +122,9 @@ def test_malformed_statements_are_placed_and_write_nothing(issued):  # noqa: F81
         errs["invalid.xml"])
     assert f"invalid.xml:{_line_of(invalid, '<Foo/>')}:" in errs["invalid.xml"]  # every problem, all at once
     assert "[E072] not well-formed XML" in errs["cut.xml"]
-    assert "[E072] unsupported statement format (camt.053.001.02)" in errs["old.xml"]
+    assert "[E072] unsupported statement format (camt.053.001.06)" in errs["old.xml"]
+    assert ("Billed reads camt.053.001.02, camt.053.001.04, camt.053.001.08, camt.054.001.02, camt.054.001.04, "
+            "camt.054.001.08 and MT940") in errs["old.xml"]
     assert f"bad.mt940:{_line_of(cases['bad.mt940'], 'CR1000.00')}:5: [E072] not an MT940 statement line" in (
         errs["bad.mt940"])
     assert "[E072] not a bank statement Billed can read" in errs["notes.txt"]
@@ -215,3 +219,94 @@ def test_two_identical_mt940_transfers_on_one_day_are_both_booked(issued):  # no
     assert again.json["booked"] == [] and again.json["already"] == 2
     assert [s["why"] for s in again.json["skipped"]] == [
         f"recorded by an earlier import as {entries[0].id}", f"recorded by an earlier import as {entries[1].id}"]
+
+
+# --- older camt versions: 02 (Dutch, Belgian, German DK before November 2023) and 04 (Swiss Payment Standards) --
+# Per file: what is booked (invoice, amount, value date, id, payer), the debits ignored, what is listed unmatched,
+# and the balances after it. Each has a pending entry (zkb also an informational one) that must not be booked.
+
+OLDER = {
+    "rabobank.camt053.v02.xml": (
+        [("INV-2026-0001", "2380.00", "2026-01-23", "bank:NL91ABNA0417164300:RABO-20260123-0001",
+          "NORDLICHT VERLAG GMBH"),
+         ("INV-2026-0002", "1000.00", "2026-02-04", "bank:NL91ABNA0417164300:RABO-20260204-0007/1",
+          "Nordlicht Verlag GmbH")],  # the batch's first detail, its amount from AmtDtls/TxAmt
+        [("250.00", "De Vries Consultancy")],
+        ("2026-02-10", {"INV-2026-0001": "0.00", "INV-2026-0002": "3760.00", "INV-2026-0003": "4760.00"})),
+    "kbc.camt054.v02.xml": (
+        [("INV-2026-0002", "1000.00", "2026-02-05", "bank:BE68539007547034:0502260013KBC/1", "Nordlicht Verlag GmbH"),
+         ("INV-2026-0003", "4760.00", "2026-02-12", "bank:BE68539007547034:1202260008KBC", "NORDLICHT VERLAG GMBH")],
+        [("99.00", "Peeters BVBA")],
+        ("2026-02-13", {"INV-2026-0001": "2380.00", "INV-2026-0002": "3760.00", "INV-2026-0003": "0.00"})),
+    "ubs.camt053.v04.xml": (
+        [("INV-2026-0001", "2380.00", "2026-01-26", "bank:CH9300762011623852957:2026012600A1B2",
+          "Nordlicht Verlag GmbH"),
+         ("INV-2026-0002", "4760.00", "2026-02-12", "bank:CH9300762011623852957:2026021200E5F6/1",
+          "Nordlicht Verlag GmbH")],
+        [("99.00", "Muster Treuhand AG")],
+        ("2026-02-13", {"INV-2026-0001": "0.00", "INV-2026-0002": "0.00", "INV-2026-0003": "4760.00"})),
+    "zkb.camt054.v04.xml": (
+        [("INV-2026-0002", "1000.00", "2026-02-04", "bank:CH4431999123000889012:ZKB20260204X0001",
+          "NORDLICHT VERLAG GMBH"),
+         ("INV-2026-0002", "3760.00", "2026-02-11", "bank:CH4431999123000889012:ZKB20260211X0042/1",
+          "Nordlicht Verlag GmbH"),
+         ("INV-2026-0001", "2380.00", "2026-02-11", "bank:CH4431999123000889012:ZKB20260211X0042/2",
+          "Nordlicht Verlag GmbH")],  # "INV 2026 0001" in the structured reference
+        [("50.00", "Anna Keller")],
+        ("2026-02-12", {"INV-2026-0001": "0.00", "INV-2026-0002": "0.00", "INV-2026-0003": "4760.00"})),
+}
+
+
+@pytest.mark.parametrize("name", OLDER)
+def test_older_camt_versions_book_like_version_08(issued, name):  # noqa: F811
+    booked, unmatched, (on, balances) = OLDER[name]
+    path = statement(issued, name)
+    result = run(issued, "import", path, "--json")
+    assert result.code == 0, result.err
+    assert [(b["invoice"], b["amount"], b["date"], b["id"], b["payer"]) for b in result.json["booked"]] == booked
+    assert result.json["ignored_debits"] == 1  # pending and informational entries are no entries at all
+    assert [(u["amount"], u["payer"]) for u in result.json["unmatched"]] == unmatched
+    assert {n: r["balance"] for n, r in states(issued, on).items()} == balances
+    before = snapshot(issued)
+    again = run(issued, "import", path, "--json")
+    assert (again.json["booked"], again.json["already"]) == ([], len(booked))
+    assert snapshot(issued) == before
+
+
+def test_a_02_statement_whose_entries_are_all_pending_books_nothing(issued):  # noqa: F811
+    text = (STATEMENTS / "rabobank.camt053.v02.xml").read_text(encoding="utf-8")
+    assert text.count("<Sts>BOOK</Sts>") == 3
+    path = statement(issued, "pending.xml", text.replace("<Sts>BOOK</Sts>", "<Sts>PDNG</Sts>"))
+    before = snapshot(issued)
+    result = run(issued, "import", path, "--json")
+    assert result.code == 0, result.err
+    assert (result.json["booked"], result.json["unmatched"], result.json["ignored_debits"]) == ([], [], 0)
+    assert snapshot(issued) == before
+
+
+def test_older_camt_breaking_its_own_version_schema_is_placed_and_writes_nothing(issued):  # noqa: F811
+    v02 = (STATEMENTS / "rabobank.camt053.v02.xml").read_text(encoding="utf-8")
+    v04 = (STATEMENTS / "zkb.camt054.v04.xml").read_text(encoding="utf-8")
+    cases = {  # what is right in version 08 is wrong in 02 and 04, and the other way round
+        "v02.xml": v02.replace("<Sts>PDNG</Sts>", "<Sts><Cd>PDNG</Cd></Sts>"),
+        "v04.xml": v04.replace("<Dbtr><Nm>Anna Keller</Nm></Dbtr>", "<Dbtr><Pty><Nm>Anna Keller</Nm></Pty></Dbtr>"),
+        "v04-noamount.xml": v04.replace('<Amt Ccy="EUR">50.00</Amt>', ""),  # TxDtls/Amt is mandatory in 04
+    }
+    paths = {name: statement(issued, name, text) for name, text in cases.items()}
+    before = snapshot(issued)
+    errs = {}
+    for name, path in paths.items():
+        result = run(issued, "import", path)
+        assert result.code == 1 and "Traceback" not in result.err, (name, result.err)
+        assert "nothing was written" in result.err and "{urn:" not in result.err
+        errs[name] = result.err
+    assert snapshot(issued) == before
+    line = _line_of(cases["v02.xml"], "<Sts><Cd>PDNG")
+    assert (f"v02.xml:{line}:1: [E072] not valid camt.053.001.02: Element 'Sts': Element content is not allowed, "
+            "because the type definition is simple.") in errs["v02.xml"]
+    line = _line_of(cases["v04.xml"], "<Pty><Nm>Anna")
+    assert (f"v04.xml:{line}:1: [E072] not valid camt.054.001.04: Element 'Pty': This element is not expected."
+            ) in errs["v04.xml"]
+    line = _line_of(cases["v04-noamount.xml"], "<CdtDbtInd>CRDT</CdtDbtInd>\n            <RltdPties><Dbtr><Nm>Anna")
+    assert (f"v04-noamount.xml:{line}:1: [E072] not valid camt.054.001.04: Element 'CdtDbtInd': This element is "
+            "not expected. Expected is one of ( Refs, Amt ).") in errs["v04-noamount.xml"]

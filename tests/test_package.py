@@ -43,7 +43,8 @@ def test_the_sdist_and_the_wheel_carry_the_data_billed_needs(dist: Path) -> None
                    "billed/_office/streamlit_app.py",  # the hosted dashboard's entrypoint that init writes
                    "billed/web/client.py", "billed/web/owner.py",  # the dashboard's pages, imported by dashboard.py
                    "billed/_data/schemas/iso20022/camt.053.001.08.xsd",  # billed import validates camt against them
-                   "billed/_data/schemas/iso20022/camt.054.001.08.xsd"):
+                   "billed/_data/schemas/iso20022/camt.054.001.08.xsd",
+                   *(f"billed/_data/schemas/iso20022/camt.05{m}.001.0{v}.xsd" for m in "34" for v in "24")):
         assert needed in names, needed
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert "Requires-Dist: streamlit>=1.40; extra == \"dashboard\"" in meta  # not needed to issue

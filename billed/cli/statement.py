@@ -18,7 +18,7 @@ from billed.cli._common import json_option, repo_option, settled, table
 @json_option
 def import_(file: Path, dry_run: bool, repo: Path | None, as_json: bool) -> None:
     """Book the credits of bank statement FILE that pay issued invoices: camt.053 or camt.054 (ISO 20022 XML,
-    version 08, validated against the official schema) or MT940.
+    version 02, 04 or 08, validated against the official schema of that version) or MT940.
 
     A credit is matched by the invoice number in its remittance text (any case or separators, also broken over
     lines), else by amount and payer (the one open invoice of that client with exactly that balance). Each match
