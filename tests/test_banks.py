@@ -310,3 +310,16 @@ def test_older_camt_breaking_its_own_version_schema_is_placed_and_writes_nothing
     line = _line_of(cases["v04-noamount.xml"], "<CdtDbtInd>CRDT</CdtDbtInd>\n            <RltdPties><Dbtr><Nm>Anna")
     assert (f"v04-noamount.xml:{line}:1: [E072] not valid camt.054.001.04: Element 'CdtDbtInd': This element is "
             "not expected. Expected is one of ( Refs, Amt ).") in errs["v04-noamount.xml"]
+
+
+def test_a_02_batch_without_single_amounts_is_one_entry_listed(issued):  # noqa: F811
+    # version 02 has no TxDtls/Amt: without AmtDtls/TxAmt nobody knows how the 1250.00 splits
+    text = (STATEMENTS / "rabobank.camt053.v02.xml").read_text(encoding="utf-8")
+    for amount in ("1000.00", "250.00"):
+        text = text.replace(f'<AmtDtls><TxAmt><Amt Ccy="EUR">{amount}</Amt></TxAmt></AmtDtls>', "")
+    result = run(issued, "import", statement(issued, "batch02.xml", text), "--json")
+    assert result.code == 0, result.err
+    assert [b["invoice"] for b in result.json["booked"]] == ["INV-2026-0001"]
+    batch = [u for u in result.json["unmatched"] if u["id"].endswith(":RABO-20260204-0007")]
+    assert [(u["amount"], u["why"]) for u in batch] == [
+        ("1250.00", "a batch of 2 transfers without their single amounts: book them by hand (`billed pay`)")]
