@@ -86,7 +86,10 @@ _POOLED = tuple(_AT[k] for k in ("series", "client", "project", "project_title",
 _HASH, _PREV, _FILES = _AT["hash"], _AT["prev"], _AT["files"]
 _CLIENT, _PROJECT, _KIND, _CURRENCY = _AT["client"], _AT["project"], _AT["kind"], _AT["currency"]
 _DUE, _SUPPLY = _AT["due_date"], _AT["supply_date"]
-_NET, _TOTAL, _CORRECTS = _AT["net"], _AT["total"], _AT["corrects"]
+_NET, _TOTAL, _CORRECTS, _TYPE = _AT["net"], _AT["total"], _AT["corrects"], _AT["type_code"]
+# UNTDID 1001 document codes a record may carry: the ones Billed titles (billed/titles.py TITLES), 380 commercial
+# invoice, 381 credit note, 384 corrected invoice, 386 prepayment invoice
+TYPE_CODES = frozenset({"380", "381", "384", "386"})
 
 
 def head_of(data: dict[str, Any], hashes: dict[str, str] | None = None) -> tuple[tuple[Any, ...], tuple[Line, ...]]:
@@ -261,6 +264,8 @@ def _well_formed(head: tuple[Any, ...], amounts: tuple[Line, ...]) -> None:
         raise TypeError("number, series, client, project and issue_date must be text")
     if type(head[_KIND]) is not str or type(head[_CURRENCY]) is not str:  # (billed_state orders and sums by them)
         raise TypeError("kind and currency must be text")
+    if type(head[_TYPE]) is not str or head[_TYPE] not in TYPE_CODES:  # (every title and e-invoice is chosen by it)
+        raise ValueError("type_code must be one of 380, 381, 384 and 386")
     if not _is_day(head[_ISSUED]):  # (sorted as text, read back with date.fromisoformat by status, dunning...)
         raise ValueError("issue_date must be a date written YYYY-MM-DD")
     for day in (head[_DUE], head[_SUPPLY]):

@@ -271,6 +271,12 @@ TAMPERING = {
     "float in another spelling": (float_spelt_short, "INV-2026-0003.json", "hash does not match"),
     "resealed with files as a list": (lambda f: reseal(f, "INV-2026-0003", {"files": ["html"]}), "INV-2026-0003.json",
                                       "files must be a mapping"),
+    # the board and the beancount export title a document by its type code: a list there, or a code Billed never
+    # writes, was an internal error
+    "resealed with a list for a type code": (lambda f: reseal(f, "CN-2026-0001", {"type_code": ["381"]}),
+                                             "CN-2026-0001.json", "type_code must be one of 380, 381, 384 and 386"),
+    "resealed with an unknown type code": (lambda f: reseal(f, "CN-2026-0001", {"type_code": "999"}),
+                                           "CN-2026-0001.json", "type_code must be one of 380, 381, 384 and 386"),
     # status and plan look `corrects` up among document numbers: a list there was an internal error, not a finding
     "resealed with a list for corrects": (lambda f: reseal(f, "CN-2026-0001", {"corrects": ["INV-2026-0002"]}),
                                           "CN-2026-0001.json", "corrects must be the number of a document"),

@@ -69,6 +69,8 @@ def _reference_well_formed(head, amounts) -> None:
         raise TypeError("number, series, client, project and issue_date must be text")
     if not all(isinstance(head[at[k]], str) for k in ("kind", "currency")):  # (added with the fast check)
         raise TypeError("kind and currency must be text")
+    if head[at["type_code"]] not in ("380", "381", "384", "386"):  # (added when a list there crashed the board)
+        raise ValueError("type_code must be one of 380, 381, 384 and 386")
     if not _reference_day(head[at["issue_date"]]):  # (added with the fast check, as the two lines above)
         raise ValueError("issue_date must be a date written YYYY-MM-DD")
     for day in (head[at["due_date"]], head[at["supply_date"]]):
