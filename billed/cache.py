@@ -30,6 +30,7 @@ import pickle
 import sys
 import tempfile
 import threading
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from typing import Any
 from billed.resources import toolkit_dir
 
 FORMAT = b"billed-cache-1"
+_STARTED = time.time_ns()  # when this module, and with it Billed's code, was imported (see _code_stamp)
 
 
 def enabled() -> bool:
@@ -72,17 +74,25 @@ def on(root: Path) -> bool:
 
 
 @cache
-def _code_stamp() -> bytes:
+def _code_stamp() -> bytes | None:
     """What the cached values were computed by: Billed's own modules (projects are cached as built and checked,
     so the model, the rules and every module they use count), the schemas, the libraries whose verdicts are kept,
-    and Python."""
+    and Python. Read from the files on first use; None when one of them changed after this process imported
+    Billed (an upgrade under a running dashboard): the files would then name code this process does not run,
+    and what it computed would be trusted by the new Billed. With None nothing is read or written."""
     here = Path(__file__).resolve().parent
     h = hashlib.sha1(FORMAT + sys.version.encode())
     h.update(_library_versions().encode())
     for name, path in [*((str(p.relative_to(here)), p) for p in sorted(here.rglob("*.py"))),  # api/ too
                        *((p.name, p) for p in sorted(toolkit_dir("schemas").glob("*.json")))]:
-        with contextlib.suppress(OSError):
-            h.update(name.encode() + path.read_bytes())
+        try:
+            with open(path, "rb") as handle:
+                st = os.fstat(handle.fileno())
+                h.update(name.encode() + handle.read())
+        except OSError:
+            continue
+        if max(st.st_mtime_ns, st.st_ctime_ns) > _STARTED:
+            return None
     return h.digest()
 
 
@@ -123,7 +133,7 @@ class Store:
         try:
             with open(path, "rb") as handle:
                 stamp, table = pickle.load(handle)
-            if stamp == _code_stamp() and isinstance(table, dict):
+            if stamp is not None and stamp == _code_stamp() and isinstance(table, dict):
                 self.old = table
         except Exception:  # noqa: BLE001 - any unreadable cache is simply no cache
             self.old = {}
@@ -152,11 +162,14 @@ class Store:
         """Write when something was added or a third of the entries went stale; never fail the command."""
         if not self.dirty and len(self.used) * 3 >= len(self.old) * 2:
             return
+        stamp = _code_stamp()
+        if stamp is None:
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
             with os.fdopen(fd, "wb") as handle:
-                pickle.dump((_code_stamp(), self.used), handle, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump((stamp, self.used), handle, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, self.path)
             self.old, self.dirty = dict(self.used), False
         except OSError:
@@ -222,7 +235,7 @@ def load_blob(root: Path, kind: str) -> Any:
             stamp, value = pickle.load(handle)
     except Exception:  # noqa: BLE001 - any unreadable cache is simply no cache
         return None
-    return value if stamp == _code_stamp() else None
+    return value if stamp is not None and stamp == _code_stamp() else None
 
 
 OBSOLETE = ("verified.pickle", "ledger.pickle")  # files of earlier cache layouts, removed when a blob is saved
@@ -230,7 +243,8 @@ OBSOLETE = ("verified.pickle", "ledger.pickle")  # files of earlier cache layout
 
 def save_blob(root: Path, kind: str, value: Any) -> None:
     """Replace the value atomically (two processes saving at once leave one complete file); never fail."""
-    if not on(root):
+    stamp = _code_stamp() if on(root) else None
+    if stamp is None:
         return
     folder = _folder(root)
     tmp = None
@@ -241,7 +255,7 @@ def save_blob(root: Path, kind: str, value: Any) -> None:
                 os.unlink(folder / name)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         with os.fdopen(fd, "wb") as handle:
-            pickle.dump((_code_stamp(), value), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((stamp, value), handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, folder / f"{kind}.pickle")
     except OSError:
         if tmp is not None:

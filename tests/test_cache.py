@@ -121,6 +121,33 @@ def test_entries_from_other_code_or_library_versions_are_not_trusted(cached: Pat
     assert run(cached, "check").code == 0
 
 
+def test_code_changed_under_a_running_process_neither_reads_nor_writes_the_cache(
+        cached: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dashboard started before an upgrade runs the old code; stamped by the files on disk, what it computed
+    would be trusted by the new code (a project entry of the old shape crashed every later run). A source file
+    newer than the process's start (here: the start moved before every file) turns the cache off for it."""
+    from billed import api, cache
+
+    files = sorted(p for p in (tmp_path / "cache").rglob("*") if p.is_file())
+    before = {p: p.read_bytes() for p in files}
+    cache._code_stamp.cache_clear()
+    monkeypatch.setattr(cache, "_STARTED", 0)
+    try:
+        assert cache._code_stamp() is None
+        assert cache.Store(next(p for p in files if p.name == "projects.pickle")).old == {}  # nothing read
+        for _ in range(3):
+            state = api.load(cached)
+            assert state.ok and list(state.repo.projects) == ["nordlicht/web"]
+        (cached / "projects/nordlicht/web.yaml").write_text(PROJECT.replace("Design", "Designs"), encoding="utf-8")
+        assert api.load(cached).repo.projects["nordlicht/web"].milestones[0].title == "Designs"
+    finally:
+        monkeypatch.undo()
+        cache._code_stamp.cache_clear()
+    after = sorted(p for p in (tmp_path / "cache").rglob("*") if p.is_file())
+    assert after == files and {p: p.read_bytes() for p in after} == before  # nothing written
+    assert cache._code_stamp() is not None
+
+
 def test_a_record_the_index_vouches_for_is_not_read_again(cached: Path) -> None:
     from billed import ledger
 
