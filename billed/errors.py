@@ -47,6 +47,7 @@ CATALOGUE: dict[str, str] = {
     "E045": "a name or address printed in mail headers holds a control character (line break, tab, ...)",
     "E046": "email address is not valid",
     "E047": "a file or folder that documents are made from is a symlink out of the repo (or to nothing)",
+    "E048": "two files for one project, such as web.yaml and web.yml: neither is billed",
     "E050": "an invoiced milestone was removed or renamed",
     "E051": "an invoiced milestone went back to planned or in progress",
     "E052": "an invoiced deposit was changed, or the final milestone carrying a deposit was cancelled",

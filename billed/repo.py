@@ -187,6 +187,7 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None
     # what its projects are built with, hashed once here rather than in every project's cache key
     built_with = cache.key("built with", built_by, repr(client))
     stores = (cache.store(repo.root, "projects"), cache.store(repo.root, "stamps")) if pins is not None else None
+    seen: dict[str, str] = {}  # stem -> the file name it was first read from
     for name in names:
         if name == "client.yaml":
             continue
@@ -195,8 +196,24 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None
             out.append(Finding(shown(folder / name), 1, 1, "E041", f"project file name '{stem}' is not allowed",
                                "lowercase letters, digits, - and _ (it is used in file names)"))
             continue
+        if stem in seen:
+            out.append(_second_file(repo, folder, name, (cid, stem, seen[stem])))
+            continue
+        seen[stem] = name
         out.extend(_project(repo, folder / name, _shown_in(base, folder, name), client, pins,
                             built_with, (os.path.join(rel_folder, name), cid, stem), stores))
+
+
+def _second_file(repo: Repo, folder: Path, name: str, project: tuple[str, str, str]) -> Finding:
+    """E048 for `name`, a second file for a project (`web.yml` beside `web.yaml`: NAME keeps stems lowercase, so
+    only the two suffixes can collide). Billing from either would be a silent choice: the second is not read, and
+    the first, read already (its own findings stay reported), is no longer kept, like any project with an error,
+    so no view shows its figures either. Its file is still there, so no E050 is reported for it."""
+    cid, stem, first = project
+    repo.projects.pop(f"{cid}/{stem}", None)
+    repo.due_from.pop(f"{cid}/{stem}", None)
+    return Finding(shown(folder / name), 1, 1, "E048", f"a second file for project '{stem}' (also {first})",
+                   f"keep one file per project: rename or remove {name}")
 
 
 def _shown_in(base: str, folder: Path, name: str) -> str:
