@@ -56,6 +56,7 @@ from billed.recordfile import (  # noqa: F401 - also re-exported: callers and te
     head_of,
     pretty,
     seal,
+    shape_problem,
 )
 
 SERIES = ("invoice", "credit_note")
@@ -101,6 +102,9 @@ class Record:
                 raise BilledError(f"{where} can no longer be read ({exc}); run `billed check`") from None
             if problems or (head, amounts) != (self.head, self.amounts):
                 raise BilledError(f"{where} changed while Billed was running; run `billed check`")
+            shape = shape_problem(data)
+            if shape is not None:
+                raise BilledError(f"{where} is not a record as Billed writes it ({shape}); restore it from git")
             self._full = data
         return self._full
 

@@ -532,3 +532,26 @@ def test_latest_is_the_latest_issue_date_then_the_highest_number_then_the_first_
     assert ledger.Ledger(Path("."), records).latest().number == "INV-2026-0007"
     assert ledger.Ledger(Path("."), records[:3]).latest().number == "CN-2026-0002"
     assert ledger.Ledger(Path("."), []).latest() is None
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    ({"buyer": "Nordlicht"}, "buyer must be a party"),
+    ({"seller": 5}, "seller must be a party"),
+    ({"bank": ["DE89370400440532013000"]}, "bank must be text fields"),
+    ({"prepaid": "INV-2026-0001"}, "prepaid must be a list of mappings of text"),
+    ({"taxes": [{"rate": 19}]}, "taxes must be a list of mappings of text"),
+    ({"language": ["de"]}, "language must be text or null"),
+    ({"payment_terms": "14"}, "payment_terms must be a whole number of days"),
+])
+def test_a_record_resealed_with_a_part_of_another_shape_is_refused_when_opened_whole(issued, tmp_path, change, said):
+    """verify checks what every read needs (the head); the rest of a record is checked when a command opens it
+    whole. A forged, resealed newest record is not a chain break: opening it must refuse it by name (exit 1),
+    not fail inside export, render or mail (it was an internal error, exit 3)."""
+    root = shutil.copytree(issued, tmp_path / "repo")
+    reseal(root / "invoices/2026", "INV-2026-0004", change)
+    assert run(root, "verify").code == 0  # (the head is intact: git is the witness of such a forgery, E062)
+    before = snapshot(root)
+    result = run_process(root, "export", "--format", "csv", "--out", str(tmp_path / "out"))
+    assert result.code == 1 and "internal error" not in result.err, result.err
+    assert f"INV-2026-0004.json is not a record as Billed writes it ({said}" in result.err
+    assert snapshot(root) == before
