@@ -15,8 +15,8 @@ from billed import money, untrusted
 from billed.errors import Finding
 from billed.model import Milestone, Project, Settings, evolve
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")  # (\Z, not $: `$` also matches before a final newline)
+NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 PAY_FIELDS = {"number", "amount", "currency", "client", "project"}
 URL_FIELDS = {"number", "client", "project"}  # pay_url: stable, so no amount
 UNRESOLVABLE = {"E030", "E031", "E032"}  # rule codes after which amounts cannot be resolved

@@ -142,6 +142,7 @@ def test_quoted_numbers_get_a_hint() -> None:
     ({"invoice": "INV-{year}-{seq:02}{seq:.1}"}, "cannot be formatted"),
     ({"invoice": "INV-{year}-{seq:%}"}, "not a safe file name"),
     ({"invoice": "INV-{}-{seq}"}, "unknown placeholders {}"),
+    ({"invoice": "INV-{year}-{seq:04}\n"}, "not a safe file name"),  # (a final newline passed `$`)
 ])
 def test_numbering_patterns(numbering: dict[str, str], problem: str | None) -> None:
     found = checks.check_numbering(settings_with(**numbering))

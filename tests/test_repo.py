@@ -79,3 +79,18 @@ def test_a_second_file_beside_an_invoiced_project_is_the_same_finding_from_the_c
     assert snapshot(root) == before
     monkeypatch.setenv("BILLED_CACHE", "0")
     assert run(root, "check").err == runs[0].err
+
+
+@pytest.mark.parametrize("name", ["web\n.yaml", "nordlicht\n"])
+def test_a_name_ending_in_a_newline_is_not_allowed(tmp_path: Path, name: str) -> None:
+    """checks.NAME: a client folder or project file name is lowercase letters, digits, - and _; `$` let a final
+    newline through, and a project id ending in one was loaded without a word."""
+    from conftest import CLIENT
+
+    if name.endswith(".yaml"):
+        root = make_repo(tmp_path / "repo", {f"projects/nordlicht/{name}": WEBSITE})
+    else:
+        root = make_repo(tmp_path / "repo", {f"projects/{name}/client.yaml": CLIENT,
+                                             f"projects/{name}/web.yaml": WEBSITE})
+    result = run(root, "check")
+    assert result.code == 1 and "[E041]" in result.err and "is not allowed" in result.err, result.err
