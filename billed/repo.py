@@ -191,6 +191,10 @@ def _load_client(repo: Repo, folder: Path, out: list[Finding], pins: Pins | None
     for name in names:
         if name == "client.yaml":
             continue
+        if name == "client.yml":  # (not a project called "client", billed without a word)
+            out.append(Finding(shown(folder / name), 1, 1, "E040", "client.yml is not read: a client's file is "
+                               "client.yaml", "rename it to client.yaml"))
+            continue
         stem = name[:name.rfind(".")]
         if not checks.NAME.match(stem):
             out.append(Finding(shown(folder / name), 1, 1, "E041", f"project file name '{stem}' is not allowed",

@@ -94,3 +94,16 @@ def test_a_name_ending_in_a_newline_is_not_allowed(tmp_path: Path, name: str) ->
                                              f"projects/{name}/web.yaml": WEBSITE})
     result = run(root, "check")
     assert result.code == 1 and "[E041]" in result.err and "is not allowed" in result.err, result.err
+
+
+def test_a_client_yml_is_named_not_billed_as_a_project_called_client(tmp_path: Path) -> None:
+    from conftest import CLIENT
+
+    root = make_repo(tmp_path / "repo", {"projects/sued/client.yml": CLIENT, "projects/nordlicht/client.yml": WEBSITE,
+                                         "projects/nordlicht/web.yaml": WEBSITE})
+    result = run(root, "check")
+    assert result.code == 1
+    assert "projects/nordlicht/client.yml:1:1: [E040] client.yml is not read: a client's file is client.yaml" in \
+        result.err and "projects/sued/client.yml:1:1: [E040]" in result.err
+    assert "projects/sued:1:1: [E040] client folder 'sued' has no client.yaml" in result.err
+    assert "nordlicht/client" not in result.err.replace("nordlicht/client.yml", "")
