@@ -215,12 +215,6 @@ class Throttle:
                 with contextlib.suppress(ValueError):  # (already out of the window)
                     self._failures[key].remove(at)
 
-    def failed(self, caller: str) -> None:
-        with self._lock:
-            now = self.clock()
-            self._failures[f"caller:{caller}"].append(now)
-            self._failures["*"].append(now)
-
     def reset(self) -> None:
         with self._lock:
             self._failures.clear()

@@ -183,7 +183,6 @@ class Ledger:
         return max(self.records, key=lambda r: (r.head[_ISSUED], r.head[_YEAR], r.head[_SEQ]), default=None)
 
 
-
 Stamp = bytes
 Entry = tuple[Stamp, tuple[Any, ...], tuple[Line, ...], bytes]  # stat, head, amounts, SHA-256 of the bytes
 

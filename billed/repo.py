@@ -50,8 +50,6 @@ def find_root(start: Path | None = None) -> Path:
                       "billing repo, or pass --repo DIR")
 
 
-
-
 def _read(path: Path, schema: str, out: list[Finding], root: Path | None = None,
           where: str | None = None, text: str | None = None) -> tuple[Doc | None, bool]:
     """(doc, schema-valid). The doc is None only when it cannot be read as a mapping at all; an invalid one still

@@ -118,10 +118,11 @@ def test_throttle_limits_each_caller_and_everyone_together() -> None:
     throttle = access.Throttle(per_caller=3, overall=5, window=60, clock=lambda: now[0])
     for _ in range(3):
         assert throttle.wait("a") == 0
-        throttle.failed("a")
+        assert throttle.admit("a") == (0, 1000.0)  # counted as it is admitted
     assert throttle.wait("a") == 60 and throttle.wait("b") == 0  # a is limited, b not yet
-    throttle.failed("b")
-    throttle.failed("c")
+    assert throttle.admit("a") == (60, 1000.0)  # refused: not counted again
+    throttle.admit("b")
+    throttle.admit("c")
     assert throttle.wait("d") == 60  # five failures from anyone: everyone waits
     now[0] += 30
     assert throttle.wait("d") == 30
